@@ -1,0 +1,8 @@
+// `scn bench ...`: benchmarks that print figures (never pass/fail).
+#pragma once
+
+namespace scn::bench {
+
+int bench_main(int argc, char** argv);  // scn bench infer|membw ...
+
+}  // namespace scn::bench

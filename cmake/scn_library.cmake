@@ -1,0 +1,39 @@
+# scn_add_library(NAME DIR [DEPS ...])
+#   Builds every *.cpp below DIR (except *_test.cpp) into static library NAME,
+#   with the repository root as include root. Tests beside the sources
+#   (foo_test.cpp next to foo.cpp, LevelDB style) are gathered per folder into
+#   one doctest executable `test_<folder path>` registered with CTest.
+set(SCN_TEST_MAIN ${CMAKE_SOURCE_DIR}/tests/doctest_main.cpp)
+
+function(scn_add_library NAME DIR)
+  cmake_parse_arguments(ARG "" "" "DEPS;PRIVATE_DEPS;EXCLUDE" ${ARGN})
+  file(GLOB_RECURSE _srcs CONFIGURE_DEPENDS ${DIR}/*.cpp)
+  list(FILTER _srcs EXCLUDE REGEX "_test\\.cpp$")
+  foreach(_ex IN LISTS ARG_EXCLUDE)
+    list(FILTER _srcs EXCLUDE REGEX "${_ex}")
+  endforeach()
+  add_library(${NAME} STATIC ${_srcs})
+  target_include_directories(${NAME} PUBLIC ${CMAKE_SOURCE_DIR})
+  target_link_libraries(${NAME} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+
+  if(SCN_TESTS)
+    file(GLOB_RECURSE _tests CONFIGURE_DEPENDS ${DIR}/*_test.cpp)
+    set(_dirs "")
+    foreach(_t IN LISTS _tests)
+      get_filename_component(_d ${_t} DIRECTORY)
+      list(APPEND _dirs ${_d})
+    endforeach()
+    list(REMOVE_DUPLICATES _dirs)
+    foreach(_d IN LISTS _dirs)
+      file(RELATIVE_PATH _rel ${CMAKE_SOURCE_DIR} ${_d})
+      string(REPLACE "/" "_" _tname "test_${_rel}")
+      string(REPLACE "-" "_" _tname "${_tname}")
+      file(GLOB _tsrcs CONFIGURE_DEPENDS ${_d}/*_test.cpp)
+      add_executable(${_tname} ${_tsrcs} ${SCN_TEST_MAIN})
+      target_link_libraries(${_tname} PRIVATE ${NAME} ${ARG_DEPS} ${ARG_PRIVATE_DEPS} scn_testing)
+      add_test(NAME ${_tname} COMMAND ${_tname})
+      set_tests_properties(${_tname} PROPERTIES
+        ENVIRONMENT "SCN_SHARED_DIR=${SCN_SHARED_DIR};SCN_SOURCE_DIR=${CMAKE_SOURCE_DIR};SCN_BINARY=${CMAKE_BINARY_DIR}/scn")
+    endforeach()
+  endif()
+endfunction()

@@ -1,0 +1,43 @@
+// scn: one binary, many subcommands (see docs/ARCHITECTURE.md).
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "bench/bench.h"
+#include "inference/cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*main)(int, char**);
+  const char* help;
+};
+
+constexpr Command kCommands[] = {
+    {"infer", scn::inference::infer_main, "serve one GGUF model over an OpenAI-compatible HTTP API"},
+    {"run", scn::inference::run_main, "generate text from a GGUF model in the terminal"},
+    {"gguf", scn::inference::gguf_main, "inspect, quantize, synthesize GGUF files; import tokenizers"},
+    {"bench", scn::bench::bench_main, "benchmarks that print figures"},
+};
+
+void usage() {
+  std::fprintf(stderr, "usage: scn <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(stderr, "  %-8s %s\n", c.name, c.help);
+  std::fprintf(stderr, "\n`scn <command> --help` describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  std::string_view name = argv[1];
+  for (const auto& c : kCommands)
+    if (name == c.name) return c.main(argc - 1, argv + 1);
+  std::fprintf(stderr, "scn: unknown command '%s'\n\n", argv[1]);
+  usage();
+  return 2;
+}

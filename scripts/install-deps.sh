@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every system package scn needs on Debian 12. Idempotent: when all
+# packages are present it only checks and returns within a second or two.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libboost-program-options1.81-dev
+  libssl-dev libpcre2-dev doctest-dev
+  libpqxx-dev libhiredis-dev postgresql redis-server
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all system packages present"
+fi
