@@ -12,9 +12,25 @@ function(scn_add_library NAME DIR)
   foreach(_ex IN LISTS ARG_EXCLUDE)
     list(FILTER _srcs EXCLUDE REGEX "${_ex}")
   endforeach()
-  add_library(${NAME} STATIC ${_srcs})
-  target_include_directories(${NAME} PUBLIC ${CMAKE_SOURCE_DIR})
-  target_link_libraries(${NAME} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  # Kernels built per instruction set and chosen at run time (cpuid):
+  # foo_avx2.cpp and foo_avx512.cpp get their ISA flags, nothing else does.
+  foreach(_s IN LISTS _srcs)
+    if(_s MATCHES "_avx512\\.cpp$")
+      set_source_files_properties(${_s} PROPERTIES COMPILE_OPTIONS
+        "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx512bf16;-mavxvnni;-mavx2;-mfma;-mf16c;-mbmi2")
+    elseif(_s MATCHES "_avx2\\.cpp$")
+      set_source_files_properties(${_s} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mbmi2")
+    endif()
+  endforeach()
+  if(_srcs)
+    add_library(${NAME} STATIC ${_srcs})
+    target_include_directories(${NAME} PUBLIC ${CMAKE_SOURCE_DIR})
+    target_link_libraries(${NAME} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  else()  # a folder whose sources are still to come: headers only
+    add_library(${NAME} INTERFACE)
+    target_include_directories(${NAME} INTERFACE ${CMAKE_SOURCE_DIR})
+    target_link_libraries(${NAME} INTERFACE ${ARG_DEPS} ${ARG_PRIVATE_DEPS})
+  endif()
 
   if(SCN_TESTS)
     file(GLOB_RECURSE _tests CONFIGURE_DEPENDS ${DIR}/*_test.cpp)
