@@ -1,0 +1,69 @@
+// The CPU backend: weights packed by pack_weight (packed_weight.h), matmuls
+// by MatmulRunner (matmul.h), everything else by the ops of ops.h, all on
+// one thread pool. The kernels are those of active_isa() (cpu_features.h).
+#include <thread>
+
+#include "inference/backend/backend.h"
+#include "inference/backend/cpu/cpu_features.h"
+#include "inference/backend/cpu/matmul.h"
+#include "inference/backend/cpu/ops.h"
+#include "inference/backend/cpu/packed_weight.h"
+#include "inference/backend/thread_pool.h"
+
+namespace scn::inference {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int n_threads) : pool_(n_threads), mm_(pool_, cpu::active_isa()) {}
+
+  std::string_view name() const override { return "cpu"; }
+  int n_threads() const override { return pool_.size(); }
+
+  Result<std::unique_ptr<Weight>> prepare_weight(GgmlType type, int64_t rows, int64_t cols,
+                                                 const void* data) override {
+    SCN_ASSIGN_OR_RETURN(std::unique_ptr<cpu::PackedWeight> w,
+                         cpu::pack_weight(type, rows, cols, data));
+    return std::unique_ptr<Weight>(std::move(w));
+  }
+
+  void matmul(const Weight& w, const float* x, int64_t n, float* y) override {
+    mm_.matmul(static_cast<const cpu::PackedWeight&>(w), x, n, y);
+  }
+  void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) override {
+    mm_.get_rows(static_cast<const cpu::PackedWeight&>(w), ids, n, out);
+  }
+
+  void rms_norm(const float* x, const float* weight, float* y, int64_t n, int64_t dim,
+                float eps) override {
+    cpu::rms_norm(pool_, x, weight, y, n, dim, eps);
+  }
+  void rope(float* x, int64_t n, int64_t n_heads, int64_t head_dim, const int32_t* pos,
+            const RopeParams& p) override {
+    cpu::rope(pool_, x, n, n_heads, head_dim, pos, p);
+  }
+  void swiglu(const float* gate, const float* up, float* out, int64_t count) override {
+    cpu::swiglu(pool_, gate, up, out, count);
+  }
+  void add(float* x, const float* y, int64_t count) override { cpu::add(pool_, x, y, count); }
+  void add_bias(float* y, const float* bias, int64_t n, int64_t dim) override {
+    cpu::add_bias(pool_, y, bias, n, dim);
+  }
+  void attention(const float* q, const float* k, const float* v, float* out,
+                 const AttentionParams& p) override {
+    cpu::attention(pool_, q, k, v, out, p);
+  }
+
+ private:
+  ThreadPool pool_;
+  cpu::MatmulRunner mm_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) {
+  if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::make_unique<CpuBackend>(n_threads);
+}
+
+}  // namespace scn::inference

@@ -1,0 +1,26 @@
+// Run-time choice of the instruction set the CPU kernels use.
+//
+// Contract: detected_isa() is the best path this CPU (and OS) supports, by
+// cpuid/xgetbv: kAvx512 needs AVX-512 F/BW/VL/DQ and VNNI, kAvx2 needs AVX2,
+// FMA and F16C. active_isa() is what the backend uses: detected_isa(), or the
+// path named by the environment variable SCN_CPU_ISA=scalar|avx2|avx512 when
+// that is supported here (an unsupported or unknown value is ignored with a
+// note on stderr). Both are computed once and cached; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace scn::inference::cpu {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+Isa detected_isa();
+Isa active_isa();
+// Every path this CPU can run, scalar first (for tests that try them all).
+std::vector<Isa> supported_isas();
+std::string_view isa_name(Isa isa);
+std::optional<Isa> parse_isa(std::string_view s);
+
+}  // namespace scn::inference::cpu

@@ -1,0 +1,42 @@
+// The CPU backend's weight matmuls and embedding lookups.
+//
+// Contract: MatmulRunner computes y[n][w.rows] = x[n][w.cols] · Wᵀ for a
+// weight packed by pack_weight (packed_weight.h), splitting rows over the
+// pool's threads. Quantized weights: the activations are quantized to int8
+// per block (bs = 32 elements, 16 for Q6_K) and multiplied with integer dot
+// products; the result differs from the float product with the dequantized
+// weight by the activation rounding only (each activation carries an
+// absolute error ≤ max|x_block|/254, so |Δy| ≤ Σ_blocks |w|_1 · max|x|/254).
+// Float weights: fp32 accumulation. n == 1 is the matrix-vector (decode)
+// path; n > 1 blocks over tokens and rows so each weight panel is read from
+// memory once per block of up to 96 tokens. Not thread-safe: one runner per
+// compute thread (it owns its scratch buffers).
+#pragma once
+
+#include <cstdint>
+
+#include "inference/backend/cpu/cpu_features.h"
+#include "inference/backend/cpu/matmul_kernels.h"
+#include "inference/backend/cpu/packed_weight.h"
+#include "inference/backend/thread_pool.h"
+
+namespace scn::inference::cpu {
+
+class MatmulRunner {
+ public:
+  MatmulRunner(ThreadPool& pool, Isa isa);
+  Isa isa() const { return isa_; }
+  void matmul(const PackedWeight& w, const float* x, int64_t n, float* y);
+  // out[i][w.cols] = row ids[i] of W as float (ids must be in [0, rows)).
+  void get_rows(const PackedWeight& w, const int32_t* ids, int64_t n, float* out);
+
+ private:
+  ThreadPool& pool_;
+  Isa isa_;
+  const Kernels* k_;
+  ActQ act_;
+};
+
+const Kernels& kernels_for(Isa isa);
+
+}  // namespace scn::inference::cpu

@@ -1,0 +1,300 @@
+// AVX-512 (F/BW/VL/DQ + VNNI) kernels. Quantized weights: one zmm holds 4
+// values of each of a group's 16 blocks, vpdpbusd accumulates block j's
+// integer dot product in lane j, and the block scales are applied once per
+// group with two FMAs. Register tiles of up to 4 rows x 3 tokens reuse each
+// unpacked weight vector for every token of the tile.
+#include <immintrin.h>
+
+// GCC 12's own reduce/undefined intrinsics trip these warnings.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "inference/backend/cpu/matmul_kernels.h"
+
+namespace scn::inference::cpu {
+namespace {
+
+// 4 x 3 tiles: 12 int32 + 12 float accumulators, the rest for operands.
+constexpr int kTileRows = 4;
+constexpr int kTileTokens = 3;
+
+template <int kBits>
+inline __m512i high_bits(const uint8_t* p1, int c, int g, __mmask64 bm) {
+  // bits 6: value bits 4-5 of chunk c from the 2-bit plane, already at bits 4-5.
+  const __m512i h = _mm512_maskz_loadu_epi8(bm, p1 + (c / 4) * 4 * g);
+  __m512i s;
+  switch (c % 4) {
+    case 0: s = _mm512_slli_epi16(h, 4); break;
+    case 1: s = _mm512_slli_epi16(h, 2); break;
+    case 2: s = h; break;
+    default: s = _mm512_srli_epi16(h, 2); break;
+  }
+  return _mm512_and_si512(s, _mm512_set1_epi8(0x30));
+}
+
+// Calls fn(c, u) with the unsigned values of chunk c of a group.
+template <int kBits, int kChunks, class Fn>
+inline void for_each_chunk(const uint8_t* p0, const uint8_t* p1, int g, __mmask64 bm, Fn&& fn) {
+  if constexpr (kBits == 8) {
+    for (int c = 0; c < kChunks; ++c) fn(c, _mm512_maskz_loadu_epi8(bm, p0 + c * 4 * g));
+  } else {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int p = 0; p < kChunks / 2; ++p) {
+      const __m512i v = _mm512_maskz_loadu_epi8(bm, p0 + p * 4 * g);
+      __m512i lo = _mm512_and_si512(v, m4);
+      __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      if constexpr (kBits == 5) {
+        uint64_t b0, b1;
+        std::memcpy(&b0, p1 + 16 * p, 8);
+        std::memcpy(&b1, p1 + 16 * p + 8, 8);
+        const __m512i sixteen = _mm512_set1_epi8(0x10);
+        lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(b0), lo, sixteen);
+        hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(b1), hi, sixteen);
+      } else if constexpr (kBits == 6) {
+        lo = _mm512_or_si512(lo, high_bits<6>(p1, 2 * p, g, bm));
+        hi = _mm512_or_si512(hi, high_bits<6>(p1, 2 * p + 1, g, bm));
+      }
+      fn(2 * p, lo);
+      fn(2 * p + 1, hi);
+    }
+  }
+}
+
+inline float h2f(const uint8_t* p) { return _cvtsh_ss(load_u16(p)); }
+
+// Lane scales d_j and corrections c_j = m_j - offset * d_j of a group.
+template <ScaleKind kS>
+inline void lane_scales(const uint8_t* gp, int g, __mmask16 lm, int offset, __m512* d,
+                        __m512* c) {
+  if constexpr (kS == ScaleKind::kD || kS == ScaleKind::kDM) {
+    *d = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lm, gp));
+    if constexpr (kS == ScaleKind::kD) {
+      *c = _mm512_mul_ps(*d, _mm512_set1_ps(-static_cast<float>(offset)));
+    } else {
+      *c = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(lm, gp + 2 * g));
+    }
+  } else if constexpr (kS == ScaleKind::kK4) {
+    const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lm, gp)));
+    const __m512 mn = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(lm, gp + g)));
+    const uint8_t* sd = gp + 2 * g;
+    const uint8_t* sm = sd + g / 4;
+    const float d0 = h2f(sd), d1 = g == 16 ? h2f(sd + 2) : 0.f;
+    const float m0 = h2f(sm), m1 = g == 16 ? h2f(sm + 2) : 0.f;
+    const __m512 dv = _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
+    const __m512 mv = _mm512_insertf32x8(_mm512_set1_ps(-m0), _mm256_set1_ps(-m1), 1);
+    *d = _mm512_mul_ps(sc, dv);
+    *c = _mm512_mul_ps(mn, mv);
+  } else {  // kK6
+    const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(
+        reinterpret_cast<const __m128i*>(gp))));
+    *d = _mm512_mul_ps(sc, _mm512_set1_ps(h2f(gp + 16)));
+    *c = _mm512_mul_ps(*d, _mm512_set1_ps(-static_cast<float>(offset)));
+  }
+}
+
+template <int kBits, ScaleKind kS, int R, int T>
+void quant_rt(const TileArgs& args, int64_t r0, int64_t t0) {
+  const PackedWeight& w = *args.w;
+  const ActQ& a = *args.a;
+  const QuantFormat& f = w.format();
+  constexpr int kBs = kS == ScaleKind::kK6 ? 16 : 32;
+  constexpr int kChunks = kBs / 4;
+  const uint8_t* rowp[R];
+  for (int r = 0; r < R; ++r) rowp[r] = w.row(r0 + r);
+  __m512 facc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) facc[r][t] = _mm512_setzero_ps();
+  int gi = 0;
+  for (const Group& grp : w.groups()) {
+    const int g = grp.g;
+    const __mmask64 bm = g == 16 ? ~0ull : ((1ull << (4 * g)) - 1);
+    const __mmask16 lm = static_cast<__mmask16>((1u << g) - 1);
+    const size_t sb = scale_bytes(f, g), pb = plane0_bytes(f, g);
+    const int8_t* q[T];
+    for (int t = 0; t < T; ++t) q[t] = a.q_row(t0 + t) + static_cast<int64_t>(grp.block0) * kBs;
+    __m512i acc[R][T];
+    for (int r = 0; r < R; ++r) {
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
+      const uint8_t* gp = rowp[r] + grp.offset;
+      for_each_chunk<kBits, kChunks>(gp + sb, gp + sb + pb, g, bm, [&](int c, __m512i u) {
+        for (int t = 0; t < T; ++t)
+          acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], u, _mm512_loadu_si512(q[t] + c * 4 * g));
+      });
+    }
+    __m512 da[T], sa[T];
+    for (int t = 0; t < T; ++t) {
+      da[t] = _mm512_loadu_ps(a.d_row(t0 + t) + gi * 16);
+      sa[t] = _mm512_loadu_ps(a.s_row(t0 + t) + gi * 16);
+    }
+    for (int r = 0; r < R; ++r) {
+      __m512 dw, cw;
+      lane_scales<kS>(rowp[r] + grp.offset, g, lm, f.offset, &dw, &cw);
+      for (int t = 0; t < T; ++t) {
+        facc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][t]), _mm512_mul_ps(dw, da[t]),
+                                     facc[r][t]);
+        facc[r][t] = _mm512_fmadd_ps(cw, sa[t], facc[r][t]);
+      }
+    }
+    ++gi;
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) args.y[(t0 + t) * args.ldy + r0 + r] = _mm512_reduce_add_ps(facc[r][t]);
+}
+
+template <int kBits, ScaleKind kS, int R>
+void quant_r(const TileArgs& args, int64_t r0, int64_t t0, int64_t tt) {
+  switch (tt) {
+    case 1: quant_rt<kBits, kS, R, 1>(args, r0, t0); break;
+    case 2: quant_rt<kBits, kS, R, 2>(args, r0, t0); break;
+    case 3: quant_rt<kBits, kS, R, 3>(args, r0, t0); break;
+    default: quant_rt<kBits, kS, R, kTileTokens>(args, r0, t0); break;
+  }
+}
+
+template <int kBits, ScaleKind kS>
+void quant_tile_t(const TileArgs& args, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; t += kTileTokens) {
+    const int64_t tt = std::min<int64_t>(kTileTokens, t1 - t);
+    for (int64_t r = r0; r < r1; r += kTileRows) {
+      switch (std::min<int64_t>(kTileRows, r1 - r)) {
+        case 1: quant_r<kBits, kS, 1>(args, r, t, tt); break;
+        case 2: quant_r<kBits, kS, 2>(args, r, t, tt); break;
+        case 3: quant_r<kBits, kS, 3>(args, r, t, tt); break;
+        default: quant_r<kBits, kS, kTileRows>(args, r, t, tt); break;
+      }
+    }
+  }
+}
+
+void quant_tile(const TileArgs& args, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  const QuantFormat& f = args.w->format();
+  switch (f.scales) {
+    case ScaleKind::kD:
+      if (f.bits == 8) return quant_tile_t<8, ScaleKind::kD>(args, r0, r1, t0, t1);
+      if (f.bits == 4) return quant_tile_t<4, ScaleKind::kD>(args, r0, r1, t0, t1);
+      return quant_tile_t<5, ScaleKind::kD>(args, r0, r1, t0, t1);
+    case ScaleKind::kDM:
+      if (f.bits == 4) return quant_tile_t<4, ScaleKind::kDM>(args, r0, r1, t0, t1);
+      return quant_tile_t<5, ScaleKind::kDM>(args, r0, r1, t0, t1);
+    case ScaleKind::kK4:
+      if (f.bits == 4) return quant_tile_t<4, ScaleKind::kK4>(args, r0, r1, t0, t1);
+      return quant_tile_t<5, ScaleKind::kK4>(args, r0, r1, t0, t1);
+    case ScaleKind::kK6:
+      return quant_tile_t<6, ScaleKind::kK6>(args, r0, r1, t0, t1);
+  }
+}
+
+// ---- float weights ---------------------------------------------------------
+
+template <PackKind K>
+inline __m512 load_w(const uint8_t* row, int64_t i, __mmask16 m) {
+  if constexpr (K == PackKind::kF32) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + i);
+  } else if constexpr (K == PackKind::kF16) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * i));
+  } else {
+    return _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, row + 2 * i)), 16));
+  }
+}
+
+template <PackKind K, int R, int T>
+void float_rt(const TileArgs& args, int64_t r0, int64_t t0) {
+  const PackedWeight& w = *args.w;
+  const int64_t cols = w.cols();
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < cols; i += 16) {
+    const __mmask16 m = cols - i >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (cols - i)) - 1);
+    __m512 x[T];
+    for (int t = 0; t < T; ++t) x[t] = _mm512_maskz_loadu_ps(m, args.x + (t0 + t) * cols + i);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = load_w<K>(w.row(r0 + r), i, m);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, x[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) args.y[(t0 + t) * args.ldy + r0 + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+template <PackKind K, int R>
+void float_r(const TileArgs& args, int64_t r0, int64_t t0, int64_t tt) {
+  switch (tt) {
+    case 1: float_rt<K, R, 1>(args, r0, t0); break;
+    case 2: float_rt<K, R, 2>(args, r0, t0); break;
+    default: float_rt<K, R, 3>(args, r0, t0); break;
+  }
+}
+
+template <PackKind K>
+void float_tile_t(const TileArgs& args, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; t += kTileTokens) {
+    const int64_t tt = std::min<int64_t>(kTileTokens, t1 - t);
+    for (int64_t r = r0; r < r1; r += kTileRows) {
+      switch (std::min<int64_t>(kTileRows, r1 - r)) {
+        case 1: float_r<K, 1>(args, r, t, tt); break;
+        case 2: float_r<K, 2>(args, r, t, tt); break;
+        case 3: float_r<K, 3>(args, r, t, tt); break;
+        default: float_r<K, 4>(args, r, t, tt); break;
+      }
+    }
+  }
+}
+
+void float_tile(const TileArgs& args, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  switch (args.w->kind()) {
+    case PackKind::kF16: return float_tile_t<PackKind::kF16>(args, r0, r1, t0, t1);
+    case PackKind::kBF16: return float_tile_t<PackKind::kBF16>(args, r0, r1, t0, t1);
+    default: return float_tile_t<PackKind::kF32>(args, r0, r1, t0, t1);
+  }
+}
+
+// ---- activation quantization -----------------------------------------------
+
+void quantize_act(const PackedWeight& w, const float* x, int64_t t0, int64_t t1, ActQ* a) {
+  const int bs = w.format().bs;
+  const int64_t cols = w.cols();
+  const __m512 sign = _mm512_set1_ps(-0.f);
+  for (int64_t t = t0; t < t1; ++t) {
+    const float* xr = x + t * cols;
+    int8_t* q = a->q.data() + t * a->q_stride;
+    float* d = a->d.data() + t * a->f_stride;
+    float* s = a->s.data() + t * a->f_stride;
+    int gi = 0;
+    for (const Group& grp : w.groups()) {
+      const int g = grp.g;
+      int8_t* qg = q + static_cast<int64_t>(grp.block0) * bs;
+      alignas(64) float dd[16] = {}, ss[16] = {};
+      for (int j = 0; j < g; ++j) {
+        const float* xb = xr + (static_cast<int64_t>(grp.block0) + j) * bs;
+        const __m512 x0 = _mm512_loadu_ps(xb);
+        const __m512 x1 = bs == 32 ? _mm512_loadu_ps(xb + 16) : _mm512_setzero_ps();
+        const float amax = _mm512_reduce_max_ps(
+            _mm512_max_ps(_mm512_andnot_ps(sign, x0), _mm512_andnot_ps(sign, x1)));
+        const float id = amax > 0.f ? 127.f / amax : 0.f;
+        const __m512 vid = _mm512_set1_ps(id);
+        const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, vid));
+        const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, vid));
+        dd[j] = amax / 127.f;
+        ss[j] = dd[j] * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1)));
+        alignas(16) int32_t b[8];
+        _mm_store_si128(reinterpret_cast<__m128i*>(b), _mm512_cvtepi32_epi8(i0));
+        _mm_store_si128(reinterpret_cast<__m128i*>(b + 4), _mm512_cvtepi32_epi8(i1));
+        for (int c = 0; c < bs / 4; ++c) std::memcpy(qg + c * 4 * g + 4 * j, b + c, 4);
+      }
+      std::memcpy(d + gi * 16, dd, sizeof dd);
+      std::memcpy(s + gi * 16, ss, sizeof ss);
+      ++gi;
+    }
+  }
+}
+
+}  // namespace
+
+const Kernels& avx512_kernels() {
+  static const Kernels k{quant_tile, float_tile, quantize_act};
+  return k;
+}
+
+}  // namespace scn::inference::cpu

@@ -1,0 +1,41 @@
+// Internal interface between the matmul driver (matmul.cpp) and the
+// per-instruction-set kernels (matmul_scalar.cpp, matmul_avx2.cpp,
+// matmul_avx512.cpp). A kernel computes one tile of the output:
+// y[t * ldy + r] for rows r in [r0, r1) and tokens t in [t0, t1), reading
+// the packed weight and either the quantized (ActQ) or the float
+// activations (x[t * cols]). Kernels never allocate and never fail.
+#pragma once
+
+#include <cstdint>
+
+#include "inference/backend/cpu/packed_weight.h"
+
+namespace scn::inference::cpu {
+
+struct TileArgs {
+  const PackedWeight* w;
+  const ActQ* a;      // quantized weights
+  const float* x;     // float weights
+  float* y;
+  int64_t ldy;
+};
+
+struct Kernels {
+  void (*quant_tile)(const TileArgs&, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
+  void (*float_tile)(const TileArgs&, int64_t r0, int64_t r1, int64_t t0, int64_t t1);
+  void (*quantize_act)(const PackedWeight& w, const float* x, int64_t t0, int64_t t1, ActQ* a);
+};
+
+const Kernels& scalar_kernels();
+const Kernels& avx2_kernels();    // only on CPUs with AVX2/FMA/F16C
+const Kernels& avx512_kernels();  // only on CPUs with AVX-512 F/BW/VL/DQ/VNNI
+
+// Scalar helpers shared by the kernels: the float scale d_j, the
+// correction c_j = m_j - offset * d_j and (if m is not null) the min m_j of
+// the g blocks of a group (zeros past g), and the unsigned values of the
+// group as u[j * bs + i].
+void group_lane_scales(const QuantFormat& f, const uint8_t* gp, int g, float* d, float* c,
+                       float* m = nullptr);
+void group_values(const QuantFormat& f, const uint8_t* gp, int g, uint8_t* u);
+
+}  // namespace scn::inference::cpu

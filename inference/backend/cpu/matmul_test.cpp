@@ -1,0 +1,173 @@
+// The matmul kernels of every ISA this CPU runs (scalar, AVX2, AVX-512)
+// against a double-precision reference on weights dequantized with
+// quants.h's dequantize_row, for every weight type, several token counts
+// (1 takes the matrix-vector path) and shapes with partial tiles and
+// partial block groups.
+//
+// Tolerance. Float weights: |Δy| ≤ 1e-5·Σ|w·x| (fp32 accumulation).
+// Quantized weights: the activations are rounded to int8 per block of bs
+// values, each with absolute error ≤ amax_block/254, so
+//   |Δy| ≤ Σ_blocks (amax_block/254)·Σ_{i∈block}|w_i|  + 1e-5·Σ|w·x|,
+// computed exactly per output; additionally the relative error of the
+// whole output, ‖Δy‖/‖y‖, must stay below 2.5% (about 1.3% on this data, whose blocks hold 8x outliers).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "inference/backend/cpu/matmul.h"
+#include "inference/backend/cpu/quants.h"
+
+namespace scn::inference::cpu {
+namespace {
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  // A few outliers, as real activations have.
+  for (size_t i = 0; i < n; i += 97) v[i] *= 8.f;
+  return v;
+}
+
+struct Case {
+  GgmlType type;
+  std::vector<int64_t> cols;
+};
+
+std::vector<Case> cases() {
+  const std::vector<int64_t> legacy{64, 896, 4864}, k_quants{256, 4864}, floats{172, 896};
+  return {
+      {GgmlType::F32, floats},  {GgmlType::F16, floats},  {GgmlType::BF16, floats},
+      {GgmlType::Q8_0, legacy}, {GgmlType::Q4_0, legacy}, {GgmlType::Q4_1, legacy},
+      {GgmlType::Q5_0, legacy}, {GgmlType::Q5_1, legacy}, {GgmlType::Q4_K, k_quants},
+      {GgmlType::Q5_K, k_quants}, {GgmlType::Q6_K, k_quants},
+  };
+}
+
+// Weights stored in `type` (through quantize_row for the quantized types).
+std::vector<uint8_t> make_weight(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
+  const std::vector<float> f = random_floats(rows * cols, seed);
+  std::vector<uint8_t> out(row_size(type, cols) * rows + 64);
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* dst = out.data() + r * row_size(type, cols);
+    const float* src = f.data() + r * cols;
+    if (type == GgmlType::F32) {
+      std::memcpy(dst, src, cols * 4);
+    } else if (type == GgmlType::F16 || type == GgmlType::BF16) {
+      for (int64_t c = 0; c < cols; ++c) {
+        const uint16_t h = type == GgmlType::F16 ? fp32_to_fp16(src[c]) : fp32_to_bf16(src[c]);
+        std::memcpy(dst + 2 * c, &h, 2);
+      }
+    } else {
+      REQUIRE(quantize_row(type, src, dst, cols).is_ok());
+    }
+  }
+  return out;
+}
+
+void check(GgmlType type, int64_t rows, int64_t cols, int64_t n, Isa isa, int threads) {
+  INFO(type_name(type) << " rows " << rows << " cols " << cols << " n " << n << " isa "
+                       << isa_name(isa) << " threads " << threads);
+  const std::vector<uint8_t> raw = make_weight(type, rows, cols, 1234 + cols + rows);
+  std::vector<float> wf(rows * cols);
+  for (int64_t r = 0; r < rows; ++r)
+    REQUIRE(dequantize_row(type, raw.data() + r * row_size(type, cols), wf.data() + r * cols, cols)
+                .is_ok());
+  const std::vector<float> x = random_floats(n * cols, 99 + n);
+
+  auto packed = pack_weight(type, rows, cols, raw.data());
+  REQUIRE(packed.is_ok());
+  ThreadPool pool(threads);
+  MatmulRunner runner(pool, isa);
+  std::vector<float> y(n * rows, -1.f);
+  runner.matmul(**packed, x.data(), n, y.data());
+
+  const bool quant = block_size(type) > 1;
+  const int bs = type == GgmlType::Q6_K ? 16 : 32;
+  double err2 = 0, ref2 = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* w = wf.data() + r * cols;
+      const float* xt = x.data() + t * cols;
+      double ref = 0, mag = 0, bound = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        ref += static_cast<double>(w[c]) * xt[c];
+        mag += std::fabs(static_cast<double>(w[c]) * xt[c]);
+      }
+      if (quant) {
+        for (int64_t b = 0; b < cols; b += bs) {
+          double amax = 0, wsum = 0;
+          for (int64_t c = b; c < b + bs; ++c) {
+            amax = std::max(amax, std::fabs(static_cast<double>(xt[c])));
+            wsum += std::fabs(w[c]);
+          }
+          bound += amax / 254.0 * wsum;
+        }
+      }
+      const double got = y[t * rows + r];
+      const double tol = bound + 1e-5 * mag + 1e-6;
+      if (std::fabs(got - ref) > tol) {
+        INFO("row " << r << " token " << t << " got " << got << " want " << ref << " tol " << tol);
+        CHECK(std::fabs(got - ref) <= tol);
+        return;
+      }
+      err2 += (got - ref) * (got - ref);
+      ref2 += ref * ref;
+    }
+  }
+  CHECK(std::sqrt(err2 / ref2) < (quant ? 2.5e-2 : 1e-6));
+}
+
+TEST_CASE("matmul: every type, ISA and shape against the dequantized reference") {
+  for (const Case& c : cases())
+    for (int64_t cols : c.cols)
+      for (Isa isa : supported_isas())
+        for (int64_t n : {1, 3, 16, 37}) {
+          const int64_t rows = n == 16 ? 70 : 37;
+          check(c.type, rows, cols, n, isa, n == 3 ? 1 : 2);
+        }
+}
+
+TEST_CASE("matmul: a single row and a long K-quant row") {
+  for (Isa isa : supported_isas()) {
+    check(GgmlType::Q4_K, 1, 8960, 1, isa, 2);
+    check(GgmlType::Q6_K, 3, 8960, 5, isa, 2);
+    check(GgmlType::Q5_0, 1, 32, 2, isa, 1);
+  }
+}
+
+TEST_CASE("get_rows equals dequantize_row for every type") {
+  for (const Case& c : cases()) {
+    const int64_t rows = 9, cols = c.cols.back();
+    INFO(type_name(c.type));
+    const std::vector<uint8_t> raw = make_weight(c.type, rows, cols, 7);
+    auto packed = pack_weight(c.type, rows, cols, raw.data());
+    REQUIRE(packed.is_ok());
+    ThreadPool pool(1);
+    MatmulRunner runner(pool, active_isa());
+    const std::vector<int32_t> ids{3, 0, 8, 3};
+    std::vector<float> got(ids.size() * cols), want(cols);
+    runner.get_rows(**packed, ids.data(), static_cast<int64_t>(ids.size()), got.data());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      REQUIRE(dequantize_row(c.type, raw.data() + ids[i] * row_size(c.type, cols), want.data(), cols)
+                  .is_ok());
+      for (int64_t k = 0; k < cols; ++k)
+        REQUIRE(std::fabs(got[i * cols + k] - want[k]) <= 1e-6f * (1.f + std::fabs(want[k])));
+    }
+  }
+}
+
+TEST_CASE("pack_weight rejects types it cannot compute with") {
+  std::vector<uint8_t> raw(1024);
+  auto r = pack_weight(GgmlType::Q2_K, 1, 256, raw.data());
+  CHECK_FALSE(r.is_ok());
+  CHECK(r.status().message().find("q2_K") != std::string::npos);
+  CHECK_FALSE(pack_weight(GgmlType::Q4_0, 1, 48, raw.data()).is_ok());
+}
+
+}  // namespace
+}  // namespace scn::inference::cpu
