@@ -1,6 +1,90 @@
-// PLACEHOLDER until its owner replaces it.
+// scn infer --model F --port P: one GGUF model served over the
+// OpenAI-compatible HTTP API (inference/server/inference_service.h).
+//
+// Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 when the model cannot
+// be loaded or the address cannot be bound, 2 for usage errors.
 #include <cstdio>
+#include <string>
+
+#include "common/config.h"
+#include "common/http/server.h"
+#include "common/log.h"
+#include "common/metrics.h"
 #include "inference/cli/commands.h"
+#include "inference/engine/engine.h"
+#include "inference/server/inference_service.h"
+
 namespace scn::inference {
-int infer_main(int, char**) { std::fprintf(stderr, "not built yet\n"); return 1; }
+
+int infer_main(int argc, char** argv) {
+  std::string model_path;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int threads = 0;
+  int ctx = 0;
+  int max_queue = 64;
+  int http_threads = 0;
+  std::int64_t max_body_bytes = 8 << 20;
+  std::string alias;
+
+  common::OptionSet opts("scn infer", "serve one GGUF model over an OpenAI-compatible HTTP API");
+  opts.add("model,m", &model_path, "GGUF model file")
+      .add("port,p", &port, "TCP port to listen on (0: any free port)")
+      .add("host", &host, "address to bind")
+      .add("threads,t", &threads, "compute threads (0: all cores)")
+      .add("ctx,c", &ctx, "context length in tokens (0: the model's, at most 8192)")
+      .add("max-queue", &max_queue, "generation requests that may wait; beyond that 429")
+      .add("http-threads", &http_threads, "HTTP handler threads (0: max-queue + 8)")
+      .add("max-body-bytes", &max_body_bytes, "largest accepted request body; larger is 413")
+      .add("alias", &alias, "model id served by /v1/models (default: the model's name)")
+      .require("model")
+      .log_level_option();
+  auto parsed = opts.parse(argc, argv);
+  if (!parsed.is_ok()) {
+    std::fprintf(stderr, "scn infer: %s\n\n%s", parsed.status().message().c_str(), opts.help().c_str());
+    return 2;
+  }
+  if (parsed.value() == common::OptionSet::Outcome::kHelp) return 0;
+  if (port < 0 || port > 65535 || threads < 0 || ctx < 0 || max_queue < 0 || http_threads < 0 ||
+      max_body_bytes <= 0) {
+    std::fprintf(stderr, "scn infer: --port must be 0..65535 and --threads, --ctx, --max-queue, "
+                         "--http-threads >= 0, --max-body-bytes > 0\n");
+    return 2;
+  }
+
+  EngineOptions eo;
+  eo.n_threads = threads;
+  eo.n_ctx = ctx;
+  eo.max_queue = max_queue;
+  auto engine = Engine::load(model_path, eo);
+  if (!engine.is_ok()) {
+    std::fprintf(stderr, "scn infer: cannot load model %s: %s\n", model_path.c_str(),
+                 engine.status().to_string().c_str());
+    return 1;
+  }
+
+  http::ServerOptions so;
+  so.host = host;
+  so.port = port;
+  so.worker_threads = http_threads > 0 ? http_threads : max_queue + 8;
+  so.max_body_bytes = static_cast<std::size_t>(max_body_bytes);
+  so.server_name = "scn-infer";
+  http::Server server(so);
+  InferenceService service(*engine.value(), alias, metrics::default_registry());
+  service.add_routes(server);
+  if (Status st = server.start(); !st.is_ok()) {
+    std::fprintf(stderr, "scn infer: cannot listen on %s:%d: %s\n", host.c_str(), port,
+                 st.to_string().c_str());
+    return 1;
+  }
+  server.stop_on_signals([](int signo) {
+    common::log_info("scn infer: signal ", signo, ", stopping");
+  });
+  common::log_info("scn infer: serving '", service.model_id(), "' (context ", engine.value()->n_ctx(),
+                   " tokens) on http://", host, ":", server.port());
+  server.wait();
+  common::log_info("scn infer: stopped");
+  return 0;
+}
+
 }  // namespace scn::inference
