@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,6 +30,10 @@
 
 namespace scn::inference {
 
+namespace detail {
+class GgufSink;  // gguf_writer.cpp
+}
+
 // GGUF metadata value types (gguf_type in the spec).
 enum class GgufValueType : uint32_t {
   UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5,
@@ -40,10 +45,17 @@ enum class GgufValueType : uint32_t {
 struct GgufArray {
   GgufValueType type = GgufValueType::UINT8;
   std::vector<std::string> strings;  // type == STRING
-  std::vector<int64_t> ints;         // integer and bool types
+  std::vector<int64_t> ints;         // integer and bool types (UINT64 as its bit pattern)
   std::vector<double> floats;        // FLOAT32 / FLOAT64
   size_t size() const;
+
+  static GgufArray of_strings(std::vector<std::string> v);
+  static GgufArray of_ints(GgufValueType t, std::vector<int64_t> v);    // any integer type or BOOL
+  static GgufArray of_floats(GgufValueType t, std::vector<double> v);  // FLOAT32 or FLOAT64
 };
+
+// "uint32", "string", "array", ... ("?" for an unknown id).
+std::string_view value_type_name(GgufValueType t);
 
 struct GgufValue {
   GgufValueType type = GgufValueType::UINT32;
@@ -58,10 +70,16 @@ struct GgufValue {
   const std::string* as_string() const;
   const GgufArray* as_array() const;
 
+  static GgufValue u8(uint8_t x);
+  static GgufValue i8(int8_t x);
+  static GgufValue u16(uint16_t x);
+  static GgufValue i16(int16_t x);
   static GgufValue u32(uint32_t x);
   static GgufValue i32(int32_t x);
   static GgufValue u64(uint64_t x);
+  static GgufValue i64(int64_t x);
   static GgufValue f32(float x);
+  static GgufValue f64(double x);
   static GgufValue boolean(bool x);
   static GgufValue str(std::string s);
   static GgufValue array(GgufArray a);
@@ -125,27 +143,53 @@ class GgufFile {
   std::map<std::string, size_t, std::less<>> tensor_index_;
 };
 
+// Bytes of a tensor of `type` and `dims` (ggml order), checked: nullopt when
+// dims are empty/over 4/non-positive, dims[0] is not a multiple of the block
+// size, or the size overflows.
+std::optional<uint64_t> tensor_nbytes(GgmlType type, std::span<const int64_t> dims);
+
 class GgufWriter {
  public:
+  // Fills `dst` (exactly the tensor's byte size) with the tensor's data.
+  using TensorFiller = std::function<Status(std::span<uint8_t> dst)>;
+
+  // `alignment` must be a power of two; when it is not 32 the file carries
+  // general.alignment (u32) so readers find the data.
   explicit GgufWriter(uint64_t alignment = 32) : alignment_(alignment) {}
   // Sets (or replaces) a metadata key; order of first insertion is kept.
   void set(std::string key, GgufValue value);
+  const GgufValue* find(std::string_view key) const;
   // Adds a tensor; `data` must hold exactly row_size(type, dims[0]) *
-  // (product of the other dims) bytes, and is copied.
+  // (product of the other dims) bytes, and is copied. Errors
+  // (kInvalidArgument): empty, too long (>= 64 bytes) or duplicate name, bad
+  // dims, unknown type, wrong data size.
   Status add_tensor(std::string name, GgmlType type, std::vector<int64_t> dims,
                     std::span<const uint8_t> data);
-  // Writes the file atomically.
+  // Same checks, but the data is produced by `fill` when the file is written
+  // (one tensor in memory at a time: for files larger than memory allows).
+  Status add_tensor_lazy(std::string name, GgmlType type, std::vector<int64_t> dims,
+                         TensorFiller fill);
+  size_t tensor_count() const { return tensors_.size(); }
+  // Writes the file atomically (path + ".tmp", then rename).
   Status write(const std::string& path) const;
-  // The serialized bytes (for tests that corrupt them).
-  std::vector<uint8_t> to_bytes() const;
+  // The serialized bytes (for tests that corrupt them). Fails
+  // (kInvalidArgument) when the alignment is not a power of two, or with the
+  // status of a lazy tensor's failing filler.
+  Result<std::vector<uint8_t>> serialize() const;
+  std::vector<uint8_t> to_bytes() const;  // serialize(), empty on failure
 
  private:
   struct Pending {
     std::string name;
     GgmlType type;
     std::vector<int64_t> dims;
-    std::vector<uint8_t> data;
+    uint64_t nbytes = 0;
+    std::vector<uint8_t> data;  // when fill is empty
+    TensorFiller fill;
   };
+  Status check_tensor(const std::string& name, GgmlType type, const std::vector<int64_t>& dims,
+                      uint64_t* nbytes) const;
+  Status emit(detail::GgufSink& sink) const;
   uint64_t alignment_;
   std::vector<std::pair<std::string, GgufValue>> kv_;
   std::vector<Pending> tensors_;
