@@ -1,0 +1,325 @@
+// The blocking HTTP client: Beast async operations with per-step timeouts,
+// driven to completion on a private io_context.
+#include "common/http/client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+
+#include <optional>
+
+namespace scn::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using beast::error_code;
+
+namespace {
+
+struct Target {
+  std::string host;       // for connecting ("::1", "example.org")
+  std::string host_field; // for the Host header ("[::1]:8080")
+  std::string port;
+  std::string path;       // base path or request target, "/" at least
+};
+
+Result<Target> parse_url(std::string_view url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return Status::invalid_argument("malformed URL '" + std::string(url) + "'");
+  const auto& u = *parsed;
+  if (u.scheme() != "http") {
+    return Status::invalid_argument("unsupported URL scheme '" + std::string(u.scheme()) +
+                                    "' (only http)");
+  }
+  Target t;
+  t.host = std::string(u.host_address());
+  if (t.host.empty()) return Status::invalid_argument("URL without host: '" + std::string(url) + "'");
+  t.port = u.has_port() ? std::string(u.port()) : "80";
+  t.host_field = std::string(u.encoded_host_and_port());
+  t.path = std::string(u.encoded_target());
+  if (t.path.empty() || t.path[0] != '/') t.path = "/" + t.path;
+  return t;
+}
+
+// Starts `initiate(handler)` and runs the context until it completes.
+template <typename Initiate>
+error_code run_op(net::io_context& ioc, Initiate&& initiate, std::size_t* bytes = nullptr) {
+  error_code result = net::error::would_block;
+  initiate([&](error_code ec, auto&&... rest) {
+    result = ec;
+    if constexpr (sizeof...(rest) == 1) {
+      if (bytes) *bytes = static_cast<std::size_t>((rest, ...));
+    }
+  });
+  ioc.restart();
+  ioc.run();
+  return result;
+}
+
+Status step_error(std::string_view what, const Target& t, const error_code& ec) {
+  std::string m = std::string(what) + " " + t.host_field + ": " +
+                  (ec == beast::error::timeout ? std::string("timed out") : ec.message());
+  return Status::io_error(std::move(m));
+}
+
+// One (keep-alive) connection and the exchanges on it.
+struct ClientConnection {
+  ClientConnection(std::string base, std::chrono::milliseconds t) : base_url(std::move(base)), timeout(t) {}
+
+  Result<ClientResponse> exchange(std::string_view method, const Target& t, std::string_view body,
+                                  const Headers& headers, const DataCallback* on_data);
+  Result<ClientResponse> attempt(std::string_view method, const Target& t, std::string_view body,
+                                 const Headers& headers, const DataCallback* on_data,
+                                 bool* retryable);
+  Status connect(const Target& t);
+  void close() {
+    error_code ec;
+    if (stream) {
+      stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+      stream->socket().close(ec);
+    }
+    stream.reset();
+    buffer.clear();
+  }
+
+  std::string base_url;
+  std::chrono::milliseconds timeout;
+  net::io_context ioc;
+  std::optional<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  std::string connected_to;  // host:port of the open connection
+  int opened = 0;
+};
+
+}  // namespace
+
+struct Client::Impl : ClientConnection {
+  using ClientConnection::ClientConnection;
+};
+
+Status ClientConnection::connect(const Target& t) {
+  close();
+  tcp::resolver resolver(ioc);
+  tcp::resolver::results_type endpoints;
+  error_code ec = run_op(ioc, [&](auto h) {
+    resolver.async_resolve(t.host, t.port, [&, h](error_code e, tcp::resolver::results_type r) {
+      endpoints = std::move(r);
+      h(e);
+    });
+  });
+  if (ec) return Status::unavailable("cannot resolve " + t.host_field + ": " + ec.message());
+  stream.emplace(ioc);
+  stream->expires_after(timeout);
+  ec = run_op(ioc, [&](auto h) {
+    stream->async_connect(endpoints, [h](error_code e, const tcp::endpoint&) { h(e); });
+  });
+  if (ec) {
+    stream.reset();
+    return Status::unavailable("cannot connect to " + t.host_field + ": " +
+                               (ec == beast::error::timeout ? std::string("timed out") : ec.message()));
+  }
+  error_code ignored;
+  stream->socket().set_option(tcp::no_delay(true), ignored);
+  connected_to = t.host + ":" + t.port;
+  ++opened;
+  return Status::ok();
+}
+
+Result<ClientResponse> ClientConnection::attempt(std::string_view method, const Target& t,
+                                             std::string_view body, const Headers& headers,
+                                             const DataCallback* on_data, bool* retryable) {
+  *retryable = false;
+  bhttp::request<bhttp::string_body> req;
+  bhttp::verb verb = bhttp::string_to_verb(method);
+  if (verb == bhttp::verb::unknown) req.method_string(method);
+  else req.method(verb);
+  req.target(t.path);
+  req.version(11);
+  req.set(bhttp::field::host, t.host_field);
+  req.set(bhttp::field::user_agent, "scn");
+  for (const auto& [k, v] : headers.fields()) req.set(k, v);
+  req.body() = std::string(body);
+  if (!body.empty() || verb == bhttp::verb::post || verb == bhttp::verb::put) req.prepare_payload();
+
+  stream->expires_after(timeout);
+  error_code ec = run_op(ioc, [&](auto h) { bhttp::async_write(*stream, req, h); });
+  if (ec) {
+    *retryable = true;
+    return step_error("cannot send to", t, ec);
+  }
+
+  ClientResponse out;
+  auto finish_header = [&](const auto& msg) {
+    out.status = static_cast<int>(msg.result_int());
+    for (const auto& f : msg) out.headers.add(f.name_string(), f.value());
+  };
+  if (!on_data) {
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(boost::none);
+    stream->expires_after(timeout);
+    ec = run_op(ioc, [&](auto h) { bhttp::async_read_header(*stream, buffer, parser, h); });
+    if (!ec) {
+      // Each read step gets the full timeout; the body may be long.
+      while (!parser.is_done() && !ec) {
+        stream->expires_after(timeout);
+        ec = run_op(ioc, [&](auto h) { bhttp::async_read_some(*stream, buffer, parser, h); });
+      }
+    }
+    if (ec) {
+      *retryable = (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset) &&
+                   !parser.got_some();
+      return step_error("cannot read the answer from", t, ec);
+    }
+    finish_header(parser.get());
+    out.body = std::move(parser.get().body());
+    if (!parser.get().keep_alive()) close();
+    return out;
+  }
+
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  parser.body_limit(boost::none);
+  stream->expires_after(timeout);
+  ec = run_op(ioc, [&](auto h) { bhttp::async_read_header(*stream, buffer, parser, h); });
+  if (ec) {
+    *retryable = (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset) &&
+                 !parser.got_some();
+    return step_error("cannot read the answer from", t, ec);
+  }
+  finish_header(parser.get());
+  std::array<char, 16384> chunk;
+  while (!parser.is_done()) {
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    stream->expires_after(timeout);
+    ec = run_op(ioc, [&](auto h) { bhttp::async_read_some(*stream, buffer, parser, h); });
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) {
+      close();
+      return step_error("cannot read the answer from", t, ec);
+    }
+    std::size_t n = chunk.size() - parser.get().body().size;
+    if (n > 0 && !(*on_data)(std::string_view(chunk.data(), n))) {
+      close();  // stopped early: the rest of the body is not wanted
+      return out;
+    }
+  }
+  if (!parser.get().keep_alive()) close();
+  return out;
+}
+
+Result<ClientResponse> ClientConnection::exchange(std::string_view method, const Target& t,
+                                              std::string_view body, const Headers& headers,
+                                              const DataCallback* on_data) {
+  try {
+    if (stream && connected_to != t.host + ":" + t.port) close();
+    bool reused = stream.has_value();
+    if (!reused) SCN_RETURN_IF_ERROR(connect(t));
+    bool retryable = false;
+    auto result = attempt(method, t, body, headers, on_data, &retryable);
+    if (!result.is_ok()) {
+      close();
+      // A kept-alive connection the server had closed meanwhile: once more.
+      if (reused && retryable) {
+        SCN_RETURN_IF_ERROR(connect(t));
+        result = attempt(method, t, body, headers, on_data, &retryable);
+        if (!result.is_ok()) close();
+      }
+    }
+    return result;
+  } catch (const std::exception& e) {
+    close();
+    return Status::io_error(std::string("HTTP request failed: ") + e.what());
+  }
+}
+
+// ---- public ------------------------------------------------------------------
+
+Client::Client(std::string base_url, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>(std::move(base_url), timeout)) {}
+
+Client::~Client() { impl_->close(); }
+
+Result<ClientResponse> Client::request(std::string_view method, std::string_view path_and_query,
+                                       std::string_view body, const Headers& headers) {
+  SCN_ASSIGN_OR_RETURN(Target t, parse_url(impl_->base_url));
+  if (t.path == "/") t.path.clear();
+  while (!t.path.empty() && t.path.back() == '/') t.path.pop_back();
+  t.path += path_and_query;
+  if (t.path.empty()) t.path = "/";
+  return impl_->exchange(method, t, body, headers, nullptr);
+}
+
+Result<ClientResponse> Client::request_stream(std::string_view method,
+                                              std::string_view path_and_query,
+                                              std::string_view body, const Headers& headers,
+                                              const DataCallback& on_data) {
+  SCN_ASSIGN_OR_RETURN(Target t, parse_url(impl_->base_url));
+  while (!t.path.empty() && t.path.back() == '/') t.path.pop_back();
+  t.path += path_and_query;
+  if (t.path.empty()) t.path = "/";
+  return impl_->exchange(method, t, body, headers, &on_data);
+}
+
+void Client::close() { impl_->close(); }
+
+int Client::connections_opened() const { return impl_->opened; }
+
+Result<ClientResponse> request(std::string_view method, std::string_view url,
+                               std::string_view body, const Headers& headers,
+                               std::chrono::milliseconds timeout) {
+  SCN_ASSIGN_OR_RETURN(Target t, parse_url(url));
+  ClientConnection impl{std::string(url), timeout};
+  auto result = impl.exchange(method, t, body, headers, nullptr);
+  impl.close();
+  return result;
+}
+
+Result<ClientResponse> request_stream(std::string_view method, std::string_view url,
+                                      std::string_view body, const Headers& headers,
+                                      const DataCallback& on_data,
+                                      std::chrono::milliseconds timeout) {
+  SCN_ASSIGN_OR_RETURN(Target t, parse_url(url));
+  ClientConnection impl{std::string(url), timeout};
+  auto result = impl.exchange(method, t, body, headers, &on_data);
+  impl.close();
+  return result;
+}
+
+// ---- SseDecoder ------------------------------------------------------------------
+
+void SseDecoder::feed(std::string_view bytes,
+                      const std::function<void(std::string_view data)>& on_event) {
+  pending_.append(bytes);
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t nl = pending_.find('\n', start);
+    if (nl == std::string::npos) break;
+    std::string_view line(pending_.data() + start, nl - start);
+    start = nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) {  // end of an event
+      if (has_data_) on_event(data_);
+      data_.clear();
+      has_data_ = false;
+      continue;
+    }
+    if (line.front() == ':') continue;  // comment
+    std::string_view field = line.substr(0, line.find(':'));
+    std::string_view value = field.size() < line.size() ? line.substr(field.size() + 1) : "";
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (field == "data") {
+      if (has_data_) data_ += '\n';
+      data_.append(value);
+      has_data_ = true;
+    }
+  }
+  pending_.erase(0, start);
+}
+
+}  // namespace scn::http

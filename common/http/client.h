@@ -1,0 +1,95 @@
+// A small blocking HTTP/1.1 client (Boost.Beast underneath) for tests, tools
+// and service-to-service calls.
+//
+// Contract:
+//  - URLs are parsed with Boost.URL: "http://host[:port]/path?query". Only
+//    the http scheme is supported for now (https answers an error).
+//  - `timeout` bounds every single step (resolve, connect, each write, each
+//    read), not the whole exchange, so a long stream that keeps sending is
+//    never cut while a stalled peer is.
+//  - Expected failures (bad URL, connection refused, timeout, malformed
+//    answer) are returned as Status (kInvalidArgument for a bad URL,
+//    kUnavailable for connect errors, kIoError otherwise). Any HTTP status,
+//    also 4xx/5xx, is a successful exchange.
+//  - The free functions open one connection per call. Client keeps one
+//    connection open across calls (keep-alive) and reconnects when the
+//    server closed it.
+//  - The streaming variants hand the body to `on_data` as it arrives (chunk
+//    framing already removed; pieces are not aligned to SSE events, see
+//    SseDecoder). `on_data` returning false stops early and closes the
+//    connection; that is a success.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/http/server.h"  // Headers
+#include "common/status.h"
+
+namespace scn::http {
+
+struct ClientResponse {
+  int status = 0;
+  Headers headers;
+  std::string body;  // empty for streaming requests
+};
+
+// Receives body bytes as they arrive; return false to stop reading.
+using DataCallback = std::function<bool(std::string_view data)>;
+
+inline constexpr std::chrono::milliseconds kDefaultClientTimeout{30'000};
+
+// One request on a fresh connection.
+Result<ClientResponse> request(std::string_view method, std::string_view url,
+                               std::string_view body = {}, const Headers& headers = {},
+                               std::chrono::milliseconds timeout = kDefaultClientTimeout);
+
+// One request whose body is delivered to `on_data` (status and headers are in
+// the result, its body stays empty).
+Result<ClientResponse> request_stream(std::string_view method, std::string_view url,
+                                      std::string_view body, const Headers& headers,
+                                      const DataCallback& on_data,
+                                      std::chrono::milliseconds timeout = kDefaultClientTimeout);
+
+// A keep-alive connection to one server, e.g. Client("http://127.0.0.1:8080").
+// Not thread-safe: one request at a time.
+class Client {
+ public:
+  explicit Client(std::string base_url, std::chrono::milliseconds timeout = kDefaultClientTimeout);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // `path_and_query` is appended to the base URL, e.g. "/v1/models".
+  Result<ClientResponse> request(std::string_view method, std::string_view path_and_query,
+                                 std::string_view body = {}, const Headers& headers = {});
+  Result<ClientResponse> request_stream(std::string_view method, std::string_view path_and_query,
+                                        std::string_view body, const Headers& headers,
+                                        const DataCallback& on_data);
+  // Closes the connection (the next request opens a new one).
+  void close();
+  // How many TCP connections this client has opened so far.
+  int connections_opened() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits a text/event-stream into events. feed() takes bytes as they arrive
+// and calls `on_event` with the joined "data:" lines of each complete event
+// (events without data lines are skipped; comments ignored).
+class SseDecoder {
+ public:
+  void feed(std::string_view bytes, const std::function<void(std::string_view data)>& on_event);
+
+ private:
+  std::string pending_;  // bytes after the last complete line
+  std::string data_;     // data lines of the current event
+  bool has_data_ = false;
+};
+
+}  // namespace scn::http
