@@ -1,6 +1,131 @@
-// PLACEHOLDER until its owner replaces it.
-#include <cstdio>
+// `scn bench infer|membw`: argument parsing and output of the benchmarks.
 #include "bench/bench.h"
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <boost/program_options.hpp>
+
+#include "bench/infer_bench.h"
+#include "bench/membw_bench.h"
+
 namespace scn::bench {
-int bench_main(int, char**) { std::fprintf(stderr, "not built yet\n"); return 1; }
+
+namespace po = boost::program_options;
+
+namespace {
+
+int resolve_threads(int threads) {
+  if (threads > 0) return threads;
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+void usage(std::FILE* f) {
+  std::fprintf(f,
+               "usage: scn bench infer --model F [--threads N] [--prompt-tokens 512]\n"
+               "                       [--gen-tokens 128] [--reps 3] [--mib 512] [--json]\n"
+               "       scn bench membw [--threads N] [--mib 512] [--json]\n"
+               "\n"
+               "infer: prompt processing (one eval of a prompt of random ids) and decode\n"
+               "       (one token per eval after the prompt) speed in tokens/s, and decode as\n"
+               "       a fraction of the memory read bandwidth measured in the same run.\n"
+               "membw: memory read bandwidth (STREAM-like probe over a buffer of --mib MiB).\n"
+               "--threads 0 (default) uses all cores. --mib 0 skips the bandwidth probe.\n");
+}
+
+// Parses argv into vm; returns false (after printing why) on a usage error.
+bool parse(int argc, char** argv, const po::options_description& desc, po::variables_map* vm) {
+  try {
+    po::store(po::command_line_parser(argc, argv).options(desc).run(), *vm);
+    po::notify(*vm);
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "scn bench: %s\n\n", e.what());
+    usage(stderr);
+    return false;
+  }
+}
+
+int infer_main(int argc, char** argv) {
+  InferBenchOptions o;
+  size_t mib = o.membw_bytes >> 20;
+  po::options_description desc;
+  desc.add_options()("help,h", "")("json", "")(
+      "model,m", po::value(&o.model_path)->required(), "")(
+      "threads,t", po::value(&o.threads), "")("prompt-tokens,p", po::value(&o.prompt_tokens), "")(
+      "gen-tokens,n", po::value(&o.gen_tokens), "")("reps,r", po::value(&o.reps), "")(
+      "mib", po::value(&mib), "")("seed", po::value(&o.seed), "");
+  po::variables_map vm;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      usage(stdout);
+      return 0;
+    }
+  if (!parse(argc, argv, desc, &vm)) return 2;
+  o.membw_bytes = mib << 20;
+  auto report = run_infer_bench(o);
+  if (!report.is_ok()) {
+    std::fprintf(stderr, "scn bench infer: %s\n", report.status().to_string().c_str());
+    return report.status().code() == Code::kInvalidArgument ? 2 : 1;
+  }
+  if (vm.count("json"))
+    std::cout << infer_report_json(*report) << "\n";
+  else
+    std::cout << format_infer_report(*report);
+  return 0;
+}
+
+int membw_main(int argc, char** argv) {
+  int threads = 0;
+  size_t mib = 512;
+  po::options_description desc;
+  desc.add_options()("help,h", "")("json", "")("threads,t", po::value(&threads), "")(
+      "mib", po::value(&mib), "");
+  po::variables_map vm;
+  if (!parse(argc, argv, desc, &vm)) return 2;
+  if (vm.count("help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (mib == 0 || threads < 0) {
+    std::fprintf(stderr, "scn bench membw: --mib must be >= 1 and --threads >= 0\n");
+    return 2;
+  }
+  threads = resolve_threads(threads);
+  const double gbs = measure_membw_gbs(threads, mib << 20);
+  if (vm.count("json")) {
+    boost::json::object o{{"threads", threads}, {"membw_bytes", mib << 20}, {"membw_gbs", gbs}};
+    std::cout << boost::json::serialize(o) << "\n";
+  } else {
+    std::printf("membw        %.2f GB/s read (STREAM-like probe, %zu MiB buffer, %d threads)\n",
+                gbs, mib, threads);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int bench_main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const std::string what = argv[1];
+  if (what == "infer") return infer_main(argc - 1, argv + 1);
+  if (what == "membw") return membw_main(argc - 1, argv + 1);
+  if (what == "--help" || what == "-h") {
+    usage(stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "scn bench: unknown benchmark '%s'\n\n", what.c_str());
+  usage(stderr);
+  return 2;
+}
+
 }  // namespace scn::bench

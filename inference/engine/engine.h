@@ -13,6 +13,10 @@
 //    at max_tokens, or when the context is full (finish reason kLength).
 //    Stop *strings* are text-level and handled by the caller (server/), which
 //    returns false from the callback once one matched.
+//  - The KV cache of the longest common prefix of the previous request's
+//    tokens and the next prompt is reused (engine/generation.h); sampling
+//    follows engine/sampler.h (llama.cpp's chain; logprobs are the model's,
+//    from the raw logits).
 #pragma once
 
 #include <atomic>

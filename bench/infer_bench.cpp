@@ -1,0 +1,242 @@
+#include "bench/infer_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <span>
+
+#include <boost/json.hpp>
+
+#include "bench/membw_bench.h"
+#include "inference/backend/backend.h"
+#include "inference/backend/cpu/cpu_features.h"
+#include "inference/gguf/gguf.h"
+#include "inference/model/context.h"
+#include "inference/model/model.h"
+
+namespace scn::bench {
+
+namespace inf = scn::inference;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+void mean_sd(const std::vector<double>& v, double* mean, double* sd) {
+  *mean = 0;
+  *sd = 0;
+  if (v.empty()) return;
+  for (double x : v) *mean += x;
+  *mean /= static_cast<double>(v.size());
+  if (v.size() < 2) return;
+  double ss = 0;
+  for (double x : v) ss += (x - *mean) * (x - *mean);
+  *sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
+}
+
+std::vector<TypeMix> type_mix(const inf::GgufFile& file, int64_t* params) {
+  std::map<std::string, TypeMix> by_type;
+  *params = 0;
+  for (const auto& t : file.tensors()) {
+    TypeMix& m = by_type[std::string(inf::type_name(t.type))];
+    m.type = std::string(inf::type_name(t.type));
+    ++m.tensors;
+    m.elements += t.n_elements();
+    m.bytes += t.nbytes;
+    *params += t.n_elements();
+  }
+  std::vector<TypeMix> out;
+  for (auto& [_, m] : by_type) out.push_back(m);
+  std::sort(out.begin(), out.end(), [](const TypeMix& a, const TypeMix& b) {
+    return a.bytes > b.bytes || (a.bytes == b.bytes && a.type < b.type);
+  });
+  return out;
+}
+
+std::string human_count(double n) {
+  char buf[32];
+  if (n >= 1e9) std::snprintf(buf, sizeof buf, "%.2fB", n / 1e9);
+  else if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", n / 1e6);
+  else if (n >= 1e3) std::snprintf(buf, sizeof buf, "%.2fK", n / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.0f", n);
+  return buf;
+}
+
+std::string mib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f MiB", bytes / (1024.0 * 1024.0));
+  return buf;
+}
+
+}  // namespace
+
+Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
+  if (o.prompt_tokens < 1) return Status::invalid_argument("--prompt-tokens must be >= 1");
+  if (o.gen_tokens < 0) return Status::invalid_argument("--gen-tokens must be >= 0");
+  if (o.reps < 1) return Status::invalid_argument("--reps must be >= 1");
+  if (o.threads < 0) return Status::invalid_argument("--threads must be >= 0");
+
+  InferBenchReport r;
+  r.model_path = o.model_path;
+  r.prompt_tokens = o.prompt_tokens;
+  r.gen_tokens = o.gen_tokens;
+  r.reps = o.reps;
+
+  const auto t_load = Clock::now();
+  SCN_ASSIGN_OR_RETURN(std::unique_ptr<inf::GgufFile> opened, inf::GgufFile::open(o.model_path));
+  std::shared_ptr<const inf::GgufFile> file = std::move(opened);
+  std::shared_ptr<inf::Backend> backend = inf::make_cpu_backend(o.threads);
+  if (!backend) return Status::internal("cannot create the CPU backend");
+  SCN_ASSIGN_OR_RETURN(std::unique_ptr<inf::Model> model, inf::Model::load(file, backend));
+  const int32_t n_ctx = o.prompt_tokens + o.gen_tokens + 1;
+  SCN_ASSIGN_OR_RETURN(std::unique_ptr<inf::Context> ctx, inf::Context::create(*model, n_ctx));
+  r.load_seconds = seconds_since(t_load);
+
+  const inf::ModelHparams& hp = model->hparams();
+  r.model_name = model->name();
+  r.arch = hp.arch_name;
+  r.n_vocab = hp.n_vocab;
+  r.n_embd = hp.n_embd;
+  r.n_layer = hp.n_layer;
+  r.n_head = hp.n_head;
+  r.n_head_kv = hp.n_head_kv;
+  r.n_ff = hp.n_ff;
+  r.tied_embeddings = hp.tied_embeddings;
+  r.types = type_mix(*file, &r.params);
+  r.file_bytes = file->file_size();
+  r.weight_bytes_per_token =
+      model->weight_bytes() + model->token_embd().bytes() / static_cast<size_t>(hp.n_vocab);
+  r.threads = backend->n_threads();
+  r.isa = std::string(inf::cpu::isa_name(inf::cpu::active_isa()));
+
+  // Random token ids: the speed does not depend on them.
+  std::mt19937_64 rng(o.seed);
+  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(hp.n_vocab - 1));
+  std::vector<int32_t> prompt(static_cast<size_t>(o.prompt_tokens));
+  for (auto& t : prompt) t = pick(rng);
+  std::vector<int32_t> gen(static_cast<size_t>(o.gen_tokens));
+  for (auto& t : gen) t = pick(rng);
+  std::vector<float> logits(static_cast<size_t>(hp.n_vocab));
+
+  // Warm-up: touch the weights and the kernels' paths once.
+  {
+    const size_t n = std::min<size_t>(prompt.size(), 16);
+    SCN_RETURN_IF_ERROR(ctx->eval(std::span(prompt.data(), n), 0, logits.data(), false));
+    SCN_RETURN_IF_ERROR(ctx->eval(std::span(prompt.data(), 1), ctx->n_past(), logits.data(), false));
+  }
+
+  std::vector<double> pp, tg;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    ctx->truncate(0);
+    auto t0 = Clock::now();
+    SCN_RETURN_IF_ERROR(ctx->eval(prompt, 0, logits.data(), false));
+    pp.push_back(static_cast<double>(prompt.size()) / seconds_since(t0));
+    if (gen.empty()) continue;
+    t0 = Clock::now();
+    for (const int32_t& t : gen)
+      SCN_RETURN_IF_ERROR(ctx->eval(std::span(&t, 1), ctx->n_past(), logits.data(), false));
+    tg.push_back(static_cast<double>(gen.size()) / seconds_since(t0));
+  }
+  mean_sd(pp, &r.pp_tok_s, &r.pp_tok_s_sd);
+  mean_sd(tg, &r.tg_tok_s, &r.tg_tok_s_sd);
+
+  // The bandwidth probe runs after the model work, with the same thread count.
+  ctx.reset();
+  if (o.membw_bytes > 0) {
+    r.membw_bytes = o.membw_bytes;
+    r.membw_gbs = measure_membw_gbs(r.threads, o.membw_bytes);
+    if (r.membw_gbs > 0)
+      r.decode_bw_fraction =
+          static_cast<double>(r.weight_bytes_per_token) * r.tg_tok_s / (r.membw_gbs * 1e9);
+  }
+  return r;
+}
+
+std::string format_infer_report(const InferBenchReport& r) {
+  std::string out;
+  char line[512];
+  auto add = [&](const char* fmt, auto... args) {
+    std::snprintf(line, sizeof line, fmt, args...);
+    out += line;
+  };
+  add("model        %s%s%s%s\n", r.model_path.c_str(), r.model_name.empty() ? "" : " (",
+      r.model_name.c_str(), r.model_name.empty() ? "" : ")");
+  add("arch         %s, %s params, %lld layers, n_embd %lld, n_ff %lld, heads %lld/%lld kv, "
+      "vocab %lld%s\n",
+      r.arch.c_str(), human_count(static_cast<double>(r.params)).c_str(),
+      static_cast<long long>(r.n_layer), static_cast<long long>(r.n_embd),
+      static_cast<long long>(r.n_ff), static_cast<long long>(r.n_head),
+      static_cast<long long>(r.n_head_kv), static_cast<long long>(r.n_vocab),
+      r.tied_embeddings ? ", tied embeddings" : "");
+  out += "weights     ";
+  for (size_t i = 0; i < r.types.size(); ++i) {
+    const TypeMix& m = r.types[i];
+    add("%s %s: %d tensors, %s", i ? ";" : "", m.type.c_str(), m.tensors,
+        mib(static_cast<double>(m.bytes)).c_str());
+  }
+  add("\nfile         %s, loaded in %.2f s\n", mib(static_cast<double>(r.file_bytes)).c_str(),
+      r.load_seconds);
+  add("bytes/token  %.2f MB read per decoded token (matmul weights + one embedding row)\n",
+      static_cast<double>(r.weight_bytes_per_token) / 1e6);
+  add("threads      %d (%s kernels)\n", r.threads, r.isa.c_str());
+  if (r.membw_gbs > 0)
+    add("membw        %.2f GB/s read (STREAM-like probe, %s buffer, %d threads)\n", r.membw_gbs,
+        mib(static_cast<double>(r.membw_bytes)).c_str(), r.threads);
+  add("\n%-10s %12s %10s %12s\n", "test", "tok/s", "+/-", "% of membw");
+  add("%-10s %12.2f %10.2f %12s\n", ("pp" + std::to_string(r.prompt_tokens)).c_str(), r.pp_tok_s,
+      r.pp_tok_s_sd, "");
+  if (r.gen_tokens > 0) {
+    char frac[32] = "";
+    if (r.membw_gbs > 0) std::snprintf(frac, sizeof frac, "%.1f%%", 100.0 * r.decode_bw_fraction);
+    add("%-10s %12.2f %10.2f %12s\n", ("tg" + std::to_string(r.gen_tokens)).c_str(), r.tg_tok_s,
+        r.tg_tok_s_sd, frac);
+  }
+  add("(mean over %d repetitions)\n", r.reps);
+  return out;
+}
+
+std::string infer_report_json(const InferBenchReport& r) {
+  boost::json::array types;
+  for (const auto& m : r.types)
+    types.push_back({{"type", m.type}, {"tensors", m.tensors}, {"elements", m.elements},
+                     {"bytes", m.bytes}});
+  boost::json::object o{
+      {"model", r.model_path},
+      {"name", r.model_name},
+      {"arch", r.arch},
+      {"params", r.params},
+      {"n_vocab", r.n_vocab},
+      {"n_embd", r.n_embd},
+      {"n_layer", r.n_layer},
+      {"n_head", r.n_head},
+      {"n_head_kv", r.n_head_kv},
+      {"n_ff", r.n_ff},
+      {"tied_embeddings", r.tied_embeddings},
+      {"types", std::move(types)},
+      {"file_bytes", r.file_bytes},
+      {"weight_bytes_per_token", r.weight_bytes_per_token},
+      {"threads", r.threads},
+      {"isa", r.isa},
+      {"load_seconds", r.load_seconds},
+      {"reps", r.reps},
+      {"prompt_tokens", r.prompt_tokens},
+      {"pp_tok_s", r.pp_tok_s},
+      {"pp_tok_s_sd", r.pp_tok_s_sd},
+      {"gen_tokens", r.gen_tokens},
+      {"tg_tok_s", r.tg_tok_s},
+      {"tg_tok_s_sd", r.tg_tok_s_sd},
+      {"membw_bytes", r.membw_bytes},
+      {"membw_gbs", r.membw_gbs},
+      {"decode_bw_fraction", r.decode_bw_fraction},
+  };
+  return boost::json::serialize(o);
+}
+
+}  // namespace scn::bench
