@@ -7,5 +7,19 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 BUILD_DIR=${SCN_BUILD_DIR:-build}
+
+# The tests talk to real PostgreSQL and Redis servers: throwaway ones in a
+# temporary folder (free loopback ports), stopped and removed whatever happens.
+SERVICES=$PWD/scripts/services.sh
+SERVICES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/scn-services.XXXXXX")
+stop_services() {
+  "$SERVICES" stop "$SERVICES_DIR" || true
+  rm -rf "$SERVICES_DIR"
+}
+trap stop_services EXIT
+SERVICES_ENV=$("$SERVICES" start "$SERVICES_DIR")
+eval "$SERVICES_ENV"
+echo "test: PostgreSQL at $SCN_PG_URL, Redis at $SCN_REDIS_URL"
+
 cd "$BUILD_DIR"
 ctest --output-on-failure --timeout 1200 -j "${SCN_TEST_JOBS:-2}" "$@"

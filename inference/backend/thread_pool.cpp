@@ -31,7 +31,12 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
   cv_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) _mm_pause();
+  // Spin briefly, then yield: when the machine is oversubscribed the worker we
+  // wait for may need this very core.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < 4096) _mm_pause();
+    else std::this_thread::yield();
+  }
   fn_ = nullptr;
 }
 
@@ -40,9 +45,12 @@ void ThreadPool::worker(int ith) {
   for (;;) {
     // Spin for a while (a decode step issues the next region within
     // microseconds), then sleep on the condition variable.
+    // Spin (pause, then yield so an oversubscribed core is shared) for about
+    // a millisecond before sleeping.
     uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; g == seen && spin < 200000; ++spin) {
-      _mm_pause();
+    for (int spin = 0; g == seen && spin < 20000; ++spin) {
+      if (spin < 4096) _mm_pause();
+      else std::this_thread::yield();
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
