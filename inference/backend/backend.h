@@ -41,6 +41,10 @@ struct RopeParams {
   float freq_base = 10000.f;
   float freq_scale = 1.f;    // linear scaling: positions are multiplied by it
   bool neox = false;         // false: adjacent pairs (x0,x1); true: halves (x_i, x_{i+d/2})
+  // Per-pair divisors of the rotation angle, [n_dims / 2] (Llama 3.1+
+  // rope_freqs.weight: pair k turns by pos * freq_scale * base^(-2k/n_dims) /
+  // freq_factors[k]); null: all 1.
+  const float* freq_factors = nullptr;
 };
 
 // Causal attention of n new query tokens of one sequence against a K/V
@@ -81,7 +85,7 @@ class Backend {
   // Rotates each head of x[n][n_heads * head_dim] in place at positions pos[i].
   virtual void rope(float* x, int64_t n, int64_t n_heads, int64_t head_dim,
                     const int32_t* pos, const RopeParams& p) = 0;
-  // out[i] = silu(gate[i]) * up[i].
+  // out[i] = silu(gate[i]) * up[i]; out may be gate or up (in place).
   virtual void swiglu(const float* gate, const float* up, float* out, int64_t count) = 0;
   // x[i] += y[i].
   virtual void add(float* x, const float* y, int64_t count) = 0;

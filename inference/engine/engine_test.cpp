@@ -93,23 +93,25 @@ Run run(Engine& e, const GenerateRequest& req) {
 
 const std::vector<int32_t> kOnce = {1, 403, 407, 261, 378};
 
-// Our top-5 against the golden one: each golden id's logprob within 1e-3,
+// Our top-5 against the golden one (llama.cpp with F16 flash attention, whose
+// F16 accumulation puts up to 1.6e-2 of noise into the golden values; see
+// inference/model/golden_test.cpp): each golden id's logprob within 2e-2,
 // the same ids in the same order except where two golden logprobs are
-// within 2e-3 of each other (a near-tie may swap, or trade the 5th place).
+// within 4e-2 of each other (a near-tie may swap, or trade the 5th place).
 void check_top5(const std::vector<TokenLogprob>& got, const std::vector<TokenLogprob>& want) {
   REQUIRE(got.size() == want.size());
   for (size_t k = 0; k < want.size(); ++k) {
     CAPTURE(k);
     auto it = std::find_if(got.begin(), got.end(),
                            [&](const TokenLogprob& t) { return t.token == want[k].token; });
-    const bool near_prev = k > 0 && want[k - 1].logprob - want[k].logprob < 2e-3;
-    const bool near_next = k + 1 < want.size() && want[k].logprob - want[k + 1].logprob < 2e-3;
+    const bool near_prev = k > 0 && want[k - 1].logprob - want[k].logprob < 4e-2;
+    const bool near_next = k + 1 < want.size() && want[k].logprob - want[k + 1].logprob < 4e-2;
     if (it == got.end()) {
       CHECK(k == want.size() - 1);  // only the last place can go to a near-tie outside
-      CHECK(std::abs(got.back().logprob - want[k].logprob) < 2e-3);
+      CHECK(std::abs(got.back().logprob - want[k].logprob) < 4e-2);
       continue;
     }
-    CHECK(std::abs(it->logprob - want[k].logprob) < 1e-3);
+    CHECK(std::abs(it->logprob - want[k].logprob) < 2e-2);
     if (!near_prev && !near_next) CHECK(got[k].token == want[k].token);
   }
 }

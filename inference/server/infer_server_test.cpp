@@ -235,7 +235,10 @@ TEST_CASE("scn infer: chat completion through the fallback template") {
   CHECK(usage.at("usage").at("total_tokens").as_int64() == a.body.at("usage").at("total_tokens").as_int64());
 }
 
-TEST_CASE("scn infer: logprobs match the golden top-5 within 1e-3") {
+// The golden values come from llama.cpp's F16 flash attention, whose F16
+// accumulation puts up to 1.6e-2 of noise into them (see
+// inference/model/golden_test.cpp); our float32 engine is compared within 2e-2.
+TEST_CASE("scn infer: logprobs match the golden top-5") {
   InferProcess& p = shared_server();
   const json::array& top5 = golden_prompt0().at("top5_logprobs").as_array();
   Answer a = call(p, "POST", "/v1/completions", completion_body(false, R"(, "logprobs": 5)"));
@@ -245,7 +248,7 @@ TEST_CASE("scn infer: logprobs match the golden top-5 within 1e-3") {
   REQUIRE(chosen.size() == 48);
   for (size_t i = 0; i < 48; ++i) {
     CAPTURE(i);
-    CHECK(std::fabs(chosen[i].to_number<double>() - top5[i].at(0).at("logprob").to_number<double>()) < 1e-3);
+    CHECK(std::fabs(chosen[i].to_number<double>() - top5[i].at(0).at("logprob").to_number<double>()) < 2e-2);
   }
   // First step: the five alternatives' logprobs, best first.
   std::vector<double> got;
@@ -253,7 +256,7 @@ TEST_CASE("scn infer: logprobs match the golden top-5 within 1e-3") {
   std::sort(got.rbegin(), got.rend());
   REQUIRE(got.size() == 5);
   for (size_t k = 0; k < 5; ++k)
-    CHECK(std::fabs(got[k] - top5[0].at(k).at("logprob").to_number<double>()) < 1e-3);
+    CHECK(std::fabs(got[k] - top5[0].at(k).at("logprob").to_number<double>()) < 2e-2);
   CHECK(lp.at("tokens").as_array()[0].as_string() == ",");
   CHECK(lp.at("text_offset").as_array()[0].as_int64() == 0);
 

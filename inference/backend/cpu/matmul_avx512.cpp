@@ -17,6 +17,8 @@ namespace {
 // 4 x 3 tiles: 12 int32 + 12 float accumulators, the rest for operands.
 constexpr int kTileRows = 4;
 constexpr int kTileTokens = 3;
+// Bytes ahead of the current group that the matrix-vector path prefetches.
+constexpr size_t kPrefetch = 4096;
 
 template <int kBits>
 inline __m512i high_bits(const uint8_t* p1, int c, int g, __mmask64 bm) {
@@ -110,12 +112,18 @@ void quant_rt(const TileArgs& args, int64_t r0, int64_t t0) {
     const __mmask64 bm = g == 16 ? ~0ull : ((1ull << (4 * g)) - 1);
     const __mmask16 lm = static_cast<__mmask16>((1u << g) - 1);
     const size_t sb = scale_bytes(f, g), pb = plane0_bytes(f, g);
+    const size_t gbytes = sb + pb + plane1_bytes(f, g);
     const int8_t* q[T];
     for (int t = 0; t < T; ++t) q[t] = a.q_row(t0 + t) + static_cast<int64_t>(grp.block0) * kBs;
     __m512i acc[R][T];
     for (int r = 0; r < R; ++r) {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
       const uint8_t* gp = rowp[r] + grp.offset;
+      if constexpr (T == 1) {
+        // The matrix-vector path streams the weight once: fetch ahead of it
+        // (rows of a thread's range are contiguous).
+        for (size_t l = 0; l < gbytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(gp + kPrefetch + l), _MM_HINT_T0);
+      }
       for_each_chunk<kBits, kChunks>(gp + sb, gp + sb + pb, g, bm, [&](int c, __m512i u) {
         for (int t = 0; t < T; ++t)
           acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], u, _mm512_loadu_si512(q[t] + c * 4 * g));
