@@ -13,11 +13,14 @@ function(scn_add_library NAME DIR)
     list(FILTER _srcs EXCLUDE REGEX "${_ex}")
   endforeach()
   # Kernels built per instruction set and chosen at run time (cpuid):
-  # foo_avx2.cpp and foo_avx512.cpp get their ISA flags, nothing else does.
+  # foo_avx2.cpp, foo_avx512.cpp and foo_amx.cpp get their ISA flags, nothing else does.
   foreach(_s IN LISTS _srcs)
     if(_s MATCHES "_avx512\\.cpp$")
       set_source_files_properties(${_s} PROPERTIES COMPILE_OPTIONS
         "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx512bf16;-mavxvnni;-mavx2;-mfma;-mf16c;-mbmi2")
+    elseif(_s MATCHES "_amx\\.cpp$")  # AMX tiles + the AVX-512 set (Sapphire Rapids)
+      set_source_files_properties(${_s} PROPERTIES COMPILE_OPTIONS
+        "-mamx-tile;-mamx-int8;-mamx-bf16;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx512bf16;-mavx2;-mfma;-mf16c;-mbmi2")
     elseif(_s MATCHES "_avx2\\.cpp$")
       set_source_files_properties(${_s} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mbmi2")
     endif()

@@ -1,6 +1,8 @@
 #include "inference/backend/cpu/cpu_features.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -51,7 +53,29 @@ Isa choose() {
   return *want;
 }
 
+bool detect_amx() {
+  if (detected_isa() != Isa::kAvx512 || active_isa() != Isa::kAvx512) return false;
+  const char* env = std::getenv("SCN_CPU_AMX");
+  if (env != nullptr && env[0] == '0') return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
+  if (!amx_bf16 || !amx_tile) return false;
+  if ((xgetbv0() & (3ull << 17)) != (3ull << 17)) return false;  // XTILECFG, XTILEDATA
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
 }  // namespace
+
+bool amx_usable() {
+  static const bool ok = detect_amx();
+  return ok;
+}
 
 Isa detected_isa() {
   static const Isa isa = detect();

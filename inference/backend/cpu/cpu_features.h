@@ -6,6 +6,10 @@
 // path named by the environment variable SCN_CPU_ISA=scalar|avx2|avx512 when
 // that is supported here (an unsupported or unknown value is ignored with a
 // note on stderr). Both are computed once and cached; thread-safe.
+// amx_usable(): the CPU has AMX-TILE and AMX-BF16 beside the AVX-512 path,
+// the OS enables tile state and granted this process the tile data
+// permission (Linux arch_prctl ARCH_REQ_XCOMP_PERM), and the environment
+// does not say SCN_CPU_AMX=0 or pick a narrower SCN_CPU_ISA. Cached.
 #pragma once
 
 #include <optional>
@@ -21,6 +25,7 @@ Isa active_isa();
 // Every path this CPU can run, scalar first (for tests that try them all).
 std::vector<Isa> supported_isas();
 std::string_view isa_name(Isa isa);
+bool amx_usable();
 std::optional<Isa> parse_isa(std::string_view s);
 
 }  // namespace scn::inference::cpu

@@ -1,6 +1,7 @@
 #include "inference/backend/cpu/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace scn::inference::cpu {
 
@@ -13,8 +14,9 @@ const Kernels& kernels_for(Isa isa) {
   return scalar_kernels();
 }
 
-MatmulRunner::MatmulRunner(ThreadPool& pool, Isa isa)
-    : pool_(pool), isa_(isa), k_(&kernels_for(isa)) {}
+MatmulRunner::MatmulRunner(ThreadPool& pool, Isa isa, bool allow_amx)
+    : pool_(pool), isa_(isa), k_(&kernels_for(isa)),
+      amx_(allow_amx && isa == Isa::kAvx512 && amx_usable()) {}
 
 namespace {
 
@@ -22,12 +24,36 @@ constexpr int64_t kPanelRows = 64;     // rows whose weights stay in L2 ...
 constexpr int64_t kTokenBlock = 96;    // ... while this many tokens pass over them
 constexpr int64_t kRowAlign = 16;      // thread row ranges start at multiples of this
 
+// Rows per dynamically scheduled chunk: about 8 chunks per thread (so the
+// imbalance at the end stays small), a multiple of align.
+int64_t chunk_rows(int64_t rows, int nth, int64_t align) {
+  const int64_t want = (rows + 8 * nth - 1) / (8 * nth);
+  return std::max<int64_t>(align, (want + align - 1) / align * align);
+}
+
 }  // namespace
 
 void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, float* y) {
   if (n <= 0) return;
   const int64_t rows = w.rows();
   TileArgs args{&w, nullptr, x, y, rows};
+  if (amx_ && w.kind() == PackKind::kQuant && n >= kAmxMinTokens) {
+    amx_prepare_act(w, n, &amx_act_);
+    pool_.run([&](int ith, int nth) {
+      int64_t b, e;
+      ThreadPool::split(amx_act_.tiles, ith, nth, &b, &e);
+      if (b < e) amx_pack_act(x, b, e, &amx_act_);
+    });
+    // Panels of 32 rows handed out in order as threads come free, so a
+    // thread slowed by other work on its core does not hold up the rest.
+    const int64_t chunk = chunk_rows(rows, pool_.size(), 32);
+    std::atomic<int64_t> next{0};
+    pool_.run([&](int, int) {
+      for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)
+        amx_rows(w, amx_act_, r0, std::min(rows, r0 + chunk), y, rows);
+    });
+    return;
+  }
   if (w.kind() == PackKind::kQuant) {
     resize_act(w, n, &act_);
     if (n < 4 || pool_.size() == 1) {
@@ -42,6 +68,16 @@ void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, floa
     args.a = &act_;
   }
   auto tile = w.kind() == PackKind::kQuant ? k_->quant_tile : k_->float_tile;
+  if (n == 1) {
+    // Matrix-vector: contiguous chunks of rows handed out dynamically.
+    const int64_t chunk = chunk_rows(rows, pool_.size(), kRowAlign);
+    std::atomic<int64_t> next{0};
+    pool_.run([&](int, int) {
+      for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)
+        tile(args, r0, std::min(rows, r0 + chunk), 0, 1);
+    });
+    return;
+  }
   pool_.run([&](int ith, int nth) {
     // Contiguous row ranges, aligned so that tiles do not straddle threads.
     const int64_t units = (rows + kRowAlign - 1) / kRowAlign;
@@ -49,10 +85,6 @@ void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, floa
     ThreadPool::split(units, ith, nth, &ub, &ue);
     const int64_t rb = ub * kRowAlign, re = std::min(rows, ue * kRowAlign);
     if (rb >= re) return;
-    if (n == 1) {
-      tile(args, rb, re, 0, 1);
-      return;
-    }
     for (int64_t t0 = 0; t0 < n; t0 += kTokenBlock) {
       const int64_t t1 = std::min(n, t0 + kTokenBlock);
       for (int64_t r0 = rb; r0 < re; r0 += kPanelRows) tile(args, r0, std::min(re, r0 + kPanelRows), t0, t1);

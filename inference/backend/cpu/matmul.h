@@ -9,13 +9,17 @@
 // absolute error ≤ max|x_block|/254, so |Δy| ≤ Σ_blocks |w|_1 · max|x|/254).
 // Float weights: fp32 accumulation. n == 1 is the matrix-vector (decode)
 // path; n > 1 blocks over tokens and rows so each weight panel is read from
-// memory once per block of up to 96 tokens. Not thread-safe: one runner per
-// compute thread (it owns its scratch buffers).
+// memory once per block of up to 96 tokens. On CPUs with AMX (amx_usable(),
+// isa kAvx512, allow_amx) quantized matmuls of n ≥ kAmxMinTokens tokens take
+// the bf16 tile path of matmul_amx.h instead, whose error is within the
+// same bound. Not thread-safe: one runner per compute thread (it owns its
+// scratch buffers).
 #pragma once
 
 #include <cstdint>
 
 #include "inference/backend/cpu/cpu_features.h"
+#include "inference/backend/cpu/matmul_amx.h"
 #include "inference/backend/cpu/matmul_kernels.h"
 #include "inference/backend/cpu/packed_weight.h"
 #include "inference/backend/thread_pool.h"
@@ -24,8 +28,9 @@ namespace scn::inference::cpu {
 
 class MatmulRunner {
  public:
-  MatmulRunner(ThreadPool& pool, Isa isa);
+  MatmulRunner(ThreadPool& pool, Isa isa, bool allow_amx = true);
   Isa isa() const { return isa_; }
+  bool uses_amx() const { return amx_; }
   void matmul(const PackedWeight& w, const float* x, int64_t n, float* y);
   // out[i][w.cols] = row ids[i] of W as float (ids must be in [0, rows)).
   void get_rows(const PackedWeight& w, const int32_t* ids, int64_t n, float* out);
@@ -34,7 +39,9 @@ class MatmulRunner {
   ThreadPool& pool_;
   Isa isa_;
   const Kernels* k_;
+  bool amx_;
   ActQ act_;
+  AmxAct amx_act_;
 };
 
 const Kernels& kernels_for(Isa isa);

@@ -122,7 +122,8 @@ void quant_rt(const TileArgs& args, int64_t r0, int64_t t0) {
       if constexpr (T == 1) {
         // The matrix-vector path streams the weight once: fetch ahead of it
         // (rows of a thread's range are contiguous).
-        for (size_t l = 0; l < gbytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(gp + kPrefetch + l), _MM_HINT_T0);
+        for (size_t l = 0; l < gbytes; l += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(gp + kPrefetch + l), _MM_HINT_T0);
       }
       for_each_chunk<kBits, kChunks>(gp + sb, gp + sb + pb, g, bm, [&](int c, __m512i u) {
         for (int t = 0; t < T; ++t)
@@ -298,7 +299,66 @@ void quantize_act(const PackedWeight& w, const float* x, int64_t t0, int64_t t1,
   }
 }
 
+// Row r of w as floats in packed order (see decode_row_packed_avx512).
+template <int kBits, ScaleKind kS>
+void decode_row_t(const PackedWeight& w, int64_t r, float* out) {
+  const QuantFormat& f = w.format();
+  constexpr int kBs = kS == ScaleKind::kK6 ? 16 : 32;
+  constexpr int kChunks = kBs / 4;
+  const uint8_t* row = w.row(r);
+  for (const Group& grp : w.groups()) {
+    const int g = grp.g;
+    const __mmask64 bm = g == 16 ? ~0ull : ((1ull << (4 * g)) - 1);
+    const __mmask16 lm = static_cast<__mmask16>((1u << g) - 1);
+    const uint8_t* gp = row + grp.offset;
+    const size_t sb = scale_bytes(f, g), pb = plane0_bytes(f, g);
+    __m512 d, c;
+    lane_scales<kS>(gp, g, lm, f.offset, &d, &c);
+    // Byte i of quarter q of a chunk belongs to block 4q + i/4.
+    __m512 dq[4], cq[4];
+    for (int q = 0; q < 4; ++q) {
+      const __m512i idx = _mm512_add_epi32(
+          _mm512_set1_epi32(4 * q),
+          _mm512_srli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 2));
+      dq[q] = _mm512_permutexvar_ps(idx, d);
+      cq[q] = _mm512_permutexvar_ps(idx, c);
+    }
+    float* og = out + static_cast<int64_t>(grp.block0) * kBs;
+    const int len = 4 * g;  // values per chunk
+    for_each_chunk<kBits, kChunks>(gp + sb, gp + sb + pb, g, bm, [&](int ch, __m512i u) {
+      float* oc = og + ch * len;
+      for (int q = 0; q < 4 && 16 * q < len; ++q) {
+        const __m128i b = q == 0 ? _mm512_castsi512_si128(u)
+                          : q == 1 ? _mm512_extracti32x4_epi32(u, 1)
+                          : q == 2 ? _mm512_extracti32x4_epi32(u, 2)
+                                   : _mm512_extracti32x4_epi32(u, 3);
+        const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), dq[q], cq[q]);
+        const int left = len - 16 * q;
+        _mm512_mask_storeu_ps(oc + 16 * q, left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1), v);
+      }
+    });
+  }
+}
+
 }  // namespace
+
+void decode_row_packed_avx512(const PackedWeight& w, int64_t r, float* out) {
+  const QuantFormat& f = w.format();
+  switch (f.scales) {
+    case ScaleKind::kD:
+      if (f.bits == 8) return decode_row_t<8, ScaleKind::kD>(w, r, out);
+      if (f.bits == 4) return decode_row_t<4, ScaleKind::kD>(w, r, out);
+      return decode_row_t<5, ScaleKind::kD>(w, r, out);
+    case ScaleKind::kDM:
+      if (f.bits == 4) return decode_row_t<4, ScaleKind::kDM>(w, r, out);
+      return decode_row_t<5, ScaleKind::kDM>(w, r, out);
+    case ScaleKind::kK4:
+      if (f.bits == 4) return decode_row_t<4, ScaleKind::kK4>(w, r, out);
+      return decode_row_t<5, ScaleKind::kK4>(w, r, out);
+    case ScaleKind::kK6:
+      return decode_row_t<6, ScaleKind::kK6>(w, r, out);
+  }
+}
 
 const Kernels& avx512_kernels() {
   static const Kernels k{quant_tile, float_tile, quantize_act};

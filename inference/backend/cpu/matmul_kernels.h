@@ -30,6 +30,14 @@ const Kernels& scalar_kernels();
 const Kernels& avx2_kernels();    // only on CPUs with AVX2/FMA/F16C
 const Kernels& avx512_kernels();  // only on CPUs with AVX-512 F/BW/VL/DQ/VNNI
 
+// Row r of a quantized weight dequantized to floats in packed order: value
+// (block b, element e) of group grp at block0*bs + (e/4)*4g + 4(b-block0) + e%4,
+// the order of ActQ's int8 values (packed_order_columns gives the column of
+// each position). AVX-512 CPUs only.
+void decode_row_packed_avx512(const PackedWeight& w, int64_t r, float* out);
+// cols entries: the column of each packed-order position.
+void packed_order_columns(const PackedWeight& w, int32_t* col);
+
 // Scalar helpers shared by the kernels: the float scale d_j, the
 // correction c_j = m_j - offset * d_j and (if m is not null) the min m_j of
 // the g blocks of a group (zeros past g), and the unsigned values of the

@@ -47,6 +47,16 @@ void group_lane_scales(const QuantFormat& f, const uint8_t* gp, int g, float* d,
     for (int j = 0; j < 16; ++j) m[j] = mins[j];
 }
 
+void packed_order_columns(const PackedWeight& w, int32_t* col) {
+  const int bs = w.format().bs;
+  for (const Group& grp : w.groups()) {
+    const int64_t base = static_cast<int64_t>(grp.block0) * bs;
+    for (int j = 0; j < grp.g; ++j)
+      for (int e = 0; e < bs; ++e)
+        col[base + (e / 4) * 4 * grp.g + 4 * j + e % 4] = static_cast<int32_t>(base + j * bs + e);
+  }
+}
+
 void group_values(const QuantFormat& f, const uint8_t* gp, int g, uint8_t* u) {
   const int bs = f.bs, nc = f.chunks();
   const uint8_t* p0 = gp + scale_bytes(f, g);

@@ -69,9 +69,10 @@ std::vector<uint8_t> make_weight(GgmlType type, int64_t rows, int64_t cols, uint
   return out;
 }
 
-void check(GgmlType type, int64_t rows, int64_t cols, int64_t n, Isa isa, int threads) {
+void check(GgmlType type, int64_t rows, int64_t cols, int64_t n, Isa isa, int threads,
+           bool allow_amx = true) {
   INFO(type_name(type) << " rows " << rows << " cols " << cols << " n " << n << " isa "
-                       << isa_name(isa) << " threads " << threads);
+                       << isa_name(isa) << " threads " << threads << " amx " << allow_amx);
   const std::vector<uint8_t> raw = make_weight(type, rows, cols, 1234 + cols + rows);
   std::vector<float> wf(rows * cols);
   for (int64_t r = 0; r < rows; ++r)
@@ -82,7 +83,7 @@ void check(GgmlType type, int64_t rows, int64_t cols, int64_t n, Isa isa, int th
   auto packed = pack_weight(type, rows, cols, raw.data());
   REQUIRE(packed.is_ok());
   ThreadPool pool(threads);
-  MatmulRunner runner(pool, isa);
+  MatmulRunner runner(pool, isa, allow_amx);
   std::vector<float> y(n * rows, -1.f);
   runner.matmul(**packed, x.data(), n, y.data());
 
@@ -130,6 +131,18 @@ TEST_CASE("matmul: every type, ISA and shape against the dequantized reference")
           const int64_t rows = n == 16 ? 70 : 37;
           check(c.type, rows, cols, n, isa, n == 3 ? 1 : 2);
         }
+}
+
+TEST_CASE("matmul: prompt-sized products on the AMX tiles and, with AMX off, on VNNI") {
+  if (detected_isa() != Isa::kAvx512) return;
+  INFO("amx usable " << amx_usable());
+  for (bool amx : {true, false})
+    for (const Case& c : cases())
+      if (block_size(c.type) > 1)
+        for (int64_t n : {16, 33, 70}) check(c.type, 75, c.cols.back(), n, Isa::kAvx512, 2, amx);
+  // A panel of 32 rows split over threads, tokens in whole and partial tiles.
+  check(GgmlType::Q4_0, 200, 896, 64, Isa::kAvx512, 2, true);
+  check(GgmlType::Q6_K, 33, 512, 17, Isa::kAvx512, 1, true);
 }
 
 TEST_CASE("matmul: a single row and a long K-quant row") {
