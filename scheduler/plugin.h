@@ -1,0 +1,90 @@
+// The extension points of the placement framework (after the Kubernetes
+// scheduler framework): filter and score plugins, and the per-decision state
+// they read.
+//
+// Contract:
+//  - A Cycle holds what one decision computes once, before visiting nodes: the
+//    memory the replica needs per device kind, the allowed GPU models, the
+//    interned model key and service, the service's replicas per center.
+//  - A NodeEval is one node seen by one decision. Its assignment() (which
+//    device the replica would take, assignment.h) is planned on first use and
+//    memoised; nullptr when nothing on the node fits.
+//  - Filters answer pass/fail; the framework asks reason() only for the one
+//    example node per filter it reports, so rejecting is cheap. A filter may
+//    also judge a whole center (filter_center) once per decision: every node
+//    of a rejected center counts as rejected by that filter, before any
+//    node-level filter runs.
+//  - Scores return a raw score in 0..100 (higher is better) for a node that
+//    passed every filter (its assignment() is non-null). A plugin whose
+//    normalize() is true has its raw scores min-max scaled to 0..100 over the
+//    feasible nodes of the decision; then each is multiplied by its weight and
+//    the sum decides.
+//  - Plugins are stateless and const: one instance serves every decision.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "scheduler/snapshot.h"
+
+namespace scn::scheduler {
+
+struct Cycle {
+  Cycle(const Snapshot& snapshot, const ReplicaRequest& request);
+
+  const Snapshot& snapshot;
+  const ReplicaRequest& request;
+  uint64_t need_gpu_bytes = 0;  // replica_memory_bytes(model, kGpu)
+  uint64_t need_cpu_bytes = 0;  // replica_memory_bytes(model, kCpu)
+  // By interned GPU model id: may the replica run on it? All true when the
+  // request names no models; a requested model no node has matches nothing.
+  std::vector<uint8_t> gpu_model_allowed;
+  std::optional<uint32_t> model_key;  // interned request.model.model_key
+  std::optional<uint32_t> service;    // interned request.service_id
+  const std::vector<uint32_t>* service_centers = nullptr;  // replicas per center
+
+  bool gpu_allowed(const Gpu& gpu) const { return gpu_model_allowed[gpu.model_id] != 0; }
+  uint32_t service_replicas_in_center(uint32_t center) const;
+};
+
+class NodeEval {
+ public:
+  NodeEval(const Cycle& cycle, uint32_t node_index);
+  uint32_t index() const { return index_; }
+  const Node& node() const { return *node_; }
+  const Center& center() const { return *center_; }
+  const Assignment* assignment() const;
+
+ private:
+  const Cycle* cycle_;
+  uint32_t index_;
+  const Node* node_;
+  const Center* center_;
+  mutable bool planned_ = false;
+  mutable std::optional<Assignment> assignment_;
+};
+
+class FilterPlugin {
+ public:
+  virtual ~FilterPlugin() = default;
+  virtual std::string_view name() const = 0;
+  // Center-level verdict (default: pass) and its reason when rejected.
+  virtual bool filter_center(const Cycle& cycle, const Center& center) const { return true; }
+  virtual std::string center_reason(const Cycle& cycle, const Center& center) const { return {}; }
+  // Node-level verdict and its reason when rejected.
+  virtual bool filter(const Cycle& cycle, const NodeEval& node) const = 0;
+  virtual std::string reason(const Cycle& cycle, const NodeEval& node) const = 0;
+};
+
+class ScorePlugin {
+ public:
+  virtual ~ScorePlugin() = default;
+  virtual std::string_view name() const = 0;
+  virtual double score(const Cycle& cycle, const NodeEval& node) const = 0;  // 0..100
+  virtual bool normalize() const { return false; }
+};
+
+}  // namespace scn::scheduler

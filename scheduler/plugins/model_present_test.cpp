@@ -1,0 +1,38 @@
+#include "scheduler/plugins/model_present.h"
+
+#include <doctest/doctest.h>
+
+#include "scheduler/test_pool.h"
+
+namespace scn::scheduler {
+namespace {
+
+TEST_CASE("model_present: weights already cached on the node") {
+  struct Case {
+    const char* name;
+    std::vector<std::string> on_node;   // node "n"
+    std::vector<std::string> elsewhere;  // node "m"
+    double score;
+  };
+  const Case cases[] = {
+      {"cached here", {"model-b", "model-a"}, {}, 100},
+      {"cached only elsewhere", {"model-b"}, {"model-a"}, 0},
+      {"nowhere in the pool", {"model-b"}, {"model-c"}, 0},
+      {"node has none", {}, {}, 0},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    Snapshot s;
+    REQUIRE(s.add_center(test::center("c1", "beijing")).is_ok());
+    Node n = test::gpu_node("n", "c1", "H200", 1, 141, 141);
+    n.models = c.on_node;
+    Node m = test::gpu_node("m", "c1", "H200", 1, 141, 141);
+    m.models = c.elsewhere;
+    REQUIRE(s.add_node(n).is_ok());
+    REQUIRE(s.add_node(m).is_ok());
+    CHECK(test::run_score(ModelPresentScore(), s, test::request(1), "n") == c.score);
+  }
+}
+
+}  // namespace
+}  // namespace scn::scheduler

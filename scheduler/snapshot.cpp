@@ -1,0 +1,288 @@
+#include "scheduler/snapshot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace scn::scheduler {
+
+std::string_view device_kind_name(DeviceKind kind) {
+  switch (kind) {
+    case DeviceKind::kCpu: return "cpu";
+    case DeviceKind::kGpu: return "gpu";
+    case DeviceKind::kAny: return "any";
+  }
+  return "any";
+}
+
+Result<DeviceKind> parse_device_kind(std::string_view text) {
+  const std::string k = fold_case(text);
+  if (k == "cpu") return DeviceKind::kCpu;
+  if (k == "gpu") return DeviceKind::kGpu;
+  if (k == "any" || k.empty()) return DeviceKind::kAny;
+  return Status::invalid_argument("device kind must be cpu, gpu or any, got '" + std::string(text) + "'");
+}
+
+std::string_view center_status_name(CenterStatus status) {
+  switch (status) {
+    case CenterStatus::kActive: return "active";
+    case CenterStatus::kMaintenance: return "maintenance";
+    case CenterStatus::kRetired: return "retired";
+  }
+  return "retired";
+}
+
+Result<CenterStatus> parse_center_status(std::string_view text) {
+  if (text == "active") return CenterStatus::kActive;
+  if (text == "maintenance") return CenterStatus::kMaintenance;
+  if (text == "retired") return CenterStatus::kRetired;
+  return Status::invalid_argument("center status must be active, maintenance or retired, got '" +
+                                  std::string(text) + "'");
+}
+
+std::string fold_case(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool Node::has_model(uint32_t model_id) const {
+  return std::binary_search(model_ids.begin(), model_ids.end(), model_id);
+}
+
+uint32_t Node::replicas_of(uint32_t service_id) const {
+  for (const auto& [service, count] : service_replicas) {
+    if (service == service_id) return count;
+  }
+  return 0;
+}
+
+Status validate_request(const ReplicaRequest& r) {
+  if (r.replica_id.empty()) return Status::invalid_argument("replica_id is empty");
+  if (r.service_id.empty()) return Status::invalid_argument("service_id is empty");
+  if (r.model.weight_bytes == 0) return Status::invalid_argument("model weight_bytes is 0");
+  if (r.model.context_tokens == 0) return Status::invalid_argument("model context_tokens is 0");
+  if (r.cpu_cores < 1) return Status::invalid_argument("cpu_cores must be >= 1");
+  if (r.gpu_host_cores < 0) return Status::invalid_argument("gpu_host_cores must be >= 0");
+  if (r.price_cap_per_hour && (!std::isfinite(*r.price_cap_per_hour) || *r.price_cap_per_hour < 0)) {
+    return Status::invalid_argument("price cap must be a finite number >= 0");
+  }
+  return Status::ok();
+}
+
+// ---- building -----------------------------------------------------------------
+
+uint32_t Snapshot::intern(std::unordered_map<std::string, uint32_t>& table, std::string key) {
+  auto [it, inserted] = table.try_emplace(std::move(key), static_cast<uint32_t>(table.size()));
+  return it->second;
+}
+
+Status Snapshot::add_center(Center c) {
+  if (c.id.empty()) return Status::invalid_argument("center id is empty");
+  if (center_by_id_.count(c.id)) return Status::invalid_argument("center " + c.id + " added twice");
+  if (!std::isfinite(c.price_gpu_hour) || c.price_gpu_hour < 0 ||
+      !std::isfinite(c.price_cpu_core_hour) || c.price_cpu_core_hour < 0) {
+    return Status::invalid_argument("center " + c.id + ": prices must be finite and >= 0");
+  }
+  const auto index = static_cast<uint32_t>(centers_.size());
+  center_by_id_.emplace(c.id, index);
+  centers_.push_back(std::move(c));
+  center_nodes_.push_back(0);
+  return Status::ok();
+}
+
+Status Snapshot::add_node(Node n) {
+  if (n.id.empty()) return Status::invalid_argument("node id is empty");
+  if (node_by_id_.count(n.id)) return Status::invalid_argument("node " + n.id + " added twice");
+  const auto center = center_index(n.center_id);
+  if (!center) return Status::invalid_argument("node " + n.id + ": unknown center '" + n.center_id + "'");
+  if (n.cpu_cores < 0 || n.free_cpu_cores < 0 || n.free_cpu_cores > n.cpu_cores) {
+    return Status::invalid_argument("node " + n.id + ": free CPU cores must be in 0..cores");
+  }
+  if (n.free_ram_bytes > n.ram_bytes) {
+    return Status::invalid_argument("node " + n.id + ": free RAM exceeds RAM");
+  }
+  std::set<int> indices;
+  for (Gpu& g : n.gpus) {
+    if (g.memory_bytes == 0 || g.free_bytes > g.memory_bytes) {
+      return Status::invalid_argument("node " + n.id + ": GPU " + std::to_string(g.index) +
+                                      " needs memory > 0 and free <= memory");
+    }
+    if (g.model.empty()) return Status::invalid_argument("node " + n.id + ": a GPU has no model name");
+    if (!indices.insert(g.index).second) {
+      return Status::invalid_argument("node " + n.id + ": GPU index " + std::to_string(g.index) + " twice");
+    }
+    g.model_id = intern(gpu_models_, fold_case(g.model));
+  }
+  n.center = *center;
+  n.model_ids.clear();
+  for (const std::string& m : n.models) n.model_ids.push_back(intern(model_keys_, m));
+  std::sort(n.model_ids.begin(), n.model_ids.end());
+  n.model_ids.erase(std::unique(n.model_ids.begin(), n.model_ids.end()), n.model_ids.end());
+  n.service_replicas.clear();
+
+  const auto index = static_cast<uint32_t>(nodes_.size());
+  node_by_id_.emplace(n.id, index);
+  id_ranks_.clear();
+  center_nodes_[*center]++;
+  nodes_.push_back(std::move(n));
+  return Status::ok();
+}
+
+void Snapshot::count_replica(uint32_t service, uint32_t node_index, int delta) {
+  Node& node = nodes_[node_index];
+  auto it = std::lower_bound(node.service_replicas.begin(), node.service_replicas.end(),
+                             std::pair<uint32_t, uint32_t>{service, 0});
+  if (it == node.service_replicas.end() || it->first != service) {
+    if (delta < 0) return;
+    it = node.service_replicas.insert(it, {service, 0});
+  }
+  it->second = static_cast<uint32_t>(static_cast<int64_t>(it->second) + delta);
+  if (it->second == 0) node.service_replicas.erase(it);
+
+  auto& per_center = service_centers_[service];
+  if (per_center.size() < centers_.size()) per_center.resize(centers_.size(), 0);
+  per_center[node.center] = static_cast<uint32_t>(static_cast<int64_t>(per_center[node.center]) + delta);
+}
+
+Status Snapshot::add_service_replica(std::string_view service_id, std::string_view node_id) {
+  if (service_id.empty()) return Status::invalid_argument("service id is empty");
+  const auto node = node_index(node_id);
+  if (!node) return Status::invalid_argument("unknown node '" + std::string(node_id) + "'");
+  count_replica(intern(services_, std::string(service_id)), *node, +1);
+  return Status::ok();
+}
+
+Status Snapshot::set_node_state(std::string_view node_id, bool alive, bool draining) {
+  const auto node = node_index(node_id);
+  if (!node) return Status::not_found("unknown node '" + std::string(node_id) + "'");
+  nodes_[*node].alive = alive;
+  nodes_[*node].draining = draining;
+  return Status::ok();
+}
+
+// ---- reservations ---------------------------------------------------------------
+
+Status Snapshot::reserve(const ReplicaRequest& request, std::string_view node_id,
+                         const Assignment& a) {
+  if (request.replica_id.empty()) return Status::invalid_argument("replica_id is empty");
+  if (request.service_id.empty()) return Status::invalid_argument("service_id is empty");
+  if (const Reservation* held = find_reservation(request.replica_id)) {
+    if (held->node_id == node_id && held->assignment == a) return Status::ok();
+    return Status::conflict("replica " + request.replica_id + " is already reserved on node " +
+                            held->node_id);
+  }
+  const auto index = node_index(node_id);
+  if (!index) return Status::not_found("unknown node '" + std::string(node_id) + "'");
+  Node& node = nodes_[*index];
+  if (a.cpu_cores < 0 || a.cpu_cores > node.free_cpu_cores) {
+    return Status::conflict("node " + node.id + " no longer has " + std::to_string(a.cpu_cores) +
+                            " free CPU cores");
+  }
+  if (a.kind == DeviceKind::kGpu) {
+    if (a.gpu < 0 || a.gpu >= static_cast<int>(node.gpus.size())) {
+      return Status::invalid_argument("assignment names GPU position " + std::to_string(a.gpu) +
+                                      " of node " + node.id + ", which has " +
+                                      std::to_string(node.gpus.size()) + " GPUs");
+    }
+    if (node.gpus[a.gpu].free_bytes < a.memory_bytes) {
+      return Status::conflict("GPU " + std::to_string(node.gpus[a.gpu].index) + " of node " + node.id +
+                              " no longer has the memory");
+    }
+    node.gpus[a.gpu].free_bytes -= a.memory_bytes;
+  } else if (a.kind == DeviceKind::kCpu) {
+    if (node.free_ram_bytes < a.memory_bytes) {
+      return Status::conflict("node " + node.id + " no longer has the RAM");
+    }
+    node.free_ram_bytes -= a.memory_bytes;
+  } else {
+    return Status::invalid_argument("an assignment is to a cpu or a gpu, not 'any'");
+  }
+  node.free_cpu_cores -= a.cpu_cores;
+
+  Reservation r;
+  r.replica_id = request.replica_id;
+  r.node_id = node.id;
+  r.node = *index;
+  r.service = intern(services_, request.service_id);
+  r.assignment = a;
+  count_replica(r.service, r.node, +1);
+  reservations_.emplace(r.replica_id, std::move(r));
+  return Status::ok();
+}
+
+bool Snapshot::unreserve(std::string_view replica_id) {
+  auto it = reservations_.find(replica_id);
+  if (it == reservations_.end()) return false;
+  const Reservation& r = it->second;
+  Node& node = nodes_[r.node];
+  if (r.assignment.kind == DeviceKind::kGpu) {
+    node.gpus[r.assignment.gpu].free_bytes += r.assignment.memory_bytes;
+  } else {
+    node.free_ram_bytes += r.assignment.memory_bytes;
+  }
+  node.free_cpu_cores += r.assignment.cpu_cores;
+  count_replica(r.service, r.node, -1);
+  reservations_.erase(it);
+  return true;
+}
+
+const Reservation* Snapshot::find_reservation(std::string_view replica_id) const {
+  auto it = reservations_.find(replica_id);
+  return it == reservations_.end() ? nullptr : &it->second;
+}
+
+// ---- lookups ----------------------------------------------------------------------
+
+const std::vector<uint32_t>& Snapshot::id_ranks() const {
+  if (id_ranks_.size() != nodes_.size()) {
+    id_ranks_.assign(nodes_.size(), 0);
+    uint32_t rank = 0;
+    for (const auto& [id, index] : node_by_id_) id_ranks_[index] = rank++;  // the map is in id order
+  }
+  return id_ranks_;
+}
+
+const Node* Snapshot::find_node(std::string_view id) const {
+  const auto index = node_index(id);
+  return index ? &nodes_[*index] : nullptr;
+}
+
+std::optional<uint32_t> Snapshot::node_index(std::string_view id) const {
+  auto it = node_by_id_.find(id);
+  if (it == node_by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<uint32_t> Snapshot::center_index(std::string_view id) const {
+  auto it = center_by_id_.find(id);
+  if (it == center_by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<uint32_t> Snapshot::gpu_model_id(std::string_view model) const {
+  auto it = gpu_models_.find(fold_case(model));
+  if (it == gpu_models_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<uint32_t> Snapshot::model_key_id(std::string_view key) const {
+  auto it = model_keys_.find(std::string(key));
+  if (it == model_keys_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<uint32_t> Snapshot::service_key(std::string_view service_id) const {
+  auto it = services_.find(std::string(service_id));
+  if (it == services_.end()) return std::nullopt;
+  return it->second;
+}
+
+const std::vector<uint32_t>* Snapshot::service_center_replicas(uint32_t service) const {
+  auto it = service_centers_.find(service);
+  return it == service_centers_.end() ? nullptr : &it->second;
+}
+
+}  // namespace scn::scheduler

@@ -1,0 +1,211 @@
+// The pool snapshot that placement runs over, and the replica to place.
+//
+// Contract:
+//  - A Snapshot is an in-memory copy of the pool: centers, nodes with their
+//    devices and *free* resources (what existing replicas left), the models
+//    each node already holds, and where each service's replicas are. It is
+//    built by the caller (from PostgreSQL + heartbeats) with add_center(),
+//    add_node() and add_service_replica(); it never touches a database.
+//  - Placement (framework.h) reads a const Snapshot. Reserve/unreserve are the
+//    only mutations made during a scheduling cycle: reserve() subtracts a
+//    decision's resources (and counts the replica for spread) so the next
+//    decision of the same cycle sees them; unreserve() gives them back. Both
+//    are idempotent and keyed by replica id. Binding (a PostgreSQL
+//    transaction) is the caller's.
+//  - Inputs are validated: a bad center or node is an InvalidArgument Status,
+//    never a crash; a reservation that no longer fits is a Conflict.
+//  - Names compared by placement (GPU models, regions) are case-insensitive
+//    (ASCII); ids are compared exactly.
+//  - Not thread-safe: one scheduling loop owns a snapshot (even const use:
+//    the node id order placement breaks ties with is computed on first use).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace scn::scheduler {
+
+// ---- enumerations (text forms as stored in PostgreSQL) ----------------------
+
+enum class DeviceKind : uint8_t { kCpu, kGpu, kAny };
+std::string_view device_kind_name(DeviceKind kind);  // "cpu", "gpu", "any"
+Result<DeviceKind> parse_device_kind(std::string_view text);
+
+enum class CenterStatus : uint8_t { kActive, kMaintenance, kRetired };
+std::string_view center_status_name(CenterStatus status);  // "active", ...
+Result<CenterStatus> parse_center_status(std::string_view text);
+
+// ASCII lower-case copy: the key under which GPU models and regions compare.
+std::string fold_case(std::string_view text);
+
+// ---- the pool ---------------------------------------------------------------
+
+struct Center {
+  std::string id;      // centers.id
+  std::string name;    // centers.name
+  std::string region;  // province, e.g. "guangdong"; "" = unknown
+  double price_gpu_hour = 0;       // per GPU-hour
+  double price_cpu_core_hour = 0;  // per CPU-core-hour
+  CenterStatus status = CenterStatus::kActive;
+};
+
+struct Gpu {
+  // Hot fields first: placement scans them on every node.
+  uint64_t free_bytes = 0;  // after the replicas already on it
+  uint64_t memory_bytes = 0;
+  uint32_t model_id = 0;    // set by Snapshot::add_node(): interned fold_case(model)
+  int index = 0;            // the GPU's number on the node (replicas.device_indices)
+  int64_t device_id = 0;    // devices.id of the node's row for this GPU model (0: unknown)
+  std::string model;        // "H200", "A100-80G", "Ascend-910B", ...
+};
+
+struct Node {
+  // Hot fields first (placement reads them for every node of every decision).
+  bool alive = true;       // heartbeat within the TTL
+  bool draining = false;
+  bool simulated = false;  // capacity declared with --simulate, not probed
+  uint32_t center = 0;     // set by the Snapshot: index into Snapshot::centers()
+  int free_cpu_cores = 0;
+  int cpu_cores = 0;
+  uint64_t free_ram_bytes = 0;
+  uint64_t ram_bytes = 0;
+  std::vector<Gpu> gpus;  // one entry per GPU
+  // Set by the Snapshot (read-only for callers):
+  std::vector<uint32_t> model_ids;  // interned `models`, sorted
+  // (interned service id, replicas of that service on this node), by service id.
+  std::vector<std::pair<uint32_t, uint32_t>> service_replicas;
+
+  std::string id;         // nodes.id
+  std::string name;
+  std::string center_id;  // must name a center added before
+  int64_t cpu_device_id = 0;        // devices.id of the node's CPU row (0: unknown)
+  std::vector<std::string> models;  // model keys (ModelRequirements::model_key) cached here
+  std::map<std::string, std::string> labels;
+
+  bool has_model(uint32_t model_id) const;
+  uint32_t replicas_of(uint32_t service_id) const;
+};
+
+// ---- the replica to place ---------------------------------------------------
+
+// What a replica needs, from the catalog card (catalog/): the memory rule that
+// turns it into bytes is replica_memory_bytes() in assignment.h.
+struct ModelRequirements {
+  std::string model_key;            // the weights' key (model file id), matched against Node::models
+  uint64_t weight_bytes = 0;        // the GGUF file's tensor bytes
+  uint64_t kv_bytes_per_token = 0;  // layers x KV heads x head dim x 2 x bytes per element
+  uint32_t context_tokens = 0;      // the service's context length
+};
+
+struct ReplicaRequest {
+  std::string replica_id;  // replicas.id: the key of reserve/unreserve
+  std::string service_id;  // replicas of one service are spread
+  std::string tenant_id;
+  ModelRequirements model;
+  DeviceKind device_kind = DeviceKind::kAny;
+  std::vector<std::string> device_models;    // allowed GPU models; empty = any
+  std::vector<std::string> allowed_regions;  // tenant's data residency; empty = any
+  std::optional<double> price_cap_per_hour;  // none = no cap
+  int cpu_cores = 1;       // engine threads of a CPU replica (reserved cores)
+  int gpu_host_cores = 1;  // host cores a GPU replica reserves
+};
+
+// OK, or InvalidArgument naming the first bad field (empty ids, zero weights or
+// context, negative cores, non-finite or negative price cap).
+Status validate_request(const ReplicaRequest& request);
+
+// ---- what a decision takes on a node ----------------------------------------
+
+struct Assignment {
+  DeviceKind kind = DeviceKind::kCpu;  // kCpu or kGpu, never kAny
+  int gpu = -1;            // position in Node::gpus (kGpu), else -1
+  int gpu_index = -1;      // that GPU's Gpu::index
+  int64_t device_id = 0;   // devices.id of the GPU or CPU row
+  uint64_t memory_bytes = 0;  // reserved on the GPU, or in RAM (kCpu)
+  int cpu_cores = 0;          // reserved host cores
+  double price_per_hour = 0;  // see assignment.h
+  bool operator==(const Assignment&) const = default;
+};
+
+struct Reservation {
+  std::string replica_id;
+  std::string node_id;
+  uint32_t node = 0;     // index into Snapshot::nodes()
+  uint32_t service = 0;  // interned service id
+  Assignment assignment;
+};
+
+// ---- the snapshot -------------------------------------------------------------
+
+class Snapshot {
+ public:
+  // A center with a new, non-empty id; prices finite and >= 0.
+  Status add_center(Center center);
+  // A node with a new, non-empty id in a known center; free <= total for
+  // cores, RAM and each GPU; GPU memory > 0; GPU indices distinct.
+  Status add_node(Node node);
+  // Records that a replica of `service_id` is already bound to `node_id`
+  // (for spread). Resources are not touched: the node's free figures already
+  // account for it.
+  Status add_service_replica(std::string_view service_id, std::string_view node_id);
+  // Liveness from heartbeats / operators between cycles.
+  Status set_node_state(std::string_view node_id, bool alive, bool draining);
+
+  // Takes `assignment` on `node_id` for the replica: free resources shrink and
+  // the replica counts for spread. Reserving the same replica again with the
+  // same node and assignment is a no-op; with another, Conflict. Conflict too
+  // if the node no longer has the resources (a stale decision).
+  Status reserve(const ReplicaRequest& request, std::string_view node_id,
+                 const Assignment& assignment);
+  // Gives back what reserve() took. Returns false (and does nothing) when the
+  // replica holds no reservation.
+  bool unreserve(std::string_view replica_id);
+  const Reservation* find_reservation(std::string_view replica_id) const;
+  size_t reservation_count() const { return reservations_.size(); }
+
+  const std::vector<Center>& centers() const { return centers_; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const Node* find_node(std::string_view id) const;
+  std::optional<uint32_t> node_index(std::string_view id) const;
+  std::optional<uint32_t> center_index(std::string_view id) const;
+  // Nodes per center (same indexing as centers()).
+  const std::vector<uint32_t>& center_node_counts() const { return center_nodes_; }
+  // Each node's rank in node id order (indexed like nodes()): placement breaks
+  // ties with it. Computed on first use after add_node().
+  const std::vector<uint32_t>& id_ranks() const;
+
+  // Interned names; nullopt for a name no node or replica uses.
+  std::optional<uint32_t> gpu_model_id(std::string_view model) const;  // case-insensitive
+  size_t gpu_model_count() const { return gpu_models_.size(); }
+  std::optional<uint32_t> model_key_id(std::string_view key) const;
+  std::optional<uint32_t> service_key(std::string_view service_id) const;
+  // Replicas of a service per center (indexed like centers(); may be shorter:
+  // missing entries are 0), or nullptr when the service has none.
+  const std::vector<uint32_t>* service_center_replicas(uint32_t service) const;
+
+ private:
+  uint32_t intern(std::unordered_map<std::string, uint32_t>& table, std::string key);
+  void count_replica(uint32_t service, uint32_t node, int delta);
+
+  std::vector<Center> centers_;
+  std::vector<uint32_t> center_nodes_;
+  std::map<std::string, uint32_t, std::less<>> center_by_id_;
+  std::vector<Node> nodes_;
+  std::map<std::string, uint32_t, std::less<>> node_by_id_;
+  std::unordered_map<std::string, uint32_t> gpu_models_;
+  std::unordered_map<std::string, uint32_t> model_keys_;
+  std::unordered_map<std::string, uint32_t> services_;
+  std::unordered_map<uint32_t, std::vector<uint32_t>> service_centers_;
+  std::map<std::string, Reservation, std::less<>> reservations_;
+  mutable std::vector<uint32_t> id_ranks_;  // empty: to compute
+};
+
+}  // namespace scn::scheduler
