@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "bench/bench.h"
+#include "catalog/catalog_cli.h"
 #include "inference/cli/commands.h"
 
 namespace {
@@ -19,6 +20,7 @@ constexpr Command kCommands[] = {
     {"run", scn::inference::run_main, "generate text from a GGUF model in the terminal"},
     {"gguf", scn::inference::gguf_main, "inspect, quantize, synthesize GGUF files; import tokenizers"},
     {"bench", scn::bench::bench_main, "benchmarks that print figures"},
+    {"catalog", scn::catalog::catalog_main, "import and list the model catalog"},
 };
 
 void usage() {
