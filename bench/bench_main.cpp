@@ -1,4 +1,4 @@
-// `scn bench infer|membw`: argument parsing and output of the benchmarks.
+// `scn bench infer|membw|scheduler`: argument parsing and output of the benchmarks.
 #include "bench/bench.h"
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 
 #include "bench/infer_bench.h"
 #include "bench/membw_bench.h"
+#include "scheduler/placement_bench.h"
 
 namespace scn::bench {
 
@@ -31,11 +32,15 @@ void usage(std::FILE* f) {
                "usage: scn bench infer --model F [--threads N] [--prompt-tokens 512]\n"
                "                       [--gen-tokens 128] [--reps 3] [--mib 512] [--json]\n"
                "       scn bench membw [--threads N] [--mib 512] [--json]\n"
+               "       scn bench scheduler [--nodes 10000] [--centers 30] [--replicas 20000]\n"
+               "                           [--sample N] [--seed S]\n"
                "\n"
                "infer: prompt processing (one eval of a prompt of random ids) and decode\n"
                "       (one token per eval after the prompt) speed in tokens/s, and decode as\n"
                "       a fraction of the memory read bandwidth measured in the same run.\n"
                "membw: memory read bandwidth (STREAM-like probe over a buffer of --mib MiB).\n"
+               "scheduler: placement decisions/s over a synthetic pool of simulated nodes\n"
+               "       (--sample N stops scoring after N feasible nodes; 0 scores all).\n"
                "--threads 0 (default) uses all cores. --mib 0 skips the bandwidth probe.\n");
 }
 
@@ -109,6 +114,28 @@ int membw_main(int argc, char** argv) {
   return 0;
 }
 
+int scheduler_main(int argc, char** argv) {
+  scheduler::PlacementBenchOptions o;
+  po::options_description desc;
+  desc.add_options()("help,h", "")("nodes", po::value(&o.nodes), "")(
+      "centers", po::value(&o.centers), "")("replicas", po::value(&o.replicas), "")(
+      "sample", po::value(&o.max_feasible_nodes), "")("seed", po::value(&o.seed), "");
+  po::variables_map vm;
+  if (!parse(argc, argv, desc, &vm)) return 2;
+  if (vm.count("help")) {
+    usage(stdout);
+    return 0;
+  }
+  auto r = scheduler::run_placement_bench(o);
+  if (!r.is_ok()) {
+    std::fprintf(stderr, "scn bench scheduler: %s\n", r.status().to_string().c_str());
+    return 2;
+  }
+  std::printf("pool         %d simulated nodes in %d centers (synthetic)\n", o.nodes, o.centers);
+  std::cout << r->to_string();
+  return 0;
+}
+
 }  // namespace
 
 int bench_main(int argc, char** argv) {
@@ -119,6 +146,7 @@ int bench_main(int argc, char** argv) {
   const std::string what = argv[1];
   if (what == "infer") return infer_main(argc - 1, argv + 1);
   if (what == "membw") return membw_main(argc - 1, argv + 1);
+  if (what == "scheduler") return scheduler_main(argc - 1, argv + 1);
   if (what == "--help" || what == "-h") {
     usage(stdout);
     return 0;
