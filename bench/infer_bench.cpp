@@ -185,7 +185,11 @@ std::string format_infer_report(const InferBenchReport& r) {
       r.load_seconds);
   add("bytes/token  %.2f MB read per decoded token (matmul weights + one embedding row)\n",
       static_cast<double>(r.weight_bytes_per_token) / 1e6);
-  add("threads      %d (%s kernels)\n", r.threads, r.isa.c_str());
+  // The CPU backend takes the AMX tile path for quantized matmuls of
+  // kAmxMinTokens or more tokens (prompts) when the CPU allows it.
+  const bool amx = inf::cpu::active_isa() == inf::cpu::Isa::kAvx512 && inf::cpu::amx_usable();
+  add("threads      %d (%s kernels%s)\n", r.threads, r.isa.c_str(),
+      amx ? "; prompts on AMX bf16 tiles" : "");
   if (r.membw_gbs > 0)
     add("membw        %.2f GB/s read (STREAM-like probe, %s buffer, %d threads)\n", r.membw_gbs,
         mib(static_cast<double>(r.membw_bytes)).c_str(), r.threads);

@@ -44,9 +44,9 @@ void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, floa
       ThreadPool::split(amx_act_.tiles, ith, nth, &b, &e);
       if (b < e) amx_pack_act(x, b, e, &amx_act_);
     });
-    // Panels of 32 rows handed out in order as threads come free, so a
+    // Panels of 64 rows handed out in order as threads come free, so a
     // thread slowed by other work on its core does not hold up the rest.
-    const int64_t chunk = chunk_rows(rows, pool_.size(), 32);
+    const int64_t chunk = chunk_rows(rows, pool_.size(), 64);
     std::atomic<int64_t> next{0};
     pool_.run([&](int, int) {
       for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)

@@ -1,5 +1,6 @@
 // AMX path of the quantized matmul (see matmul_amx.h): bf16 tiles,
-// TDPBF16PS, a 2 x 2 register block of 32 weight rows x 32 tokens.
+// TDPBF16PS, a 2 x 2 register block of 32 weight rows x 32 tokens, over
+// panels of 64 rows decoded once to bf16 and kept in L2.
 #include "inference/backend/cpu/matmul_amx.h"
 
 #include <immintrin.h>
@@ -16,7 +17,7 @@
 namespace scn::inference::cpu {
 namespace {
 
-constexpr int kPanel = 32;  // weight rows per panel (two A tiles)
+constexpr int kPanel = 64;  // weight rows per panel (pairs of A tiles)
 
 struct alignas(64) TileConfig {
   uint8_t palette = 1;
@@ -125,47 +126,54 @@ void amx_rows(const PackedWeight& w, const AmxAct& a, int64_t r0, int64_t r1, fl
     for (int64_t i = 0; i < kPanel; ++i) {
       uint16_t* prow = s.panel.data() + i * kp;
       if (i >= nr) {
-        std::memset(prow, 0, kp * 2);
+        // Rows past nr up to the next 32 feed the A tile pair: zeros.
+        if (i < (nr + 31) / 32 * 32) std::memset(prow, 0, kp * 2);
         continue;
       }
       decode_row_packed_avx512(w, p0 + i, s.row.data());
       for (int64_t k = 0; k < kp; k += 32)
         _mm512_storeu_si512(prow + k, to_bf16_pairs(s.row.data() + k, cols - k));
     }
-    const uint16_t* pa = s.panel.data();
-    const uint16_t* pb = pa + 16 * kp;
+    // For each pair of token tiles, the pairs of A tiles of the panel: the
+    // B tiles (read from L3 for long rows) are reused from L2 by every pair
+    // of 16-row A tiles, and the panel stays in L2 across token tiles.
     for (int64_t tt = 0; tt < a.tiles; tt += 2) {
       const bool two = tt + 1 < a.tiles;
       const uint16_t* b0 = a.b.data() + tt * steps * 512;
       const uint16_t* b1 = two ? b0 + steps * 512 : b0;
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
-      for (int64_t k = 0; k < steps; ++k) {
-        _tile_loadd(4, pa + k * 32, stride_a);
-        _tile_loadd(5, pb + k * 32, stride_a);
-        _tile_loadd(6, b0 + k * 512, 64);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(2, 5, 6);
-        if (two) {
-          _tile_loadd(7, b1 + k * 512, 64);
-          _tile_dpbf16ps(1, 4, 7);
-          _tile_dpbf16ps(3, 5, 7);
-        }
-      }
-      _tile_stored(0, s.c[0], 64);
-      _tile_stored(2, s.c[2], 64);
       const int64_t t0 = tt * 16;
       const int64_t nt0 = std::min<int64_t>(16, a.n - t0);
-      store_tile_out(s.c[0], p0, std::min<int64_t>(16, nr), t0, nt0, y, ldy);
-      if (nr > 16) store_tile_out(s.c[2], p0 + 16, nr - 16, t0, nt0, y, ldy);
-      if (two) {
-        _tile_stored(1, s.c[1], 64);
-        _tile_stored(3, s.c[3], 64);
-        const int64_t nt1 = std::min<int64_t>(16, a.n - t0 - 16);
-        store_tile_out(s.c[1], p0, std::min<int64_t>(16, nr), t0 + 16, nt1, y, ldy);
-        if (nr > 16) store_tile_out(s.c[3], p0 + 16, nr - 16, t0 + 16, nt1, y, ldy);
+      const int64_t nt1 = two ? std::min<int64_t>(16, a.n - t0 - 16) : 0;
+      for (int64_t q0 = 0; q0 < nr; q0 += 32) {
+        const uint16_t* pa = s.panel.data() + q0 * kp;
+        const uint16_t* pb = pa + 16 * kp;
+        const int64_t nq = std::min<int64_t>(32, nr - q0);
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int64_t k = 0; k < steps; ++k) {
+          _tile_loadd(4, pa + k * 32, stride_a);
+          _tile_loadd(5, pb + k * 32, stride_a);
+          _tile_loadd(6, b0 + k * 512, 64);
+          _tile_dpbf16ps(0, 4, 6);
+          _tile_dpbf16ps(2, 5, 6);
+          if (two) {
+            _tile_loadd(7, b1 + k * 512, 64);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(3, 5, 7);
+          }
+        }
+        _tile_stored(0, s.c[0], 64);
+        _tile_stored(2, s.c[2], 64);
+        store_tile_out(s.c[0], p0 + q0, std::min<int64_t>(16, nq), t0, nt0, y, ldy);
+        if (nq > 16) store_tile_out(s.c[2], p0 + q0 + 16, nq - 16, t0, nt0, y, ldy);
+        if (two) {
+          _tile_stored(1, s.c[1], 64);
+          _tile_stored(3, s.c[3], 64);
+          store_tile_out(s.c[1], p0 + q0, std::min<int64_t>(16, nq), t0 + 16, nt1, y, ldy);
+          if (nq > 16) store_tile_out(s.c[3], p0 + q0 + 16, nq - 16, t0 + 16, nt1, y, ldy);
+        }
       }
     }
   }

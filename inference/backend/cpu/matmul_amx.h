@@ -3,7 +3,7 @@
 // kAmxMinTokens) when amx_usable() (cpu_features.h). Only call these after
 // that check: matmul_amx.cpp is compiled with -mamx-*.
 //
-// Method: each thread dequantizes a panel of 32 weight rows to bf16 (in the
+// Method: each thread dequantizes a panel of 64 weight rows to bf16 (in the
 // packed column order, decode_row_packed_avx512), then multiplies it
 // with the bf16 activations 32 tokens at a time with TDPBF16PS (fp32
 // accumulation in the tile registers). Weights and activations are rounded
@@ -37,7 +37,7 @@ void amx_prepare_act(const PackedWeight& w, int64_t n, AmxAct* a);
 // Fills token tiles [tile0, tile1) of a from x[n][cols] (columns permuted
 // to the weight's packed order).
 void amx_pack_act(const float* x, int64_t tile0, int64_t tile1, AmxAct* a);
-// y[t * ldy + r] for rows [r0, r1) and all n tokens of a (panels of 32 rows
+// y[t * ldy + r] for rows [r0, r1) and all n tokens of a (panels of 64 rows
 // from r0). Uses thread-local scratch; configures this thread's tiles.
 void amx_rows(const PackedWeight& w, const AmxAct& a, int64_t r0, int64_t r1, float* y,
               int64_t ldy);

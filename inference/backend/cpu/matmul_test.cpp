@@ -140,9 +140,12 @@ TEST_CASE("matmul: prompt-sized products on the AMX tiles and, with AMX off, on 
     for (const Case& c : cases())
       if (block_size(c.type) > 1)
         for (int64_t n : {16, 33, 70}) check(c.type, 75, c.cols.back(), n, Isa::kAvx512, 2, amx);
-  // A panel of 32 rows split over threads, tokens in whole and partial tiles.
+  // Panels of 64 rows (two pairs of A tiles) split over threads, partial
+  // panels and pairs, tokens in whole and partial tiles and odd tile counts.
   check(GgmlType::Q4_0, 200, 896, 64, Isa::kAvx512, 2, true);
   check(GgmlType::Q6_K, 33, 512, 17, Isa::kAvx512, 1, true);
+  check(GgmlType::Q8_0, 150, 256, 48, Isa::kAvx512, 1, true);
+  check(GgmlType::Q4_K, 113, 512, 40, Isa::kAvx512, 2, true);
 }
 
 TEST_CASE("matmul: a single row and a long K-quant row") {
