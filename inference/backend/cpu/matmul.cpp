@@ -23,12 +23,24 @@ namespace {
 constexpr int64_t kPanelRows = 64;     // rows whose weights stay in L2 ...
 constexpr int64_t kTokenBlock = 96;    // ... while this many tokens pass over them
 constexpr int64_t kRowAlign = 16;      // thread row ranges start at multiples of this
+constexpr int64_t kStreamBytes = 65536;  // least weight bytes of a matrix-vector chunk
 
 // Rows per dynamically scheduled chunk: about 8 chunks per thread (so the
 // imbalance at the end stays small), a multiple of align.
 int64_t chunk_rows(int64_t rows, int nth, int64_t align) {
   const int64_t want = (rows + 8 * nth - 1) / (8 * nth);
   return std::max<int64_t>(align, (want + align - 1) / align * align);
+}
+
+// Matrix-vector chunks: as chunk_rows, but at least kStreamBytes of weight
+// (small chunks are short streams that the prefetchers never get ahead of)
+// unless that would leave a thread without rows.
+int64_t stream_chunk_rows(int64_t rows, size_t row_bytes, int nth) {
+  const int64_t base = chunk_rows(rows, nth, kRowAlign);
+  const int64_t rb = std::max<int64_t>(1, static_cast<int64_t>(row_bytes));
+  const int64_t want = ((kStreamBytes + rb - 1) / rb + kRowAlign - 1) / kRowAlign * kRowAlign;
+  const int64_t cap = ((rows + nth - 1) / nth + kRowAlign - 1) / kRowAlign * kRowAlign;
+  return std::max(base, std::min(want, cap));
 }
 
 }  // namespace
@@ -70,7 +82,7 @@ void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, floa
   auto tile = w.kind() == PackKind::kQuant ? k_->quant_tile : k_->float_tile;
   if (n == 1) {
     // Matrix-vector: contiguous chunks of rows handed out dynamically.
-    const int64_t chunk = chunk_rows(rows, pool_.size(), kRowAlign);
+    const int64_t chunk = stream_chunk_rows(rows, w.row_bytes(), pool_.size());
     std::atomic<int64_t> next{0};
     pool_.run([&](int, int) {
       for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)

@@ -156,6 +156,17 @@ TEST_CASE("matmul: a single row and a long K-quant row") {
   }
 }
 
+TEST_CASE("matmul: matrix-vector chunks of at least 64 KiB split unevenly over threads") {
+  // 40 rows of 504 bytes: one chunk of 32 rows and one of 8; 300 rows of
+  // 2736 bytes: chunks of 32 rows, the last partial, full and partial groups.
+  for (Isa isa : supported_isas()) {
+    check(GgmlType::Q4_0, 40, 896, 1, isa, 2);
+    check(GgmlType::Q5_0, 300, 4864, 1, isa, 2);
+    check(GgmlType::Q8_0, 300, 4864, 1, isa, 3);
+    check(GgmlType::Q6_K, 70, 4864, 1, isa, 2);
+  }
+}
+
 TEST_CASE("get_rows equals dequantize_row for every type") {
   for (const Case& c : cases()) {
     const int64_t rows = 9, cols = c.cols.back();
