@@ -5,6 +5,7 @@
 
 #include "bench/bench.h"
 #include "catalog/catalog_cli.h"
+#include "common/db/migrate_cmd.h"
 #include "inference/cli/commands.h"
 
 namespace {
@@ -21,6 +22,7 @@ constexpr Command kCommands[] = {
     {"gguf", scn::inference::gguf_main, "inspect, quantize, synthesize GGUF files; import tokenizers"},
     {"bench", scn::bench::bench_main, "benchmarks that print figures"},
     {"catalog", scn::catalog::catalog_main, "import and list the model catalog"},
+    {"migrate", scn::db::migrate_main, "apply the schema migrations to PostgreSQL"},
 };
 
 void usage() {
