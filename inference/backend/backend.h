@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "common/status.h"
@@ -76,6 +77,15 @@ class Backend {
 
   // y[n][w.rows] = x[n][w.cols] · Wᵀ. n == 1 takes the matrix-vector path.
   virtual void matmul(const Weight& w, const float* x, int64_t n, float* y) = 0;
+  // ys[i][n][ws[i]->rows] = x[n][cols] · ws[i]ᵀ for weights that share one
+  // input (all with the same cols; ws.size() == ys.size()): the results of
+  // matmul per weight, in one call so that a backend can prepare the input
+  // once and run the products as one parallel region (the q/k/v and the
+  // gate/up projections of a decode step).
+  virtual void matmul_multi(std::span<const Weight* const> ws, const float* x, int64_t n,
+                            std::span<float* const> ys) {
+    for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, n, ys[i]);
+  }
   // out[i][w.cols] = row ids[i] of W, as float (embedding lookup).
   virtual void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) = 0;
 

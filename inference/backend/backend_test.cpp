@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "inference/backend/backend.h"
@@ -359,6 +361,40 @@ TEST_CASE("matmul (matrix-vector and matrix-matrix) and get_rows match the refer
       be->get_rows(*w.value(), ids, 5, got.data());
       check_close(got.data(), want.data(), got.size(), 0, 1e-6,
                   std::string("get_rows ") + std::string(type_name(type)));
+    }
+  }
+}
+
+TEST_CASE("matmul_multi equals one matmul per weight on every backend") {
+  std::vector<std::unique_ptr<Backend>> backends = cpu_backends();
+  backends.push_back(make_reference_backend());
+  const int64_t cols = 256;
+  const std::pair<GgmlType, int64_t> specs[] = {
+      {GgmlType::Q4_0, 96}, {GgmlType::Q8_0, 32}, {GgmlType::Q6_K, 32}, {GgmlType::F32, 40}};
+  for (auto& be : backends) {
+    std::vector<std::vector<uint8_t>> data;
+    std::vector<std::unique_ptr<Weight>> owned;
+    std::vector<const Weight*> ws;
+    for (const auto& [type, rows] : specs) {
+      data.push_back(make_weight(type, rows, cols, 50 + static_cast<uint32_t>(rows)));
+      auto w = be->prepare_weight(type, rows, cols, data.back().data());
+      REQUIRE(w.is_ok());
+      owned.push_back(std::move(w.value()));
+      ws.push_back(owned.back().get());
+    }
+    for (int64_t n : {1, 5}) {
+      INFO(be->name() << " threads=" << be->n_threads() << " n=" << n);
+      const auto x = random_floats(n * cols, 51 + static_cast<uint32_t>(n), -2.f, 2.f);
+      std::vector<std::vector<float>> want, got;
+      std::vector<float*> ys;
+      for (const Weight* w : ws) {
+        want.emplace_back(n * w->rows());
+        be->matmul(*w, x.data(), n, want.back().data());
+        got.emplace_back(n * w->rows(), std::nanf(""));
+      }
+      for (auto& g : got) ys.push_back(g.data());
+      be->matmul_multi(ws, x.data(), n, ys);
+      for (size_t i = 0; i < ws.size(); ++i) CHECK(got[i] == want[i]);
     }
   }
 }

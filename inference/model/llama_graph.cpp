@@ -50,9 +50,17 @@ void Context::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* log
     // ---- attention block ----
     // xb[n][E] = rmsnorm(x) * attn_norm
     be.rms_norm(x, L.attn_norm, xb, n, E, hp.rms_eps);
-    // k[n][KV], v[n][KV] = xb · W{k,v}ᵀ (+ bias for qwen2), K rotated by position
-    be.matmul(*L.wk, xb, n, k);
-    be.matmul(*L.wv, xb, n, v);
+    // k[n][KV], v[n][KV] = xb · W{k,v}ᵀ (+ bias for qwen2), K rotated by position;
+    // when all rows go on (skip == 0), q[n][Q] = xb · Wqᵀ in the same call
+    if (skip == 0 && m > 0) {
+      const Weight* w[] = {L.wq.get(), L.wk.get(), L.wv.get()};
+      float* y[] = {q, k, v};
+      be.matmul_multi(w, xb, n, y);
+    } else {
+      const Weight* w[] = {L.wk.get(), L.wv.get()};
+      float* y[] = {k, v};
+      be.matmul_multi(w, xb, n, y);
+    }
     if (hp.has_qkv_bias) {
       be.add_bias(k, L.bk, n, KV);
       be.add_bias(v, L.bv, n, KV);
@@ -60,7 +68,7 @@ void Context::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* log
     be.rope(k, n, hp.n_head_kv, hp.head_dim, pos, rope);
     if (m == 0) break;  // prefill without logits: the last layer's K/V were all it needed
     // q[m][Q] = xb[skip..] · Wqᵀ (+ bias), rotated by position
-    be.matmul(*L.wq, xb + skip * E, m, q);
+    if (skip != 0) be.matmul(*L.wq, xb + skip * E, m, q);
     if (hp.has_qkv_bias) be.add_bias(q, L.bq, m, Q);
     be.rope(q, m, hp.n_head, hp.head_dim, pos + skip, rope);
     // att[m][Q] = softmax(q · Kᵀ * scale, causal) · V over cache rows [0, pos0 + skip + i]
@@ -76,8 +84,11 @@ void Context::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* log
     // xb[m][E] = rmsnorm(xm) * ffn_norm
     be.rms_norm(xm, L.ffn_norm, xb, m, E, hp.rms_eps);
     // hb[m][F] = xb · Wgateᵀ;  hb2[m][F] = xb · Wupᵀ;  hb = silu(hb) * hb2
-    be.matmul(*L.w_gate, xb, m, hb);
-    be.matmul(*L.w_up, xb, m, hb2);
+    {
+      const Weight* w[] = {L.w_gate.get(), L.w_up.get()};
+      float* y[] = {hb, hb2};
+      be.matmul_multi(w, xb, m, y);
+    }
     be.swiglu(hb, hb2, hb, m * F);
     // xb[m][E] = hb · Wdownᵀ;  xm += xb
     be.matmul(*L.w_down, hb, m, xb);

@@ -30,6 +30,13 @@ class CpuBackend final : public Backend {
   void matmul(const Weight& w, const float* x, int64_t n, float* y) override {
     mm_.matmul(static_cast<const cpu::PackedWeight&>(w), x, n, y);
   }
+  void matmul_multi(std::span<const Weight* const> ws, const float* x, int64_t n,
+                    std::span<float* const> ys) override {
+    const cpu::PackedWeight* pw[8];
+    if (ws.size() > 8) return Backend::matmul_multi(ws, x, n, ys);
+    for (size_t i = 0; i < ws.size(); ++i) pw[i] = static_cast<const cpu::PackedWeight*>(ws[i]);
+    mm_.matmul_multi(std::span<const cpu::PackedWeight* const>(pw, ws.size()), x, n, ys);
+  }
   void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) override {
     mm_.get_rows(static_cast<const cpu::PackedWeight&>(w), ids, n, out);
   }

@@ -43,7 +43,62 @@ int64_t stream_chunk_rows(int64_t rows, size_t row_bytes, int nth) {
   return std::max(base, std::min(want, cap));
 }
 
+// Whether two quantized weights take the same quantized activations (the
+// int8 order and the per-group scales follow bs and the group cuts).
+bool same_act_layout(const PackedWeight& a, const PackedWeight& b) {
+  if (a.cols() != b.cols() || a.format().bs != b.format().bs) return false;
+  const std::vector<Group>& ga = a.groups();
+  const std::vector<Group>& gb = b.groups();
+  if (ga.size() != gb.size()) return false;
+  for (size_t i = 0; i < ga.size(); ++i)
+    if (ga[i].g != gb[i].g || ga[i].block0 != gb[i].block0) return false;
+  return true;
+}
+
 }  // namespace
+
+void MatmulRunner::matmul_multi(std::span<const PackedWeight* const> ws, const float* x,
+                                int64_t n, std::span<float* const> ys) {
+  constexpr size_t kMaxWeights = 8;
+  if (n != 1 || ws.size() > kMaxWeights) {
+    for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, n, ys[i]);
+    return;
+  }
+  // Per weight: its tile arguments (activations quantized once per layout),
+  // its chunk size and the index of its first chunk in the shared sequence.
+  TileArgs args[kMaxWeights];
+  int64_t chunk[kMaxWeights], first[kMaxWeights + 1];
+  const size_t nw = ws.size();
+  if (multi_act_.size() < nw) multi_act_.resize(nw);
+  first[0] = 0;
+  for (size_t i = 0; i < nw; ++i) {
+    const PackedWeight& w = *ws[i];
+    args[i] = TileArgs{&w, nullptr, x, ys[i], w.rows()};
+    if (w.kind() == PackKind::kQuant) {
+      for (size_t j = 0; j < i && !args[i].a; ++j)
+        if (ws[j]->kind() == PackKind::kQuant && same_act_layout(*ws[j], w)) args[i].a = args[j].a;
+      if (!args[i].a) {
+        resize_act(w, 1, &multi_act_[i]);
+        k_->quantize_act(w, x, 0, 1, &multi_act_[i]);
+        args[i].a = &multi_act_[i];
+      }
+    }
+    chunk[i] = stream_chunk_rows(w.rows(), w.row_bytes(), pool_.size());
+    first[i + 1] = first[i] + (w.rows() + chunk[i] - 1) / chunk[i];
+  }
+  const int64_t total = first[nw];
+  std::atomic<int64_t> next{0};
+  pool_.run([&](int, int) {
+    size_t i = 0;
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < total;) {
+      while (c >= first[i + 1]) ++i;  // chunks are handed out in increasing order
+      const PackedWeight& w = *ws[i];
+      const int64_t r0 = (c - first[i]) * chunk[i];
+      auto tile = w.kind() == PackKind::kQuant ? k_->quant_tile : k_->float_tile;
+      tile(args[i], r0, std::min(w.rows(), r0 + chunk[i]), 0, 1);
+    }
+  });
+}
 
 void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, float* y) {
   if (n <= 0) return;

@@ -17,6 +17,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "inference/backend/cpu/cpu_features.h"
 #include "inference/backend/cpu/matmul_amx.h"
@@ -32,6 +34,11 @@ class MatmulRunner {
   Isa isa() const { return isa_; }
   bool uses_amx() const { return amx_; }
   void matmul(const PackedWeight& w, const float* x, int64_t n, float* y);
+  // ys[i] = x · ws[i]ᵀ for weights of the same cols: as matmul per weight.
+  // For n == 1 the activations are quantized once per distinct block layout
+  // and the rows of all weights run as one parallel region.
+  void matmul_multi(std::span<const PackedWeight* const> ws, const float* x, int64_t n,
+                    std::span<float* const> ys);
   // out[i][w.cols] = row ids[i] of W as float (ids must be in [0, rows)).
   void get_rows(const PackedWeight& w, const int32_t* ids, int64_t n, float* out);
 
@@ -42,6 +49,7 @@ class MatmulRunner {
   bool amx_;
   ActQ act_;
   AmxAct amx_act_;
+  std::vector<ActQ> multi_act_;  // matmul_multi: one per distinct activation layout
 };
 
 const Kernels& kernels_for(Isa isa);

@@ -13,8 +13,10 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "inference/backend/cpu/matmul.h"
@@ -165,6 +167,47 @@ TEST_CASE("matmul: matrix-vector chunks of at least 64 KiB split unevenly over t
     check(GgmlType::Q8_0, 300, 4864, 1, isa, 3);
     check(GgmlType::Q6_K, 70, 4864, 1, isa, 2);
   }
+}
+
+TEST_CASE("matmul_multi equals one matmul per weight") {
+  // Mixed types sharing one input: Q4_0 and Q8_0 share a quantized layout,
+  // Q4_K and Q6_K (bs 16) each need their own, F16 takes the float tile;
+  // row counts give partial and single chunks.
+  const int64_t cols = 512;
+  const std::vector<std::pair<GgmlType, int64_t>> specs{
+      {GgmlType::Q4_0, 300}, {GgmlType::Q8_0, 40}, {GgmlType::Q4_K, 70},
+      {GgmlType::Q6_K, 33}, {GgmlType::F16, 17}, {GgmlType::Q4_0, 1}};
+  std::vector<std::vector<uint8_t>> raw;
+  std::vector<std::unique_ptr<PackedWeight>> packed;
+  for (const auto& [type, rows] : specs) {
+    raw.push_back(make_weight(type, rows, cols, 77 + rows));
+    auto p = pack_weight(type, rows, cols, raw.back().data());
+    REQUIRE(p.is_ok());
+    packed.push_back(std::move(*p));
+  }
+  std::vector<const PackedWeight*> ws;
+  for (const auto& p : packed) ws.push_back(p.get());
+  for (Isa isa : supported_isas())
+    for (int threads : {1, 2, 3})
+      for (int64_t n : {1, 4}) {
+        INFO("isa " << isa_name(isa) << " threads " << threads << " n " << n);
+        const std::vector<float> x = random_floats(n * cols, 5 + n);
+        ThreadPool pool(threads);
+        MatmulRunner runner(pool, isa);
+        std::vector<std::vector<float>> got(ws.size()), want(ws.size());
+        std::vector<float*> ys;
+        for (size_t i = 0; i < ws.size(); ++i) {
+          want[i].assign(n * ws[i]->rows(), -1.f);
+          runner.matmul(*ws[i], x.data(), n, want[i].data());
+          got[i].assign(n * ws[i]->rows(), -2.f);
+          ys.push_back(got[i].data());
+        }
+        runner.matmul_multi(ws, x.data(), n, ys);
+        for (size_t i = 0; i < ws.size(); ++i) {
+          INFO("weight " << i << " " << type_name(ws[i]->type()));
+          CHECK(got[i] == want[i]);
+        }
+      }
 }
 
 TEST_CASE("get_rows equals dequantize_row for every type") {
