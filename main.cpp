@@ -4,9 +4,13 @@
 #include <string_view>
 
 #include "bench/bench.h"
+#include "broker/broker_cli.h"
+#include "broker/up/up_cli.h"
 #include "catalog/catalog_cli.h"
 #include "common/db/migrate_cmd.h"
 #include "inference/cli/commands.h"
+#include "node-agent/agent_cli.h"
+#include "scheduler/scheduler_cli.h"
 
 namespace {
 
@@ -17,6 +21,11 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"up", scn::broker::up_main, "the whole platform on this machine: demo pool with the real model"},
+    {"scheduler", scn::scheduler::scheduler_main, "the pool's scheduler: agents' API, placement, failover"},
+    {"broker", scn::broker::broker_main, "the front door: REST API, OpenAI-compatible gateway"},
+    {"agent", scn::node_agent::agent_main, "the node agent: joins a center, runs inference workers"},
+    {"admin", scn::broker::admin_main, "create centers, tenants, users, keys, join tokens; list the pool"},
     {"infer", scn::inference::infer_main, "serve one GGUF model over an OpenAI-compatible HTTP API"},
     {"run", scn::inference::run_main, "generate text from a GGUF model in the terminal"},
     {"gguf", scn::inference::gguf_main, "inspect, quantize, synthesize GGUF files; import tokenizers"},
@@ -27,7 +36,7 @@ constexpr Command kCommands[] = {
 
 void usage() {
   std::fprintf(stderr, "usage: scn <command> [options]\n\ncommands:\n");
-  for (const auto& c : kCommands) std::fprintf(stderr, "  %-8s %s\n", c.name, c.help);
+  for (const auto& c : kCommands) std::fprintf(stderr, "  %-10s %s\n", c.name, c.help);
   std::fprintf(stderr, "\n`scn <command> --help` describes a command's options.\n");
 }
 

@@ -73,10 +73,11 @@ struct ClientConnection {
   ClientConnection(std::string base, std::chrono::milliseconds t) : base_url(std::move(base)), timeout(t) {}
 
   Result<ClientResponse> exchange(std::string_view method, const Target& t, std::string_view body,
-                                  const Headers& headers, const DataCallback* on_data);
+                                  const Headers& headers, const DataCallback* on_data,
+                                  const HeadCallback* on_head = nullptr);
   Result<ClientResponse> attempt(std::string_view method, const Target& t, std::string_view body,
                                  const Headers& headers, const DataCallback* on_data,
-                                 bool* retryable);
+                                 const HeadCallback* on_head, bool* retryable);
   Status connect(const Target& t);
   void close() {
     error_code ec;
@@ -133,7 +134,8 @@ Status ClientConnection::connect(const Target& t) {
 
 Result<ClientResponse> ClientConnection::attempt(std::string_view method, const Target& t,
                                              std::string_view body, const Headers& headers,
-                                             const DataCallback* on_data, bool* retryable) {
+                                             const DataCallback* on_data,
+                                             const HeadCallback* on_head, bool* retryable) {
   *retryable = false;
   bhttp::request<bhttp::string_body> req;
   bhttp::verb verb = bhttp::string_to_verb(method);
@@ -192,6 +194,10 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
     return step_error("cannot read the answer from", t, ec);
   }
   finish_header(parser.get());
+  if (on_head && !(*on_head)(out.status, out.headers)) {
+    close();  // stopped at the head: the body is not wanted
+    return out;
+  }
   std::array<char, 16384> chunk;
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
@@ -215,19 +221,20 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
 
 Result<ClientResponse> ClientConnection::exchange(std::string_view method, const Target& t,
                                               std::string_view body, const Headers& headers,
-                                              const DataCallback* on_data) {
+                                              const DataCallback* on_data,
+                                              const HeadCallback* on_head) {
   try {
     if (stream && connected_to != t.host + ":" + t.port) close();
     bool reused = stream.has_value();
     if (!reused) SCN_RETURN_IF_ERROR(connect(t));
     bool retryable = false;
-    auto result = attempt(method, t, body, headers, on_data, &retryable);
+    auto result = attempt(method, t, body, headers, on_data, on_head, &retryable);
     if (!result.is_ok()) {
       close();
       // A kept-alive connection the server had closed meanwhile: once more.
       if (reused && retryable) {
         SCN_RETURN_IF_ERROR(connect(t));
-        result = attempt(method, t, body, headers, on_data, &retryable);
+        result = attempt(method, t, body, headers, on_data, on_head, &retryable);
         if (!result.is_ok()) close();
       }
     }
@@ -287,6 +294,17 @@ Result<ClientResponse> request_stream(std::string_view method, std::string_view 
   SCN_ASSIGN_OR_RETURN(Target t, parse_url(url));
   ClientConnection impl{std::string(url), timeout};
   auto result = impl.exchange(method, t, body, headers, &on_data);
+  impl.close();
+  return result;
+}
+
+Result<ClientResponse> request_stream(std::string_view method, std::string_view url,
+                                      std::string_view body, const Headers& headers,
+                                      const HeadCallback& on_head, const DataCallback& on_data,
+                                      std::chrono::milliseconds timeout) {
+  SCN_ASSIGN_OR_RETURN(Target t, parse_url(url));
+  ClientConnection impl{std::string(url), timeout};
+  auto result = impl.exchange(method, t, body, headers, &on_data, &on_head);
   impl.close();
   return result;
 }

@@ -54,6 +54,17 @@ Result<ClientResponse> request_stream(std::string_view method, std::string_view 
                                       const DataCallback& on_data,
                                       std::chrono::milliseconds timeout = kDefaultClientTimeout);
 
+// Receives the answer's status and headers once they arrived, before any body
+// byte; return false to stop there (a success: the body is not read).
+using HeadCallback = std::function<bool(int status, const Headers& headers)>;
+
+// request_stream() that also reports the status and headers as soon as they
+// arrived (e.g. to start passing a stream through before its end).
+Result<ClientResponse> request_stream(std::string_view method, std::string_view url,
+                                      std::string_view body, const Headers& headers,
+                                      const HeadCallback& on_head, const DataCallback& on_data,
+                                      std::chrono::milliseconds timeout = kDefaultClientTimeout);
+
 // A keep-alive connection to one server, e.g. Client("http://127.0.0.1:8080").
 // Not thread-safe: one request at a time.
 class Client {

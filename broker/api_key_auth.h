@@ -1,0 +1,47 @@
+// API-key authentication, shared by the OpenAI gateway and /api/v1.
+//
+// Contract:
+//  - authenticate_api_key(pg, key) looks the key up by its SHA-256 and
+//    answers a Principal (Kind::kApiKey, role member, tenant_id, api_key_id,
+//    username = the key's name), or kUnauthenticated ("invalid API key",
+//    "API key revoked", "API key expired") - also for a suspended tenant.
+//    It never says which keys exist beyond that.
+//  - bearer_token(request) is the token of "Authorization: Bearer <token>",
+//    or "" when the header is absent or not a bearer.
+//  - ApiKeyCache remembers successful look-ups for `ttl` (default 1 s), so a
+//    revoked key stops working within that time on every broker; failures
+//    are not cached. Thread-safe. last_used_at is updated at most once a
+//    minute per key.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "broker/principal.h"
+#include "common/http/server.h"
+#include "common/status.h"
+
+namespace scn::db {
+class PgPool;
+}
+
+namespace scn::broker {
+
+std::string_view bearer_token(const http::Request& request);
+
+Result<Principal> authenticate_api_key(db::PgPool& pg, std::string_view key);
+
+class ApiKeyCache {
+ public:
+  explicit ApiKeyCache(db::PgPool& pg, std::chrono::milliseconds ttl = std::chrono::milliseconds(1000));
+  ~ApiKeyCache();
+  Result<Principal> authenticate(std::string_view key);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace scn::broker

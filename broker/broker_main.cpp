@@ -1,0 +1,51 @@
+// `scn broker`: flags (docs/API.md, "scn broker"), then BrokerService until
+// SIGINT/SIGTERM.
+#include <cstdio>
+#include <string>
+
+#include "broker/broker_cli.h"
+#include "broker/broker_service.h"
+#include "common/config.h"
+
+namespace scn::broker {
+
+int broker_main(int argc, char** argv) {
+  BrokerOptions o;
+  int kdf_cost = o.kdf.log2_n;
+  common::OptionSet opts("scn broker",
+                         "the front door: /api/v1 for people and programs, the OpenAI-compatible API");
+  opts.add("pg-url", &o.pg_url, "PostgreSQL URL (postgresql://user@host:port/db)")
+      .require("pg-url")
+      .add("redis-url", &o.redis_url, "Redis URL (redis://host:port/db)")
+      .require("redis-url")
+      .add("host", &o.host, "address to listen on")
+      .add("port", &o.port, "port to listen on (0: any free port)")
+      .add("usage-flush-ms", &o.usage_flush_ms, "how often usage counts are written to PostgreSQL")
+      .add("model-store", &o.model_store_dir, "directory served under /store/ (empty: none)")
+      .add("kdf-cost", &kdf_cost, "password hashing cost, log2 of scrypt's N (10..20)")
+      .add("workers", &o.worker_threads, "threads running requests")
+      .log_level_option();
+  auto parsed = opts.parse(argc, argv);
+  if (!parsed.is_ok()) {
+    std::fprintf(stderr, "scn broker: %s\n\n%s", parsed.status().message().c_str(), opts.help().c_str());
+    return 2;
+  }
+  if (parsed.value() == common::OptionSet::Outcome::kHelp) return 0;
+  o.kdf.log2_n = kdf_cost;
+  if (o.worker_threads < 1 || o.worker_threads > 1024) {
+    std::fprintf(stderr, "scn broker: --workers must be 1..1024\n");
+    return 2;
+  }
+  auto service = BrokerService::start(o);
+  if (!service.is_ok()) {
+    std::fprintf(stderr, "scn broker: %s\n", service.status().to_string().c_str());
+    return service.status().code() == Code::kInvalidArgument ? 2 : 1;
+  }
+  (*service)->stop_on_signals();
+  std::printf("scn broker listening on http://%s:%d\n", o.host.c_str(), (*service)->port());
+  std::fflush(stdout);
+  (*service)->wait();
+  return 0;
+}
+
+}  // namespace scn::broker

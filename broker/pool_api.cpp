@@ -1,0 +1,201 @@
+#include "broker/pool_api.h"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "broker/resource_util.h"
+#include "common/db/pg.h"
+
+namespace scn::broker {
+namespace {
+
+namespace json = boost::json;
+
+// 2026-11-28, 2026-11-28T19:13:48Z, 2026-11-28T19:13:48.5+08:00 (the cast
+// in PostgreSQL then checks the values).
+bool looks_like_time(std::string_view s) {
+  auto digits = [&](std::size_t at, std::size_t n) {
+    if (at + n > s.size()) return false;
+    for (std::size_t i = at; i < at + n; ++i)
+      if (std::isdigit(static_cast<unsigned char>(s[i])) == 0) return false;
+    return true;
+  };
+  if (!digits(0, 4) || s.size() < 10 || s[4] != '-' || !digits(5, 2) || s[7] != '-' ||
+      !digits(8, 2))
+    return false;
+  if (s.size() == 10) return true;
+  if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2) || s.size() < 16 ||
+      s[13] != ':' || !digits(14, 2))
+    return false;
+  std::size_t i = 16;
+  if (i < s.size() && s[i] == ':') {
+    if (!digits(i + 1, 2)) return false;
+    i += 3;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      std::size_t start = i;
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) != 0) ++i;
+      if (i == start) return false;
+    }
+  }
+  std::string_view zone = s.substr(i);
+  if (zone.empty() || zone == "Z" || zone == "z") return true;
+  return zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && digits(i + 1, 2) &&
+         zone[3] == ':' && digits(i + 4, 2);
+}
+
+Result<std::optional<std::string>> time_param(const ApiCall& call, std::string_view name) {
+  auto v = call.request.query_param(name);
+  if (!v) return std::optional<std::string>();
+  if (!looks_like_time(*v))
+    return Status::invalid_argument("param '" + std::string(name) +
+                                    "' must be an RFC 3339 time (2026-11-28T19:00:00Z)");
+  return std::optional<std::string>(std::string(*v));
+}
+
+const char* opt_c(const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; }
+
+Status pool(BrokerContext& ctx, ApiCall& call) {
+  if (!call.who().is_admin()) return Status::permission_denied("only admins see the pool");
+  auto body = ctx.pg.with_tx(
+      [&](pqxx::work& tx) -> Result<json::object> {
+        json::array centers;
+        std::map<std::string, std::size_t> index;
+        for (const auto& r : tx.exec(
+                 "SELECT c.id, c.name, c.region, "
+                 "count(n.id) FILTER (WHERE n.status = 'ready'), "
+                 "count(n.id) FILTER (WHERE n.status = 'draining'), "
+                 "count(n.id) FILTER (WHERE n.status = 'lost') "
+                 "FROM centers c LEFT JOIN nodes n ON n.center_id = c.id "
+                 "WHERE c.status <> 'retired' GROUP BY c.id ORDER BY c.name")) {
+          json::object c;
+          c["id"] = r[0].as<std::string>();
+          c["name"] = r[1].as<std::string>();
+          c["region"] = r[2].as<std::string>();
+          c["nodes"] = json::object{{"ready", r[3].as<std::int64_t>()},
+                                    {"draining", r[4].as<std::int64_t>()},
+                                    {"lost", r[5].as<std::int64_t>()}};
+          c["devices"] = json::array();
+          index[r[0].as<std::string>()] = centers.size();
+          centers.push_back(std::move(c));
+        }
+        for (const auto& r : tx.exec(
+                 "WITH used AS (SELECT r.device_id, "
+                 "  sum(CASE WHEN d.kind = 'gpu' THEN cardinality(r.device_indices) "
+                 "      ELSE r.cpu_threads END) AS n, sum(r.memory_bytes) AS mem "
+                 "  FROM replicas r JOIN devices d ON d.id = r.device_id "
+                 "  WHERE r.state IN ('scheduled', 'starting', 'ready', 'stopping') "
+                 "  GROUP BY r.device_id) "
+                 "SELECT n.center_id, d.kind, d.model, n.simulated, sum(d.count)::bigint, "
+                 "sum(CASE WHEN d.kind = 'gpu' THEN d.memory_bytes * d.count "
+                 "    ELSE d.memory_bytes END)::bigint, "
+                 "coalesce(sum(u.n), 0)::bigint, coalesce(sum(u.mem), 0)::bigint "
+                 "FROM devices d JOIN nodes n ON n.id = d.node_id "
+                 "LEFT JOIN used u ON u.device_id = d.id "
+                 "WHERE n.status IN ('ready', 'draining') "
+                 "GROUP BY n.center_id, d.kind, d.model, n.simulated "
+                 "ORDER BY d.kind DESC, d.model, n.simulated")) {
+          auto it = index.find(r[0].as<std::string>());
+          if (it == index.end()) continue;  // a retired center
+          const std::int64_t memory = r[5].as<std::int64_t>();
+          const std::int64_t used_memory = r[7].as<std::int64_t>();
+          json::object d{{"kind", r[1].as<std::string>()},
+                         {"model", r[2].as<std::string>()},
+                         {"simulated", r[3].as<bool>()},
+                         {"count", r[4].as<std::int64_t>()},
+                         {"memory_bytes", memory},
+                         {"used_count", r[6].as<std::int64_t>()},
+                         {"used_memory_bytes", used_memory},
+                         {"free_memory_bytes", std::max<std::int64_t>(0, memory - used_memory)}};
+          centers[it->second].as_object()["devices"].as_array().push_back(std::move(d));
+        }
+        json::object services;
+        for (const auto& r : tx.exec("SELECT status, count(*) FROM services "
+                                     "WHERE deleted_at IS NULL GROUP BY status ORDER BY status"))
+          services[r[0].as<std::string>()] = r[1].as<std::int64_t>();
+        json::object replicas;
+        for (const auto& r : tx.exec("SELECT r.state, count(*) FROM replicas r "
+                                     "JOIN services s ON s.id = r.service_id "
+                                     "WHERE s.deleted_at IS NULL GROUP BY r.state ORDER BY 1"))
+          replicas[r[0].as<std::string>()] = r[1].as<std::int64_t>();
+        return json::object{{"centers", std::move(centers)},
+                            {"services", std::move(services)},
+                            {"replicas", std::move(replicas)}};
+      },
+      {.read_only = true});
+  if (!body.is_ok()) return body.status();
+  reply_json(call, 200, *body);
+  return Status::ok();
+}
+
+Status usage(BrokerContext& ctx, ApiCall& call) {
+  const Principal& p = call.who();
+  std::string tenant;
+  auto asked = call.request.query_param("tenant_id");
+  if (p.is_admin()) {
+    if (asked) {
+      if (!is_uuid(*asked)) return Status::not_found("param 'tenant_id': no such tenant");
+      tenant = std::string(*asked);
+    }
+  } else if (p.role == Role::kMember && !p.tenant_id.empty()) {
+    if (asked && *asked != p.tenant_id)
+      return Status::permission_denied("param 'tenant_id': members see their own tenant only");
+    tenant = p.tenant_id;
+  } else {
+    return Status::permission_denied("usage is for tenants' members and admins");
+  }
+  std::string service;
+  if (auto s = call.request.query_param("service_id")) {
+    if (!is_uuid(*s)) return Status::not_found("param 'service_id': service not found");
+    service = std::string(*s);
+  }
+  SCN_ASSIGN_OR_RETURN(auto from, time_param(call, "from"));
+  SCN_ASSIGN_OR_RETURN(auto to, time_param(call, "to"));
+  auto data = ctx.pg.with_tx(
+      [&](pqxx::work& tx) -> Result<json::array> {
+        if (!service.empty() &&
+            tx.exec_params("SELECT 1 FROM services WHERE id = $1::uuid AND "
+                           "($2 = '' OR tenant_id::text = $2)",
+                           service, tenant)
+                .empty()) {
+          return Status::not_found("param 'service_id': service not found");
+        }
+        json::array out;
+        for (const auto& r : tx.exec_params(
+                 "SELECT u.tenant_id, u.service_id, s.name, sum(u.requests)::bigint, "
+                 "sum(u.prompt_tokens)::bigint, sum(u.completion_tokens)::bigint "
+                 "FROM usage_records u JOIN services s ON s.id = u.service_id "
+                 "WHERE ($1 = '' OR u.tenant_id::text = $1) "
+                 "AND ($2 = '' OR u.service_id::text = $2) "
+                 "AND ($3::timestamptz IS NULL OR u.period_start >= $3::timestamptz) "
+                 "AND ($4::timestamptz IS NULL OR u.period_start < $4::timestamptz) "
+                 "GROUP BY u.tenant_id, u.service_id, s.name ORDER BY s.name, u.service_id",
+                 tenant, service, opt_c(from), opt_c(to))) {
+          out.push_back(json::object{{"tenant_id", r[0].as<std::string>()},
+                                     {"service_id", r[1].as<std::string>()},
+                                     {"service_name", r[2].as<std::string>()},
+                                     {"requests", r[3].as<std::int64_t>()},
+                                     {"prompt_tokens", r[4].as<std::int64_t>()},
+                                     {"completion_tokens", r[5].as<std::int64_t>()}});
+        }
+        return out;
+      },
+      {.read_only = true});
+  if (!data.is_ok()) return data.status();
+  reply_json(call, 200, json::object{{"data", std::move(*data)}});
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_pool_routes(ApiRouter& router, BrokerContext& ctx) {
+  router.add("GET", "/api/v1/pool", Access::kAuthenticated,
+             [&ctx](ApiCall& call) { return pool(ctx, call); });
+  router.add("GET", "/api/v1/usage", Access::kAuthenticated,
+             [&ctx](ApiCall& call) { return usage(ctx, call); });
+}
+
+}  // namespace scn::broker

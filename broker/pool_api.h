@@ -1,0 +1,25 @@
+// /api/v1/pool and /api/v1/usage (docs/API.md, "Usage, pool, audit").
+//
+// Contract:
+//  - GET /pool: admins only (403 otherwise). Per center (not retired): node
+//    counts by status (ready, draining, lost) and devices of its ready and
+//    draining nodes grouped by (kind, model, simulated): count (GPUs, or CPU
+//    cores), memory_bytes (GPU: memory of each GPU x count; CPU: RAM),
+//    used_count and used_memory_bytes (by replicas in scheduled, starting,
+//    ready or stopping: GPU indices, or CPU threads, and reserved memory),
+//    free_memory_bytes. Plus live services by status and replicas by state.
+//  - GET /usage[?service_id=&from=&to=&tenant_id=]: sums of usage_records
+//    per service (records whose period_start is in [from, to)). Members
+//    (and API keys) see their tenant only: tenant_id of another tenant is
+//    403, a foreign or malformed service_id 404. Admins see all, or one
+//    tenant. from/to are RFC 3339 times (400 when malformed). Operators 403.
+#pragma once
+
+#include "broker/api_router.h"
+#include "broker/broker_context.h"
+
+namespace scn::broker {
+
+void add_pool_routes(ApiRouter& router, BrokerContext& ctx);
+
+}  // namespace scn::broker

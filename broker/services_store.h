@@ -1,0 +1,103 @@
+// ServicesStore: a tenant's model services in PostgreSQL (table services;
+// replicas are read, never written: the scheduler owns them).
+//
+// Contract:
+//  - `scope` is the tenant a caller is limited to; "" means every tenant
+//    (admin). A service of another tenant, a deleted one, or a malformed id
+//    is kNotFound "service not found" - never distinguishable.
+//  - create() checks, in ONE transaction holding the tenant row locked (so
+//    concurrent launches cannot overrun the quota): the tenant exists
+//    (kNotFound) and is active (kConflict); replicas plus the
+//    replicas_wanted of the tenant's other live services stay within the
+//    tenant's max_replicas (kUnprocessable naming field 'replicas'); the
+//    name is free among the tenant's services that are not deleted
+//    (kConflict). It writes the service (status 'pending') and one
+//    audit_log row ("service.create").
+//  - scale() keeps the status unless it was 'stopped' (then 'pending' when
+//    replicas > 0); stop() sets replicas_wanted 0 and status 'stopped';
+//    remove() sets status 'deleted' and deleted_at, freeing the name. Each
+//    is one transaction with an audit row and an optimistic update on
+//    services.version (re-read and retried once; then kConflict).
+//  - replicas() lists a service's replicas with node, center and device,
+//    omitting 'stopped' and 'lost' ones not updated for 10 minutes.
+//  - Thread-safe as PgPool is; all failures are Status values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/principal.h"
+#include "common/status.h"
+
+namespace scn::db {
+class PgPool;
+}
+
+namespace scn::broker {
+
+inline constexpr int kMaxReplicasPerService = 1000;  // the schema's bound
+
+struct ServiceRecord {
+  std::string id;
+  std::string tenant_id;
+  std::string name;
+  std::string model_id;
+  std::string model;         // the catalog model's name
+  std::string quantization;  // of model_file_id
+  std::string model_file_id;
+  int replicas_wanted = 0;
+  int replicas_ready = 0;
+  int context_length = 0;
+  std::string placement_json;  // a JSON object
+  std::string status;
+  std::optional<std::string> status_reason;
+  std::string created_at;  // RFC 3339
+  std::string updated_at;
+  std::int64_t version = 0;
+};
+
+struct ReplicaRecord {
+  std::string id;
+  std::string state;
+  std::optional<std::string> reason;
+  std::optional<std::string> node_id, node_name, center_id, center_name;
+  std::optional<std::string> device_kind, device_model;
+  std::string device_indices_json = "[]";  // a JSON array of integers
+  std::optional<int> port;
+  int restarts = 0;
+  std::optional<std::string> scheduled_at, ready_at;
+};
+
+struct NewService {
+  std::string tenant_id;
+  std::string name;
+  std::string model_id;
+  std::string model_file_id;
+  int replicas = 1;
+  int context_length = 0;
+  std::string placement_json = "{}";
+  std::string created_by;  // a user id, or "" (API keys)
+};
+
+class ServicesStore {
+ public:
+  explicit ServicesStore(db::PgPool& pg) : pg_(pg) {}
+
+  Result<ServiceRecord> create(const NewService& spec, const Actor& actor);
+  // Live services (not deleted) of `tenant_id` ("" = all), oldest first.
+  Result<std::vector<ServiceRecord>> list(std::string_view tenant_id);
+  Result<ServiceRecord> get(std::string_view id, std::string_view scope);
+  Result<std::vector<ReplicaRecord>> replicas(std::string_view service_id);
+  Result<ServiceRecord> scale(std::string_view id, std::string_view scope, int replicas,
+                              const Actor& actor);
+  Result<ServiceRecord> stop(std::string_view id, std::string_view scope, const Actor& actor);
+  Status remove(std::string_view id, std::string_view scope, const Actor& actor);
+
+ private:
+  db::PgPool& pg_;
+};
+
+}  // namespace scn::broker

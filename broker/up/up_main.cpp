@@ -1,0 +1,289 @@
+// `scn up`: PostgreSQL + Redis (local_services.h, unless URLs are given),
+// migrations, the demo catalog and accounts (demo_setup.h), then the
+// scheduler, the broker and the demo agents as child processes, a stories260K
+// service for the demo tenant launched through the broker's API, and a
+// summary with a curl command that works as printed. SIGINT/SIGTERM stop
+// everything in reverse order (agents, broker, scheduler, Redis, PostgreSQL).
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "broker/up/demo_setup.h"
+#include "broker/up/local_services.h"
+#include "broker/up/ports.h"
+#include "broker/up/scn_process.h"
+#include "broker/up/up_cli.h"
+#include "broker/up/up_files.h"
+#include "broker/up/up_service.h"
+#include "common/config.h"
+#include "common/db/migrate.h"
+#include "common/db/pg.h"
+#include "common/log.h"
+#include "common/process/subprocess.h"
+
+namespace scn::broker {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+struct UpOptions {
+  std::string var = "var";
+  int port = 8000;
+  int scheduler_port = 0;
+  std::string pg_url, redis_url, shared_dir;
+  int ready_timeout_s = 120;
+};
+
+void say(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+int fail(const Status& st) {
+  std::fprintf(stderr, "scn up: %s\n", st.to_string().c_str());
+  return 1;
+}
+
+fs::path default_shared_dir() {
+  if (const char* s = std::getenv("SCN_SHARED_DIR"); s != nullptr && *s != '\0') return s;
+  if (auto src = find_source_dir(); src.is_ok()) return src.value() / ".." / "shared";
+  return "../shared";
+}
+
+class Up {
+ public:
+  explicit Up(UpOptions o) : o_(std::move(o)) {}
+  ~Up() { shutdown(); }
+
+  int run();
+
+ private:
+  Status start_platform(const DemoAccounts& accounts, const std::string& pg_url,
+                        const std::string& redis_url);
+  void supervise();
+  void shutdown();
+  void print_summary(const UpCredentials& creds, const std::string& api_key);
+
+  UpOptions o_;
+  fs::path var_;
+  std::unique_ptr<LocalServices> services_;
+  std::unique_ptr<ScnProcess> scheduler_, broker_;
+  std::vector<std::unique_ptr<ScnProcess>> agents_;
+};
+
+int Up::run() {
+  std::error_code ec;
+  fs::create_directories(fs::path(o_.var) / "logs", ec);
+  if (ec) return fail(Status::io_error("create " + o_.var + ": " + ec.message()));
+  var_ = fs::canonical(o_.var);
+  if (!port_free(o_.port))
+    return fail(
+        Status::conflict("port " + std::to_string(o_.port) +
+                         " is taken on 127.0.0.1 (another scn up or broker?); choose one with --port"));
+  const fs::path shared = o_.shared_dir.empty() ? default_shared_dir() : fs::path(o_.shared_dir);
+  if (!fs::exists(shared / "models" / "stories260K.gguf", ec))
+    return fail(Status::not_found("the shared data folder " + shared.string() +
+                                  " has no models/stories260K.gguf; pass --shared-dir"));
+
+  std::string pg_url = o_.pg_url, redis_url = o_.redis_url;
+  if (pg_url.empty() || redis_url.empty()) {
+    say("scn up: starting PostgreSQL and Redis under " + var_.string());
+    auto s = LocalServices::start(var_);
+    if (!s.is_ok()) return fail(s.status());
+    services_ = std::move(s).value();
+    if (pg_url.empty()) pg_url = services_->pg_url();
+    if (redis_url.empty()) redis_url = services_->redis_url();
+  }
+  if (g_stop) return 0;
+  db::PgOptions po;
+  po.url = pg_url;
+  po.pool_size = 2;
+  po.application_name = "scn-up";
+  auto pool = db::PgPool::connect(po);
+  if (!pool.is_ok()) return fail(pool.status().with_context("PostgreSQL " + pg_url));
+  if (Status st = db::migrate(**pool); !st.is_ok()) return fail(st);
+  if (Status st = import_demo_catalog(**pool, fs::absolute(shared)); !st.is_ok()) return fail(st);
+
+  const fs::path cred_path = var_ / "credentials.json";
+  auto creds = UpCredentials::load(cred_path);
+  if (!creds.is_ok()) return fail(creds.status());
+  auto accounts = ensure_demo_accounts(**pool, *creds);
+  if (!accounts.is_ok()) return fail(accounts.status());
+  if (Status st = creds->save(cred_path); !st.is_ok()) return fail(st);
+
+  if (Status st = start_platform(*accounts, pg_url, redis_url); !st.is_ok()) return fail(st);
+  if (g_stop) return 0;
+
+  const std::string base = "http://127.0.0.1:" + std::to_string(o_.port);
+  DemoServiceOptions so;
+  so.broker_url = base;
+  so.username = demo_plan().member;
+  so.password = creds->passwords[demo_plan().member];
+  so.ready_timeout = std::chrono::seconds(o_.ready_timeout_s);
+  so.stop_requested = [] { return g_stop != 0; };
+  so.progress = [](const std::string& line) { say("scn up: " + line); };
+  auto key = ensure_api_key(so, *creds);
+  if (!key.is_ok()) return fail(key.status());
+  if (Status st = creds->save(cred_path); !st.is_ok()) return fail(st);
+  Status ready = launch_demo_service(so);
+  if (g_stop) return 0;
+  if (!ready.is_ok())
+    say("scn up: WARNING: " + ready.to_string() + "\n  (the pool keeps running; logs in " +
+        (var_ / "logs").string() + ")");
+  print_summary(*creds, *key);
+  supervise();
+  say("scn up: stopping (agents, broker, scheduler, Redis, PostgreSQL) ...");
+  shutdown();
+  say("scn up: stopped");
+  return 0;
+}
+
+Status Up::start_platform(const DemoAccounts& accounts, const std::string& pg_url,
+                          const std::string& redis_url) {
+  const std::string bin = process::self_executable();
+  const fs::path logs = var_ / "logs";
+  const int sched_port = pick_port(o_.scheduler_port != 0 ? o_.scheduler_port : 7070);
+  scheduler_ = std::make_unique<ScnProcess>(
+      "scheduler", bin,
+      std::vector<std::string>{"scheduler", "--pg-url", pg_url, "--redis-url", redis_url, "--host",
+                               "127.0.0.1", "--port", std::to_string(sched_port)},
+      logs / "scheduler.log");
+  say("scn up: starting the scheduler on 127.0.0.1:" + std::to_string(sched_port));
+  SCN_RETURN_IF_ERROR(scheduler_->start_listening(sched_port, 30s));
+  broker_ = std::make_unique<ScnProcess>(
+      "broker", bin,
+      std::vector<std::string>{"broker", "--pg-url", pg_url, "--redis-url", redis_url, "--host", "127.0.0.1",
+                               "--port", std::to_string(o_.port)},
+      logs / "broker.log");
+  say("scn up: starting the broker on 127.0.0.1:" + std::to_string(o_.port));
+  SCN_RETURN_IF_ERROR(broker_->start_listening(o_.port, 30s));
+  const std::string sched_url = "http://127.0.0.1:" + std::to_string(sched_port);
+  for (const auto& c : demo_plan().centers) {
+    for (const auto& n : c.nodes) {
+      std::vector<std::string> args = {"agent",
+                                       "--scheduler",
+                                       sched_url,
+                                       "--join-token",
+                                       accounts.join_tokens.at(c.name),
+                                       "--name",
+                                       n.name,
+                                       "--state-dir",
+                                       (var_ / "agents" / n.name).string()};
+      if (!n.simulate.empty()) {
+        args.push_back("--simulate");
+        args.push_back(n.simulate);
+      }
+      auto agent =
+          std::make_unique<ScnProcess>("agent " + n.name, bin, args, logs / ("agent-" + n.name + ".log"));
+      say("scn up: starting agent " + n.name + " (" + c.name + ", " +
+          (n.simulate.empty() ? std::string("this machine's CPU") : "simulated " + n.simulate) + ")");
+      SCN_RETURN_IF_ERROR(agent->start());
+      agents_.push_back(std::move(agent));
+    }
+  }
+  return Status::ok();
+}
+
+// Until SIGINT/SIGTERM: a child that exits is reported and restarted (at most
+// once every 5 s each), so that the demo pool heals like a real one.
+void Up::supervise() {
+  std::vector<ScnProcess*> all = {scheduler_.get(), broker_.get()};
+  for (auto& a : agents_) all.push_back(a.get());
+  std::vector<std::chrono::steady_clock::time_point> last(all.size());
+  while (!g_stop) {
+    std::this_thread::sleep_for(200ms);
+    for (size_t i = 0; i < all.size() && !g_stop; ++i) {
+      if (all[i]->running()) continue;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last[i] < 5s) continue;
+      last[i] = now;
+      std::fprintf(stderr, "scn up: %s exited; restarting it. Its log (%s) ends with:\n%s",
+                   all[i]->name().c_str(), all[i]->log_path().c_str(), all[i]->log_tail(10).c_str());
+      if (Status st = all[i]->start(); !st.is_ok())
+        std::fprintf(stderr, "scn up: %s\n", st.to_string().c_str());
+    }
+  }
+}
+
+void Up::shutdown() {
+  for (auto it = agents_.rbegin(); it != agents_.rend(); ++it) (*it)->stop(10s);
+  agents_.clear();
+  if (broker_) broker_->stop(10s);
+  broker_.reset();
+  if (scheduler_) scheduler_->stop(10s);
+  scheduler_.reset();
+  if (services_) {
+    if (Status st = services_->stop(); !st.is_ok())
+      std::fprintf(stderr, "scn up: %s\n", st.to_string().c_str());
+    services_.reset();
+  }
+}
+
+void Up::print_summary(const UpCredentials& creds, const std::string& api_key) {
+  const std::string base = "http://127.0.0.1:" + std::to_string(o_.port);
+  auto pw = [&](const std::string& user) {
+    auto it = creds.passwords.find(user);
+    return it == creds.passwords.end() ? std::string("(unknown: not in credentials.json)") : it->second;
+  };
+  std::string s;
+  s += "\n==================== scn is up ====================\n";
+  s += "Broker:       " + base + "   (REST API " + base + "/api/v1, OpenAI API " + base + "/v1)\n";
+  s +=
+      "Data, logs:   " + var_.string() + "   (credentials in " + (var_ / "credentials.json").string() + ")\n";
+  s += "Centers:      ";
+  for (const auto& c : demo_plan().centers)
+    s += c.name + " (" + c.region + ", " + std::to_string(c.nodes.size()) + " node" +
+         (c.nodes.size() > 1 ? "s" : "") + ")  ";
+  s += "\n\nLog in (POST " + base + "/api/v1/auth/login):\n";
+  s += "  admin     " + demo_plan().admin + " / " + pw(demo_plan().admin) + "\n";
+  for (const auto& c : demo_plan().centers)
+    s += "  operator  " + c.operator_name() + " / " + pw(c.operator_name()) + "\n";
+  s += "  tenant    " + demo_plan().member + " / " + pw(demo_plan().member) + "   (tenant '" +
+       demo_plan().tenant + "')\n";
+  s += "\nAPI key of tenant '" + demo_plan().tenant + "': " + api_key + "\n";
+  s += "\nTry it (service 'stories' = model stories260k, 2 replicas):\n\n";
+  s += "  curl -s " + base + "/v1/chat/completions -H 'Authorization: Bearer " + api_key +
+       "' -H 'Content-Type: application/json' -d '{\"model\":\"stories\",\"messages\":[{\"role\":\"user\","
+       "\"content\":\"Once upon a time\"}],\"max_tokens\":32}'\n";
+  s += "\nCtrl-C stops everything; `scn up` again reuses " + var_.string() + ".\n";
+  s += "===================================================\n";
+  say(s);
+}
+
+}  // namespace
+
+int up_main(int argc, char** argv) {
+  UpOptions o;
+  common::OptionSet opts("scn up", "the whole platform on this machine: a demo pool with the real model");
+  opts.add("var", &o.var, "folder of the data, logs and credentials (reused by the next run)")
+      .add("port", &o.port, "the broker's port on 127.0.0.1")
+      .add("scheduler-port", &o.scheduler_port, "the scheduler's port (default: 7070 if free, else any)")
+      .add("pg-url", &o.pg_url, "use this PostgreSQL instead of starting one")
+      .add("redis-url", &o.redis_url, "use this Redis instead of starting one")
+      .add("shared-dir", &o.shared_dir, "the shared data folder (models; default <repo>/../shared)")
+      .add("ready-timeout", &o.ready_timeout_s, "seconds to wait for the demo service to be ready")
+      .log_level_option();
+  auto parsed = opts.parse(argc, argv);
+  if (!parsed.is_ok()) {
+    std::fprintf(stderr, "scn up: %s\n\n%s", parsed.status().message().c_str(), opts.help().c_str());
+    return 2;
+  }
+  if (parsed.value() == common::OptionSet::Outcome::kHelp) return 0;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  Up up(std::move(o));
+  return up.run();
+}
+
+}  // namespace scn::broker

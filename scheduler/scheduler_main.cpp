@@ -1,0 +1,58 @@
+// `scn scheduler`: flags, then SchedulerService until SIGINT/SIGTERM.
+#include "scheduler/scheduler_cli.h"
+
+#include <cstdio>
+#include <string>
+
+#include "common/config.h"
+#include "common/metrics.h"
+#include "scheduler/service/scheduler_service.h"
+
+namespace scn::scheduler {
+
+int scheduler_main(int argc, char** argv) {
+  SchedulerOptions o;
+  int64_t heartbeat_ms = o.config.heartbeat.count();
+  int64_t node_ttl_ms = o.config.node_ttl.count();
+  int64_t loop_ms = o.config.loop.count();
+  common::OptionSet opts("scn scheduler",
+                         "the pool's scheduler: agents' API, liveness, placement, failover");
+  opts.add("pg-url", &o.pg_url, "PostgreSQL URL (postgresql://user@host:port/db)")
+      .require("pg-url")
+      .add("redis-url", &o.redis_url, "Redis URL (redis://host:port/db)")
+      .require("redis-url")
+      .add("host", &o.host, "address to listen on")
+      .add("port", &o.port, "port to listen on (0: any free port)")
+      .add("heartbeat-ms", &heartbeat_ms, "heartbeat period agents are told to use")
+      .add("node-ttl-ms", &node_ttl_ms, "a node without heartbeat for this long is lost")
+      .add("loop-ms", &loop_ms, "period of the leader's reconcile loop")
+      .log_level_option();
+  auto parsed = opts.parse(argc, argv);
+  if (!parsed.is_ok()) {
+    std::fprintf(stderr, "scn scheduler: %s\n\n%s", parsed.status().message().c_str(),
+                 opts.help().c_str());
+    return 2;
+  }
+  if (parsed.value() == common::OptionSet::Outcome::kHelp) return 0;
+  if (heartbeat_ms <= 0 || node_ttl_ms <= 0 || loop_ms <= 0 || o.port < 0 || o.port > 65535) {
+    std::fprintf(stderr, "scn scheduler: --heartbeat-ms, --node-ttl-ms, --loop-ms must be > 0 "
+                         "and --port 0..65535\n");
+    return 2;
+  }
+  o.config.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+  o.config.node_ttl = std::chrono::milliseconds(node_ttl_ms);
+  o.config.loop = std::chrono::milliseconds(loop_ms);
+
+  auto service = SchedulerService::start(o, metrics::default_registry());
+  if (!service.is_ok()) {
+    std::fprintf(stderr, "scn scheduler: %s\n", service.status().to_string().c_str());
+    return 1;
+  }
+  (*service)->stop_on_signals();
+  std::printf("scn scheduler listening on http://%s:%d\n", o.host.c_str(), (*service)->port());
+  std::fflush(stdout);
+  (*service)->wait();
+  return 0;
+}
+
+}  // namespace scn::scheduler
