@@ -11,6 +11,7 @@
 #include "inference/cli/commands.h"
 #include "node-agent/agent_cli.h"
 #include "scheduler/scheduler_cli.h"
+#include "scheduler/sim/sim_cli.h"
 
 namespace {
 
@@ -30,6 +31,7 @@ constexpr Command kCommands[] = {
     {"run", scn::inference::run_main, "generate text from a GGUF model in the terminal"},
     {"gguf", scn::inference::gguf_main, "inspect, quantize, synthesize GGUF files; import tokenizers"},
     {"bench", scn::bench::bench_main, "benchmarks that print figures"},
+    {"sim", scn::scheduler::sim::sim_main, "the real scheduler over a simulated national pool"},
     {"catalog", scn::catalog::catalog_main, "import and list the model catalog"},
     {"migrate", scn::db::migrate_main, "apply the schema migrations to PostgreSQL"},
 };

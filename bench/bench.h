@@ -3,6 +3,6 @@
 
 namespace scn::bench {
 
-int bench_main(int argc, char** argv);  // scn bench infer|membw ...
+int bench_main(int argc, char** argv);  // scn bench infer|serve|membw|scheduler ...
 
 }  // namespace scn::bench

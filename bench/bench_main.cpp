@@ -1,4 +1,4 @@
-// `scn bench infer|membw|scheduler`: argument parsing and output of the benchmarks.
+// `scn bench infer|serve|membw|scheduler`: argument parsing and output of the benchmarks.
 #include "bench/bench.h"
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 
 #include "bench/infer_bench.h"
 #include "bench/membw_bench.h"
+#include "bench/serve_bench.h"
 #include "scheduler/placement_bench.h"
 
 namespace scn::bench {
@@ -31,6 +32,9 @@ void usage(std::FILE* f) {
   std::fprintf(f,
                "usage: scn bench infer --model F [--threads N] [--prompt-tokens 512]\n"
                "                       [--gen-tokens 128] [--reps 3] [--mib 512] [--json]\n"
+               "       scn bench serve (--model F [--threads N] [--server-args \"FLAGS\"] | --url URL)\n"
+               "                       [--clients 1] [--prompt-tokens 100] [--max-tokens 128]\n"
+               "                       [--shared-prefix 0] [--requests N] [--seed S] [--json]\n"
                "       scn bench membw [--threads N] [--mib 512] [--json]\n"
                "       scn bench scheduler [--nodes 10000] [--centers 30] [--replicas 20000]\n"
                "                           [--sample N] [--seed S]\n"
@@ -38,6 +42,10 @@ void usage(std::FILE* f) {
                "infer: prompt processing (one eval of a prompt of random ids) and decode\n"
                "       (one token per eval after the prompt) speed in tokens/s, and decode as\n"
                "       a fraction of the memory read bandwidth measured in the same run.\n"
+               "serve: N concurrent streaming clients against `scn infer` over HTTP (started here\n"
+               "       with --model, or a running server at --url): aggregate generated tok/s,\n"
+               "       time to first token and per output token p50/p99, 429s, prefix hit\n"
+               "       rate (usage cached_tokens) and the started server's peak RSS.\n"
                "membw: memory read bandwidth (STREAM-like probe over a buffer of --mib MiB).\n"
                "scheduler: placement decisions/s over a synthetic pool of simulated nodes\n"
                "       (--sample N stops scoring after N feasible nodes; 0 scores all).\n"
@@ -83,6 +91,52 @@ int infer_main(int argc, char** argv) {
     std::cout << infer_report_json(*report) << "\n";
   else
     std::cout << format_infer_report(*report);
+  return 0;
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ' ' || c == '\t') {
+      if (!cur.empty()) out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+int serve_main(int argc, char** argv) {
+  ServeBenchOptions o;
+  std::string server_args;
+  po::options_description desc;
+  desc.add_options()("help,h", "")("json", "")("model,m", po::value(&o.model_path), "")(
+      "url", po::value(&o.url), "")("threads,t", po::value(&o.threads), "")(
+      "max-queue", po::value(&o.max_queue), "")("server-args", po::value(&server_args), "")(
+      "clients,c", po::value(&o.clients), "")("prompt-tokens,p", po::value(&o.prompt_tokens), "")(
+      "max-tokens,n", po::value(&o.max_tokens), "")("shared-prefix", po::value(&o.shared_prefix), "")(
+      "requests,r", po::value(&o.requests), "")("seed", po::value(&o.seed), "")(
+      "timeout", po::value(&o.timeout_seconds), "");
+  po::variables_map vm;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      usage(stdout);
+      return 0;
+    }
+  if (!parse(argc, argv, desc, &vm)) return 2;
+  o.server_args = split_words(server_args);
+  auto report = run_serve_bench(o);
+  if (!report.is_ok()) {
+    std::fprintf(stderr, "scn bench serve: %s\n", report.status().to_string().c_str());
+    return report.status().code() == Code::kInvalidArgument ? 2 : 1;
+  }
+  if (vm.count("json"))
+    std::cout << serve_report_json(*report) << "\n";
+  else
+    std::cout << format_serve_report(*report);
   return 0;
 }
 
@@ -145,6 +199,7 @@ int bench_main(int argc, char** argv) {
   }
   const std::string what = argv[1];
   if (what == "infer") return infer_main(argc - 1, argv + 1);
+  if (what == "serve") return serve_main(argc - 1, argv + 1);
   if (what == "membw") return membw_main(argc - 1, argv + 1);
   if (what == "scheduler") return scheduler_main(argc - 1, argv + 1);
   if (what == "--help" || what == "-h") {

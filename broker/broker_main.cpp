@@ -5,6 +5,7 @@
 
 #include "broker/broker_cli.h"
 #include "broker/broker_service.h"
+#include "broker/static_files.h"
 #include "common/config.h"
 
 namespace scn::broker {
@@ -12,6 +13,7 @@ namespace scn::broker {
 int broker_main(int argc, char** argv) {
   BrokerOptions o;
   int kdf_cost = o.kdf.log2_n;
+  o.web_root = default_web_root();
   common::OptionSet opts("scn broker",
                          "the front door: /api/v1 for people and programs, the OpenAI-compatible API");
   opts.add("pg-url", &o.pg_url, "PostgreSQL URL (postgresql://user@host:port/db)")
@@ -22,6 +24,9 @@ int broker_main(int argc, char** argv) {
       .add("port", &o.port, "port to listen on (0: any free port)")
       .add("usage-flush-ms", &o.usage_flush_ms, "how often usage counts are written to PostgreSQL")
       .add("model-store", &o.model_store_dir, "directory served under /store/ (empty: none)")
+      .add("web-root", &o.web_root,
+           "directory of the web console's build (default: <source>/web/dist when built; empty: none)")
+      .add("scheduler-url", &o.scheduler_url, "the scheduler's URL agents join through (shown by the console)")
       .add("kdf-cost", &kdf_cost, "password hashing cost, log2 of scrypt's N (10..20)")
       .add("workers", &o.worker_threads, "threads running requests")
       .log_level_option();

@@ -8,9 +8,11 @@
 #include "broker/api_key_auth.h"
 #include "broker/api_router.h"
 #include "broker/broker_context.h"
+#include "broker/console_api.h"
 #include "broker/gateway/gateway.h"
 #include "broker/resources_api.h"
 #include "broker/session_auth.h"
+#include "broker/static_files.h"
 #include "common/db/migrate.h"
 #include "common/db/pg.h"
 #include "common/http/server.h"
@@ -27,6 +29,7 @@ struct BrokerService::Impl {
   std::unique_ptr<ApiKeyCache> keys;
   std::unique_ptr<ApiRouter> router;
   std::unique_ptr<Gateway> gateway;
+  std::unique_ptr<StaticFiles> web;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> stopped{false};
   bool waited = false;
@@ -48,6 +51,9 @@ Result<std::unique_ptr<BrokerService>> BrokerService::start(const BrokerOptions&
     return Status::invalid_argument("--kdf-cost must be 10..20");
   }
   auto impl = std::make_unique<Impl>();
+  if (!options.web_root.empty()) {
+    SCN_ASSIGN_OR_RETURN(impl->web, StaticFiles::open(options.web_root));
+  }
   db::PgOptions pg_options;
   pg_options.url = options.pg_url;
   pg_options.pool_size = options.pg_pool_size;
@@ -61,6 +67,7 @@ Result<std::unique_ptr<BrokerService>> BrokerService::start(const BrokerOptions&
   impl->router = std::make_unique<ApiRouter>(make_authenticator(*impl->pg, *impl->keys));
   add_account_routes(*impl->router, *impl->ctx);
   add_resource_routes(*impl->router, *impl->ctx);
+  add_console_routes(*impl->router, *impl->ctx, ConsoleConfig{options.scheduler_url});
 
   GatewayOptions gateway_options;
   gateway_options.usage_flush = std::chrono::milliseconds(options.usage_flush_ms);
@@ -91,6 +98,7 @@ Result<std::unique_ptr<BrokerService>> BrokerService::start(const BrokerOptions&
   });
   impl->router->mount(*impl->server);
   impl->gateway->add_routes(*impl->server);
+  if (impl->web) impl->web->mount(*impl->server);
 
   SCN_RETURN_IF_ERROR(impl->gateway->start());
   Status st = impl->server->start();
@@ -100,6 +108,7 @@ Result<std::unique_ptr<BrokerService>> BrokerService::start(const BrokerOptions&
   }
   common::log_info("broker: listening on ", options.host, ":", impl->server->port(), " (",
                    impl->pg->redacted_url(), ")");
+  if (impl->web) common::log_info("broker: web console from ", impl->web->root().string());
   return std::unique_ptr<BrokerService>(new BrokerService(std::move(impl)));
 }
 

@@ -12,6 +12,11 @@
 //    limited to 1 MiB by json_body() (413).
 //  - GET /health: 200 {"status":"ok"} when PostgreSQL answers, else 503.
 //    GET /metrics: the Prometheus text of metrics::default_registry().
+//  - web_root (non-empty): the web console is served from it by StaticFiles
+//    (broker/static_files.h): every GET no other route takes; start() fails
+//    with kNotFound when it is not a directory with an index.html.
+//  - GET /api/v1/config (public): {"scheduler_url", "version"} for the
+//    console (console_api.h).
 //  - stop() is graceful (requests in flight finish), flushes usage, and may
 //    be called from any thread; wait() returns when everything has stopped.
 #pragma once
@@ -33,6 +38,8 @@ struct BrokerOptions {
   int port = 8000;
   std::int64_t usage_flush_ms = 1000;
   std::string model_store_dir;  // "" = no model store
+  std::string web_root;         // "" = no web console
+  std::string scheduler_url;    // shown by the console (join commands); may be ""
   crypto::KdfParams kdf;        // password hashing cost
   int worker_threads = 16;
   int pg_pool_size = 8;

@@ -58,6 +58,30 @@ Result<std::optional<std::string>> time_param(const ApiCall& call, std::string_v
 
 const char* opt_c(const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; }
 
+// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
+std::string csv_field(std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(v);
+  std::string out = "\"";
+  for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string usage_csv(const json::array& rows, bool by_day) {
+  std::string out = by_day ? "day," : "";
+  out += "tenant_id,service_id,service_name,requests,prompt_tokens,completion_tokens\r\n";
+  for (const auto& v : rows) {
+    const auto& r = v.as_object();
+    if (by_day) out += std::string(r.at("day").as_string()) + ",";
+    out += std::string(r.at("tenant_id").as_string()) + "," +
+           std::string(r.at("service_id").as_string()) + "," +
+           csv_field(r.at("service_name").as_string()) + "," +
+           std::to_string(r.at("requests").as_int64()) + "," +
+           std::to_string(r.at("prompt_tokens").as_int64()) + "," +
+           std::to_string(r.at("completion_tokens").as_int64()) + "\r\n";
+  }
+  return out;
+}
+
 Status pool(BrokerContext& ctx, ApiCall& call) {
   if (!call.who().is_admin()) return Status::permission_denied("only admins see the pool");
   auto body = ctx.pg.with_tx(
@@ -154,6 +178,18 @@ Status usage(BrokerContext& ctx, ApiCall& call) {
   }
   SCN_ASSIGN_OR_RETURN(auto from, time_param(call, "from"));
   SCN_ASSIGN_OR_RETURN(auto to, time_param(call, "to"));
+  bool by_day = false;
+  if (auto g = call.request.query_param("group_by")) {
+    if (*g == "day") by_day = true;
+    else if (*g != "service") return Status::invalid_argument("param 'group_by' must be 'service' or 'day'");
+  }
+  bool csv = false;
+  if (auto f = call.request.query_param("format")) {
+    if (*f == "csv") csv = true;
+    else if (*f != "json") return Status::invalid_argument("param 'format' must be 'json' or 'csv'");
+  }
+  // The day (UTC) of each record when grouping by day, else one group.
+  const std::string day = by_day ? "to_char(u.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')" : "''::text";
   auto data = ctx.pg.with_tx(
       [&](pqxx::work& tx) -> Result<json::array> {
         if (!service.empty() &&
@@ -166,25 +202,33 @@ Status usage(BrokerContext& ctx, ApiCall& call) {
         json::array out;
         for (const auto& r : tx.exec_params(
                  "SELECT u.tenant_id, u.service_id, s.name, sum(u.requests)::bigint, "
-                 "sum(u.prompt_tokens)::bigint, sum(u.completion_tokens)::bigint "
-                 "FROM usage_records u JOIN services s ON s.id = u.service_id "
+                 "sum(u.prompt_tokens)::bigint, sum(u.completion_tokens)::bigint, " + day +
+                 " FROM usage_records u JOIN services s ON s.id = u.service_id "
                  "WHERE ($1 = '' OR u.tenant_id::text = $1) "
                  "AND ($2 = '' OR u.service_id::text = $2) "
                  "AND ($3::timestamptz IS NULL OR u.period_start >= $3::timestamptz) "
                  "AND ($4::timestamptz IS NULL OR u.period_start < $4::timestamptz) "
-                 "GROUP BY u.tenant_id, u.service_id, s.name ORDER BY s.name, u.service_id",
+                 "GROUP BY 7, u.tenant_id, u.service_id, s.name ORDER BY 7, s.name, u.service_id",
                  tenant, service, opt_c(from), opt_c(to))) {
-          out.push_back(json::object{{"tenant_id", r[0].as<std::string>()},
-                                     {"service_id", r[1].as<std::string>()},
-                                     {"service_name", r[2].as<std::string>()},
-                                     {"requests", r[3].as<std::int64_t>()},
-                                     {"prompt_tokens", r[4].as<std::int64_t>()},
-                                     {"completion_tokens", r[5].as<std::int64_t>()}});
+          json::object row;
+          if (by_day) row["day"] = r[6].as<std::string>();
+          row["tenant_id"] = r[0].as<std::string>();
+          row["service_id"] = r[1].as<std::string>();
+          row["service_name"] = r[2].as<std::string>();
+          row["requests"] = r[3].as<std::int64_t>();
+          row["prompt_tokens"] = r[4].as<std::int64_t>();
+          row["completion_tokens"] = r[5].as<std::int64_t>();
+          out.push_back(std::move(row));
         }
         return out;
       },
       {.read_only = true});
   if (!data.is_ok()) return data.status();
+  if (csv) {
+    call.response.set_header("Content-Disposition", "attachment; filename=\"usage.csv\"");
+    call.response.set_content(200, usage_csv(*data, by_day), "text/csv; charset=utf-8");
+    return Status::ok();
+  }
   reply_json(call, 200, json::object{{"data", std::move(*data)}});
   return Status::ok();
 }

@@ -13,6 +13,10 @@
 //    (and API keys) see their tenant only: tenant_id of another tenant is
 //    403, a foreign or malformed service_id 404. Admins see all, or one
 //    tenant. from/to are RFC 3339 times (400 when malformed). Operators 403.
+//    group_by=day: one row per (UTC day of period_start, service), with
+//    "day" ("2026-11-28"), ordered by day; group_by=service is the default.
+//    format=csv: the same rows as text/csv (header line, CRLF, RFC 4180
+//    quoting) with Content-Disposition: attachment; filename="usage.csv".
 #pragma once
 
 #include "broker/api_router.h"

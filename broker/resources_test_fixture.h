@@ -23,6 +23,7 @@
 
 #include "broker/api_router.h"
 #include "broker/broker_context.h"
+#include "broker/console_api.h"
 #include "broker/resource_util.h"
 #include "broker/resources_api.h"
 #include "catalog/catalog_file.h"
@@ -82,6 +83,7 @@ class ResourceFixture {
       return it->second;
     });
     add_resource_routes(*router_, *ctx_);
+    add_console_routes(*router_, *ctx_, ConsoleConfig{"http://scheduler.test:7000"});
     server_ = std::make_unique<http::Server>();
     router_->mount(*server_);
     Status st = server_->start();

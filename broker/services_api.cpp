@@ -105,6 +105,15 @@ json::object service_json(const ServiceRecord& s) {
   o["created_at"] = s.created_at;
   o["updated_at"] = s.updated_at;
   o["endpoint"] = "/v1/chat/completions";
+  if (s.min_replicas && s.max_replicas) {
+    o["autoscale"] = json::object{{"min_replicas", *s.min_replicas},
+                                  {"max_replicas", *s.max_replicas},
+                                  {"target_outstanding", s.target_outstanding},
+                                  {"idle_seconds", s.idle_seconds}};
+  } else {
+    o["autoscale"] = nullptr;
+  }
+  o["priority"] = s.priority;
   return o;
 }
 
@@ -113,6 +122,7 @@ json::object replica_json(const ReplicaRecord& r) {
   o["id"] = r.id;
   o["state"] = r.state;
   o["reason"] = opt_json(r.reason);
+  o["placement"] = opt_json(r.placement);
   o["node_id"] = opt_json(r.node_id);
   o["node_name"] = opt_json(r.node_name);
   o["center_id"] = opt_json(r.center_id);
@@ -156,13 +166,57 @@ Result<std::string> tenant_of(const Principal& p, std::optional<std::string> ask
   return own;
 }
 
+// The autoscaling fields of a body: nullopt when neither bound is given.
+Result<std::optional<AutoscaleSpec>> parse_autoscale(const JsonObject& body) {
+  SCN_ASSIGN_OR_RETURN(auto min, common::get_optional_int(body, "min_replicas"));
+  SCN_ASSIGN_OR_RETURN(auto max, common::get_optional_int(body, "max_replicas"));
+  SCN_ASSIGN_OR_RETURN(auto target, common::get_optional_number(body, "target_outstanding"));
+  SCN_ASSIGN_OR_RETURN(auto idle, common::get_optional_int(body, "idle_seconds"));
+  if (!min && !max) {
+    if (target || idle)
+      return Status::invalid_argument("fields 'target_outstanding' and 'idle_seconds' need "
+                                      "'min_replicas' and 'max_replicas'");
+    return std::optional<AutoscaleSpec>();
+  }
+  if (!min) return Status::invalid_argument("field 'min_replicas' is required with 'max_replicas'");
+  if (!max) return Status::invalid_argument("field 'max_replicas' is required with 'min_replicas'");
+  if (*min < 0 || *min > kMaxReplicasPerService)
+    return Status::unprocessable("field 'min_replicas' must be between 0 and 1000");
+  if (*max < 1 || *max > kMaxReplicasPerService || *max < *min)
+    return Status::unprocessable("field 'max_replicas' must be between max(1, min_replicas) and 1000");
+  AutoscaleSpec spec;
+  spec.min_replicas = static_cast<int>(*min);
+  spec.max_replicas = static_cast<int>(*max);
+  if (target) {
+    if (!(*target > 0 && *target <= 10000))
+      return Status::unprocessable("field 'target_outstanding' must be > 0 and <= 10000");
+    spec.target_outstanding = *target;
+  }
+  if (idle) {
+    if (*idle < 1 || *idle > 604800)
+      return Status::unprocessable("field 'idle_seconds' must be between 1 and 604800");
+    spec.idle_seconds = static_cast<int>(*idle);
+  }
+  return std::optional<AutoscaleSpec>(spec);
+}
+
 Result<NewService> parse_create(BrokerContext& ctx, const ApiCall& call) {
   SCN_ASSIGN_OR_RETURN(JsonObject body, json_body(call));
   SCN_RETURN_IF_ERROR(unknown_fields(
       body, {"name", "model", "quantization", "replicas", "context_length", "placement",
-             "tenant_id"},
+             "tenant_id", "min_replicas", "max_replicas", "target_outstanding", "idle_seconds",
+             "priority"},
       ""));
   NewService spec;
+  SCN_ASSIGN_OR_RETURN(spec.autoscale, parse_autoscale(body));
+  SCN_ASSIGN_OR_RETURN(auto priority, common::get_optional_int(body, "priority"));
+  if (priority) {
+    if (*priority < -1000 || *priority > 1000)
+      return Status::unprocessable("field 'priority' must be between -1000 and 1000");
+    if (*priority > 0 && !call.who().is_admin())
+      return Status::permission_denied("field 'priority': only an admin sets a priority above 0");
+    spec.priority = static_cast<int>(*priority);
+  }
   SCN_ASSIGN_OR_RETURN(auto asked_tenant, common::get_optional_string(body, "tenant_id"));
   SCN_ASSIGN_OR_RETURN(spec.tenant_id, tenant_of(call.who(), asked_tenant, true));
   SCN_ASSIGN_OR_RETURN(spec.name, common::require_string(body, "name"));
@@ -211,7 +265,8 @@ Result<NewService> parse_create(BrokerContext& ctx, const ApiCall& call) {
     return Status::unprocessable("field 'context_length' must be between 1 and " +
                                  std::to_string(max_context) + " (the model's context)");
   }
-  const std::int64_t n = replicas.value_or(1);
+  const std::int64_t n =
+      replicas.value_or(spec.autoscale ? std::max(1, spec.autoscale->min_replicas) : 1);
   if (n < 0 || n > kMaxReplicasPerService) {
     return Status::unprocessable("field 'replicas' must be between 0 and the tenant's maximum");
   }
@@ -286,6 +341,24 @@ void add_service_routes(ApiRouter& router, BrokerContext& ctx) {
                SCN_ASSIGN_OR_RETURN(ServiceRecord s,
                                     store.scale(cur.id, scope, static_cast<int>(n),
                                                 Actor::of(call.who(), call.client_ip())));
+               publish_wake(ctx.redis, s.id);
+               return reply_service(call, 200, s);
+             });
+
+  router.add("POST", "/api/v1/services/{id}/autoscale", Access::kAuthenticated,
+             [&ctx](ApiCall& call) -> Status {
+               SCN_ASSIGN_OR_RETURN(std::string scope, scope_of(call.who()));
+               ServicesStore store(ctx.pg);
+               SCN_ASSIGN_OR_RETURN(ServiceRecord cur, store.get(call.param("id"), scope));
+               SCN_ASSIGN_OR_RETURN(JsonObject body, json_body(call));
+               SCN_RETURN_IF_ERROR(unknown_fields(
+                   body, {"min_replicas", "max_replicas", "target_outstanding", "idle_seconds"}, ""));
+               SCN_ASSIGN_OR_RETURN(auto spec, parse_autoscale(body));
+               if (!spec)
+                 return Status::invalid_argument("fields 'min_replicas' and 'max_replicas' are required");
+               SCN_ASSIGN_OR_RETURN(ServiceRecord s,
+                                    store.autoscale(cur.id, scope, *spec,
+                                                    Actor::of(call.who(), call.client_ip())));
                publish_wake(ctx.redis, s.id);
                return reply_service(call, 200, s);
              });

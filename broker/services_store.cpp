@@ -1,5 +1,7 @@
 #include "broker/services_store.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <functional>
 
 #include "broker/resource_util.h"
@@ -15,7 +17,8 @@ const std::string& service_select() {
       "(SELECT count(*) FROM replicas r WHERE r.service_id = s.id AND r.state = 'ready'), "
       "s.context_length, s.placement::text, s.status, s.status_reason, " +
       sql_time("s.created_at") + ", " + sql_time("s.updated_at") +
-      ", s.version "
+      ", s.version, s.min_replicas, s.max_replicas, s.target_outstanding, s.idle_seconds, "
+      "s.priority "
       "FROM services s JOIN models m ON m.id = s.model_id "
       "JOIN model_files f ON f.id = s.model_file_id ";
   return q;
@@ -39,6 +42,11 @@ ServiceRecord service_of_row(const pqxx::row& r) {
   s.created_at = r[13].as<std::string>();
   s.updated_at = r[14].as<std::string>();
   s.version = r[15].as<std::int64_t>();
+  if (!r[16].is_null()) s.min_replicas = r[16].as<int>();
+  if (!r[17].is_null()) s.max_replicas = r[17].as<int>();
+  s.target_outstanding = r[18].as<double>();
+  s.idle_seconds = r[19].as<int>();
+  s.priority = r[20].as<int>();
   return s;
 }
 
@@ -84,6 +92,29 @@ Status check_replicas(int replicas, int available) {
   return Status::ok();
 }
 
+// A parameter that is NULL when unset (pqxx 6 takes a null const char*).
+struct Nullable {
+  std::string text;
+  bool null = true;
+  const char* c() const { return null ? nullptr : text.c_str(); }
+};
+Nullable nullable(std::optional<double> v) {
+  if (!v) return {};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", *v);
+  return {buf, false};
+}
+
+Status check_max_replicas(int max_replicas, int available) {
+  const int limit = std::min(available, kMaxReplicasPerService);
+  if (max_replicas < 1 || max_replicas > limit) {
+    return Status::unprocessable("field 'max_replicas' must be between 1 and " +
+                                 std::to_string(std::max(limit, 0)) +
+                                 " (the tenant's maximum, less the replicas of its other services)");
+  }
+  return Status::ok();
+}
+
 AuditEntry audit_of(const ServiceRecord& s, std::string action) {
   AuditEntry e;
   e.action = std::move(action);
@@ -115,7 +146,13 @@ int affected(const pqxx::result& r) { return static_cast<int>(r.affected_rows())
 Result<ServiceRecord> ServicesStore::create(const NewService& spec, const Actor& actor) {
   return pg_.with_tx([&](pqxx::work& tx) -> Result<ServiceRecord> {
     SCN_ASSIGN_OR_RETURN(int available, replicas_available(tx, spec.tenant_id, ""));
-    SCN_RETURN_IF_ERROR(check_replicas(spec.replicas, available));
+    int replicas = spec.replicas;
+    if (spec.autoscale) {
+      SCN_RETURN_IF_ERROR(check_max_replicas(spec.autoscale->max_replicas, available));
+      replicas = std::clamp(replicas, spec.autoscale->min_replicas, spec.autoscale->max_replicas);
+    } else {
+      SCN_RETURN_IF_ERROR(check_replicas(spec.replicas, available));
+    }
     if (!tx.exec_params("SELECT 1 FROM services WHERE tenant_id = $1::uuid AND name = $2 "
                         "AND deleted_at IS NULL",
                         spec.tenant_id, spec.name)
@@ -125,12 +162,21 @@ Result<ServiceRecord> ServicesStore::create(const NewService& spec, const Actor&
     const std::string id =
         tx.exec_params1(
               "INSERT INTO services (tenant_id, name, model_id, model_file_id, replicas_wanted, "
-              "context_length, placement, status, created_by) "
-              "VALUES ($1::uuid, $2, $3::uuid, $4::uuid, $5, $6, $7::jsonb, 'pending', $8::uuid) "
+              "context_length, placement, status, created_by, min_replicas, max_replicas, "
+              "target_outstanding, idle_seconds, priority) "
+              "VALUES ($1::uuid, $2, $3::uuid, $4::uuid, $5, $6, $7::jsonb, 'pending', $8::uuid, "
+              "$9::integer, $10::integer, COALESCE($11::float8, 4), COALESCE($12::integer, 300), $13) "
               "RETURNING id",
-              spec.tenant_id, spec.name, spec.model_id, spec.model_file_id, spec.replicas,
+              spec.tenant_id, spec.name, spec.model_id, spec.model_file_id, replicas,
               spec.context_length, spec.placement_json,
-              spec.created_by.empty() ? nullptr : spec.created_by.c_str())[0]
+              spec.created_by.empty() ? nullptr : spec.created_by.c_str(),
+              nullable(spec.autoscale ? std::optional<double>(spec.autoscale->min_replicas) : std::nullopt).c(),
+              nullable(spec.autoscale ? std::optional<double>(spec.autoscale->max_replicas) : std::nullopt).c(),
+              nullable(spec.autoscale ? spec.autoscale->target_outstanding : std::nullopt).c(),
+              nullable(spec.autoscale && spec.autoscale->idle_seconds
+                           ? std::optional<double>(*spec.autoscale->idle_seconds)
+                           : std::nullopt).c(),
+              spec.priority)[0]
             .as<std::string>();
     SCN_ASSIGN_OR_RETURN(ServiceRecord s, read_service(tx, id, ""));
     AuditEntry e = audit_of(s, "service.create");
@@ -172,7 +218,7 @@ Result<std::vector<ReplicaRecord>> ServicesStore::replicas(std::string_view serv
         for (const auto& r : tx.exec_params(
                  "SELECT r.id, r.state, r.reason, r.node_id, n.name, n.center_id, c.name, "
                  "d.kind, d.model, array_to_json(r.device_indices)::text, r.port, r.restarts, " +
-                     sql_time("r.scheduled_at") + ", " + sql_time("r.ready_at") +
+                     sql_time("r.scheduled_at") + ", " + sql_time("r.ready_at") + ", r.placement" +
                      " FROM replicas r LEFT JOIN nodes n ON n.id = r.node_id "
                      "LEFT JOIN centers c ON c.id = n.center_id "
                      "LEFT JOIN devices d ON d.id = r.device_id "
@@ -195,6 +241,7 @@ Result<std::vector<ReplicaRecord>> ServicesStore::replicas(std::string_view serv
           x.restarts = r[11].as<int>();
           x.scheduled_at = opt_text(r[12]);
           x.ready_at = opt_text(r[13]);
+          x.placement = opt_text(r[14]);
           out.push_back(std::move(x));
         }
         return out;
@@ -212,7 +259,8 @@ Result<ServiceRecord> ServicesStore::scale(std::string_view id, std::string_view
     SCN_ASSIGN_OR_RETURN(
         ServiceRecord s, optimistic(tx, id, scope, [&](pqxx::work& t, const ServiceRecord& cur) {
           return Result<int>(affected(t.exec_params(
-              "UPDATE services SET replicas_wanted = $3, status = CASE WHEN status = 'stopped' "
+              "UPDATE services SET replicas_wanted = $3, min_replicas = NULL, max_replicas = NULL, "
+              "status = CASE WHEN status = 'stopped' "
               "AND $3 > 0 THEN 'pending' ELSE status END, "
               "status_reason = CASE WHEN status = 'stopped' AND $3 > 0 THEN NULL "
               "ELSE status_reason END, version = version + 1 "
@@ -222,6 +270,36 @@ Result<ServiceRecord> ServicesStore::scale(std::string_view id, std::string_view
     AuditEntry e = audit_of(s, "service.scale");
     e.details["from"] = before.replicas_wanted;
     e.details["replicas"] = replicas;
+    write_audit(tx, actor, e);
+    return s;
+  });
+}
+
+Result<ServiceRecord> ServicesStore::autoscale(std::string_view id, std::string_view scope,
+                                               const AutoscaleSpec& spec, const Actor& actor) {
+  return pg_.with_tx([&](pqxx::work& tx) -> Result<ServiceRecord> {
+    SCN_ASSIGN_OR_RETURN(ServiceRecord before, read_service(tx, id, scope));
+    SCN_ASSIGN_OR_RETURN(int available, replicas_available(tx, before.tenant_id, before.id));
+    SCN_RETURN_IF_ERROR(check_max_replicas(spec.max_replicas, available));
+    SCN_ASSIGN_OR_RETURN(
+        ServiceRecord s, optimistic(tx, id, scope, [&](pqxx::work& t, const ServiceRecord& cur) {
+          const int wanted = std::clamp(cur.replicas_wanted, spec.min_replicas, spec.max_replicas);
+          return Result<int>(affected(t.exec_params(
+              "UPDATE services SET min_replicas = $3, max_replicas = $4, "
+              "target_outstanding = COALESCE($5::float8, target_outstanding), "
+              "idle_seconds = COALESCE($6::integer, idle_seconds), replicas_wanted = $7, "
+              "status = CASE WHEN status = 'stopped' AND $7 > 0 THEN 'pending' ELSE status END, "
+              "status_reason = CASE WHEN status = 'stopped' AND $7 > 0 THEN NULL "
+              "ELSE status_reason END, version = version + 1 "
+              "WHERE id = $1::uuid AND version = $2 AND deleted_at IS NULL",
+              cur.id, cur.version, spec.min_replicas, spec.max_replicas,
+              nullable(spec.target_outstanding).c(),
+              nullable(spec.idle_seconds ? std::optional<double>(*spec.idle_seconds) : std::nullopt).c(),
+              wanted)));
+        }));
+    AuditEntry e = audit_of(s, "service.autoscale");
+    e.details["min_replicas"] = spec.min_replicas;
+    e.details["max_replicas"] = spec.max_replicas;
     write_audit(tx, actor, e);
     return s;
   });

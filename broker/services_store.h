@@ -13,7 +13,8 @@
 //    name is free among the tenant's services that are not deleted
 //    (kConflict). It writes the service (status 'pending') and one
 //    audit_log row ("service.create").
-//  - scale() keeps the status unless it was 'stopped' (then 'pending' when
+//  - scale() sets a fixed count and turns autoscaling off (min/max NULL);
+//    it keeps the status unless it was 'stopped' (then 'pending' when
 //    replicas > 0); stop() sets replicas_wanted 0 and status 'stopped';
 //    remove() sets status 'deleted' and deleted_at, freeing the name. Each
 //    is one transaction with an audit row and an optimistic update on
@@ -57,12 +58,26 @@ struct ServiceRecord {
   std::string created_at;  // RFC 3339
   std::string updated_at;
   std::int64_t version = 0;
+  // Autoscaling (sql/0003): off when min_replicas is unset.
+  std::optional<int> min_replicas, max_replicas;
+  double target_outstanding = 4;
+  int idle_seconds = 300;
+  int priority = 0;
+};
+
+// POST /api/v1/services/{id}/autoscale (and the same fields at creation).
+struct AutoscaleSpec {
+  int min_replicas = 0;
+  int max_replicas = 1;
+  std::optional<double> target_outstanding;  // unset: keep (default 4)
+  std::optional<int> idle_seconds;           // unset: keep (default 300)
 };
 
 struct ReplicaRecord {
   std::string id;
   std::string state;
-  std::optional<std::string> reason;
+  std::optional<std::string> reason;     // latest: why pending, progress, failure
+  std::optional<std::string> placement;  // why here (set when bound)
   std::optional<std::string> node_id, node_name, center_id, center_name;
   std::optional<std::string> device_kind, device_model;
   std::string device_indices_json = "[]";  // a JSON array of integers
@@ -80,6 +95,8 @@ struct NewService {
   int context_length = 0;
   std::string placement_json = "{}";
   std::string created_by;  // a user id, or "" (API keys)
+  std::optional<AutoscaleSpec> autoscale;  // replicas_wanted starts at `replicas` clamped into it
+  int priority = 0;
 };
 
 class ServicesStore {
@@ -93,6 +110,12 @@ class ServicesStore {
   Result<std::vector<ReplicaRecord>> replicas(std::string_view service_id);
   Result<ServiceRecord> scale(std::string_view id, std::string_view scope, int replicas,
                               const Actor& actor);
+  // Turns autoscaling on or changes its bounds: max_replicas counts against
+  // the tenant's max_replicas like `replicas` does (422 naming
+  // 'max_replicas'); replicas_wanted is clamped into [min, max]; a stopped
+  // service becomes pending when that is > 0. Audit "service.autoscale".
+  Result<ServiceRecord> autoscale(std::string_view id, std::string_view scope,
+                                  const AutoscaleSpec& spec, const Actor& actor);
   Result<ServiceRecord> stop(std::string_view id, std::string_view scope, const Actor& actor);
   Status remove(std::string_view id, std::string_view scope, const Actor& actor);
 

@@ -10,7 +10,7 @@ namespace scn::metrics {
 
 namespace {
 
-enum Kind { kCounter = 0, kGauge = 1, kHistogram = 2, kGaugeFn = 3 };
+enum Kind { kCounter = 0, kGauge = 1, kHistogram = 2, kGaugeFn = 3, kCounterFn = 4 };
 
 bool valid_name(std::string_view n, bool label) {
   if (n.empty()) return false;
@@ -150,7 +150,7 @@ Registry::Series* Registry::find_or_add(const std::string& name, const std::stri
     if (!valid_name(k, true)) return orphan("invalid label name '" + k + "' of " + name);
     if (kind == kHistogram && k == "le") return orphan("label 'le' is reserved in histogram " + name);
   }
-  const int family_kind = kind == kGaugeFn ? kGauge : kind;
+  const int family_kind = kind == kGaugeFn ? kGauge : kind == kCounterFn ? kCounter : kind;
   Family* family = nullptr;
   for (auto& f : families_)
     if (f->name == name) family = f.get();
@@ -192,6 +192,13 @@ void Registry::gauge_callback(const std::string& name, const std::string& help,
   s->fn = std::move(fn);
 }
 
+void Registry::counter_callback(const std::string& name, const std::string& help,
+                                std::function<double()> fn, const Labels& labels) {
+  Series* s = find_or_add(name, help, kCounterFn, labels, nullptr);
+  std::lock_guard lock(mu_);
+  s->fn = std::move(fn);
+}
+
 namespace {
 
 std::string label_text(const Labels& labels, const std::string* le = nullptr) {
@@ -227,7 +234,7 @@ std::string Registry::render() const {
         out += f->name + "_count" + label_text(s->labels) + " " + std::to_string(snap.count) + "\n";
         continue;
       }
-      double v = f->kind == kCounter ? s->counter.value() : (s->fn ? s->fn() : s->gauge.value());
+      double v = s->fn ? s->fn() : f->kind == kCounter ? s->counter.value() : s->gauge.value();
       out += f->name + label_text(s->labels) + " " + format_value(v) + "\n";
     }
   }

@@ -97,6 +97,11 @@ class Registry {
   // registry's lock and must not call the registry.
   void gauge_callback(const std::string& name, const std::string& help, std::function<double()> fn,
                       const Labels& labels = {});
+  // A counter whose value is read from `fn` at render time (a running total
+  // kept elsewhere, e.g. by the inference engine); `fn` must never decrease.
+  // Same rules as gauge_callback().
+  void counter_callback(const std::string& name, const std::string& help,
+                        std::function<double()> fn, const Labels& labels = {});
 
   std::string render() const;
 

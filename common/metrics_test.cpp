@@ -99,3 +99,19 @@ TEST_CASE("format_value and concurrent increments") {
 
 }  // namespace
 }  // namespace scn::metrics
+
+TEST_CASE("Registry: counter_callback renders as a counter read at render time") {
+  scn::metrics::Registry r;
+  double total = 5;
+  r.counter_callback("scn_engine_tokens_total", "Tokens.", [&] { return total; });
+  CHECK(r.render() ==
+        "# HELP scn_engine_tokens_total Tokens.\n"
+        "# TYPE scn_engine_tokens_total counter\n"
+        "scn_engine_tokens_total 5\n");
+  total = 7;
+  CHECK(r.render().find("scn_engine_tokens_total 7\n") != std::string::npos);
+  // A name already used as a gauge is rejected (not rendered twice).
+  r.gauge("scn_g", "G.");
+  r.counter_callback("scn_g", "G.", [] { return 1.0; });
+  CHECK(r.render().find("# TYPE scn_g counter") == std::string::npos);
+}

@@ -79,8 +79,11 @@ std::string explain_no_fit(const Cycle& cycle, const Node& node) {
     if (!any_allowed) {
       gpu_why = "no allowed GPU";
     } else if (largest_gpu < cycle.need_gpu_bytes) {
+      // The engine has no tensor parallelism: a replica runs on one GPU.
+      const uint64_t gpus = (cycle.need_gpu_bytes + largest_gpu - 1) / largest_gpu;
       gpu_why = "model needs " + need + ", more than the largest GPU (" + format_bytes(largest_gpu) +
-                "); spanning GPUs is not supported";
+                "): needs " + std::to_string(gpus) +
+                " GPUs; multi-GPU replicas are not supported by the engine yet";
     } else if (largest_free < cycle.need_gpu_bytes) {
       gpu_why = "insufficient GPU memory (need " + need + ", largest free " + format_bytes(largest_free) + ")";
     } else {

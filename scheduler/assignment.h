@@ -6,7 +6,10 @@
 //      overhead(gpu) = 512 MiB + weight_bytes / 16   (CUDA context, compute buffers)
 //      overhead(cpu) =  64 MiB + weight_bytes / 16   (compute buffers, runtime)
 //    computed with saturation (a huge request never wraps around).
-//  - A GPU replica runs on exactly one GPU (no spanning) and reserves need(gpu)
+//  - A GPU replica runs on exactly one GPU (no spanning: the engine has no
+//    tensor parallelism yet; a larger model is unschedulable on the node
+//    with the reason "needs N GPUs; multi-GPU replicas are not supported by
+//    the engine yet") and reserves need(gpu)
 //    bytes of that GPU's memory plus request.gpu_host_cores host cores; GPUs
 //    are shared by replicas while memory lasts. Among the node's GPUs whose
 //    model is allowed and whose free memory >= need(gpu), it takes the one

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "scheduler/assignment.h"
@@ -45,6 +46,41 @@ Result<Framework> Framework::create(Profile profile) {
   return Framework(std::move(profile));
 }
 
+namespace {
+
+// Per-decision scratch, reused across decisions of one thread so the hot
+// path allocates nothing once warm.
+struct Scratch {
+  std::vector<int> center_fail;
+  std::vector<uint8_t> center_open;
+  std::vector<uint32_t> open_centers;
+  std::vector<uint32_t> rejected;
+  std::vector<int64_t> example;
+  std::vector<uint32_t> feasible;
+  std::vector<double> raw;
+  std::vector<double> norm;
+  std::vector<double> center_scores;  // centers x scores; NaN: not computed
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+// Can anything of the replica fit somewhere in the center, by the center's
+// upper bounds (Snapshot::center_max_free_*)? false proves no node fits.
+bool center_may_fit(const Snapshot& snap, const Cycle& cycle, uint32_t c) {
+  const ReplicaRequest& r = cycle.request;
+  const int cores = snap.center_max_free_cores(c);
+  const bool gpu = r.device_kind != DeviceKind::kCpu && snap.center_max_free_gpu(c) >= cycle.need_gpu_bytes &&
+                   cores >= r.gpu_host_cores;
+  const bool cpu = r.device_kind != DeviceKind::kGpu && snap.center_max_free_ram(c) >= cycle.need_cpu_bytes &&
+                   cores >= r.cpu_cores;
+  return gpu || cpu;
+}
+
+}  // namespace
+
 Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& request) const {
   Placement out;
   const auto& nodes = snapshot.nodes();
@@ -59,70 +95,116 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
   const auto& scores = profile_.scores;
   const size_t nf = filters.size();
   const size_t ns = scores.size();
+  const auto& members = snapshot.center_members();
+  const size_t nc = snapshot.centers().size();
+  Scratch& sc = scratch();
 
   // Center-level verdicts: the first filter that rejects each center, or -1.
-  std::vector<int> center_fail(snapshot.centers().size(), -1);
-  for (size_t c = 0; c < center_fail.size(); ++c) {
+  sc.center_fail.assign(nc, -1);
+  for (size_t c = 0; c < nc; ++c) {
     for (size_t f = 0; f < nf; ++f) {
       if (!filters[f]->filter_center(cycle, snapshot.centers()[c])) {
-        center_fail[c] = static_cast<int>(f);
+        sc.center_fail[c] = static_cast<int>(f);
         break;
       }
     }
   }
 
   const uint32_t limit = profile_.max_feasible_nodes;
-  // Index nf stands for the implicit fit rule.
-  std::vector<uint32_t> rejected(nf + 1, 0);
-  std::vector<int64_t> example(nf + 1, -1);
   const std::vector<uint32_t>& rank = snapshot.id_ranks();
-  const size_t expect = limit > 0 ? std::min<size_t>(limit, n) : n;
-  std::vector<uint32_t> feasible;
-  std::vector<double> raw;  // feasible x ns
-  feasible.reserve(expect);
-  raw.reserve(expect * ns);
+  const uint64_t hash = fnv1a(request.replica_id);
+  sc.center_scores.assign(nc * ns, std::numeric_limits<double>::quiet_NaN());
 
-  const uint32_t start = (limit > 0 && n > 0) ? static_cast<uint32_t>(fnv1a(request.replica_id) % n) : 0;
-  uint32_t evaluated = 0;
-  for (uint32_t k = 0; k < n; ++k) {
-    uint32_t i = start + k;
-    if (i >= n) i -= n;
-    ++evaluated;
-    const NodeEval eval(cycle, i);
-    int fail = center_fail[eval.node().center];
-    if (fail < 0) {
-      for (size_t f = 0; f < nf; ++f) {
-        if (!filters[f]->filter(cycle, eval)) {
-          fail = static_cast<int>(f);
-          break;
+  // One scan. With `use_bounds`, centers whose capacity bounds prove that
+  // nothing fits are skipped (a speed-up only: they hold no feasible node).
+  // Nodes are visited round-robin over the open centers, each center from an
+  // offset chosen by the replica id's hash, so a sampled scan sees every
+  // center. Index nf of rejected/example stands for the implicit fit rule.
+  auto scan = [&](bool use_bounds) {
+    sc.rejected.assign(nf + 1, 0);
+    sc.example.assign(nf + 1, -1);
+    sc.feasible.clear();
+    sc.raw.clear();
+    sc.open_centers.clear();
+    out.nodes_evaluated = 0;
+    out.nodes_skipped = 0;
+    size_t longest = 0;
+    for (size_t k = 0; k < nc; ++k) {
+      const uint32_t c = static_cast<uint32_t>((k + hash) % (nc == 0 ? 1 : nc));
+      const auto& list = members[c];
+      if (list.empty()) continue;
+      if (const int fail = sc.center_fail[c]; fail >= 0) {
+        sc.rejected[fail] += static_cast<uint32_t>(list.size());
+        out.nodes_evaluated += static_cast<uint32_t>(list.size());
+        int64_t& ex = sc.example[fail];
+        if (ex < 0 || rank[list.front()] < rank[ex]) ex = list.front();  // members are in id order
+        continue;
+      }
+      if (use_bounds && !center_may_fit(snapshot, cycle, c)) {
+        out.nodes_skipped += static_cast<uint32_t>(list.size());
+        continue;
+      }
+      sc.open_centers.push_back(c);
+      longest = std::max(longest, list.size());
+    }
+    for (size_t p = 0; p < longest; ++p) {
+      for (uint32_t c : sc.open_centers) {
+        const auto& list = members[c];
+        if (p >= list.size()) continue;
+        // In the exact rescan, a center whose bounds prove nothing fits
+        // rejects its nodes under the fit rule without planning them.
+        const bool center_fits = use_bounds || center_may_fit(snapshot, cycle, c);
+        size_t at = (hash >> 17) % list.size() + p;
+        if (at >= list.size()) at -= list.size();
+        const uint32_t i = list[at];
+        ++out.nodes_evaluated;
+        const NodeEval eval(cycle, i);
+        int fail = -1;
+        for (size_t f = 0; f < nf; ++f) {
+          if (!filters[f]->filter(cycle, eval)) {
+            fail = static_cast<int>(f);
+            break;
+          }
         }
+        if (fail < 0 && (!center_fits || eval.assignment() == nullptr)) fail = static_cast<int>(nf);
+        if (fail >= 0) {
+          sc.rejected[fail]++;
+          int64_t& ex = sc.example[fail];
+          if (ex < 0 || rank[i] < rank[ex]) ex = i;
+          continue;
+        }
+        sc.feasible.push_back(i);
+        for (size_t s = 0; s < ns; ++s) {
+          const ScorePlugin& plugin = *scores[s].plugin;
+          if (plugin.per_center()) {
+            double& cached = sc.center_scores[c * ns + s];
+            if (std::isnan(cached)) cached = plugin.score_center(cycle, eval.center());
+            sc.raw.push_back(cached);
+          } else {
+            sc.raw.push_back(plugin.score(cycle, eval));
+          }
+        }
+        if (limit > 0 && sc.feasible.size() >= limit) return;
       }
     }
-    if (fail < 0 && eval.assignment() == nullptr) fail = static_cast<int>(nf);
-    if (fail >= 0) {
-      rejected[fail]++;
-      int64_t& ex = example[fail];
-      if (ex < 0 || rank[i] < rank[ex]) ex = i;
-      continue;
-    }
-    feasible.push_back(i);
-    for (size_t s = 0; s < ns; ++s) raw.push_back(scores[s].plugin->score(cycle, eval));
-    if (limit > 0 && feasible.size() >= limit) break;
-  }
-  out.nodes_evaluated = evaluated;
-  out.nodes_feasible = static_cast<uint32_t>(feasible.size());
+  };
+  scan(/*use_bounds=*/true);
+  // Unschedulable: scan again without skipping, so "why pending" counts every
+  // node under the filter that rejected it.
+  if (sc.feasible.empty() && out.nodes_skipped > 0) scan(/*use_bounds=*/false);
+  out.nodes_feasible = static_cast<uint32_t>(sc.feasible.size());
 
   // Why the others were rejected.
   for (size_t f = 0; f <= nf; ++f) {
-    if (rejected[f] == 0) continue;
+    if (sc.rejected[f] == 0) continue;
     Rejection r;
     r.filter = std::string(f < nf ? filters[f]->name() : kFitsRule);
-    r.nodes = rejected[f];
-    const NodeEval eval(cycle, static_cast<uint32_t>(example[f]));
+    r.nodes = sc.rejected[f];
+    const NodeEval eval(cycle, static_cast<uint32_t>(sc.example[f]));
     r.example_node_id = eval.node().id;
     if (f == nf) {
       r.example_reason = explain_no_fit(cycle, eval.node());
-    } else if (center_fail[eval.node().center] == static_cast<int>(f)) {
+    } else if (sc.center_fail[eval.node().center] == static_cast<int>(f)) {
       r.example_reason = filters[f]->center_reason(cycle, eval.center());
     } else {
       r.example_reason = filters[f]->reason(cycle, eval);
@@ -131,11 +213,13 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
   }
   std::stable_sort(out.rejections.begin(), out.rejections.end(),
                    [](const Rejection& a, const Rejection& b) { return a.nodes > b.nodes; });
-  if (feasible.empty()) return out;
+  if (sc.feasible.empty()) return out;
 
   // Normalise, weigh, pick.
-  const size_t m = feasible.size();
-  std::vector<double> norm(raw);
+  const size_t m = sc.feasible.size();
+  const std::vector<double>& raw = sc.raw;
+  std::vector<double>& norm = sc.norm;
+  norm.assign(raw.begin(), raw.end());
   for (size_t s = 0; s < ns; ++s) {
     if (!scores[s].plugin->normalize()) continue;
     double lo = raw[s], hi = raw[s];
@@ -153,13 +237,13 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
     double total = 0;
     for (size_t s = 0; s < ns; ++s) total += norm[j * ns + s] * scores[s].weight;
     if (total > best_total ||
-        (total == best_total && rank[feasible[j]] < rank[feasible[best]])) {
+        (total == best_total && rank[sc.feasible[j]] < rank[sc.feasible[best]])) {
       best = j;
       best_total = total;
     }
   }
 
-  const Node& node = nodes[feasible[best]];
+  const Node& node = nodes[sc.feasible[best]];
   const Center& center = snapshot.centers()[node.center];
   Decision d;
   d.node_id = node.id;
@@ -196,7 +280,13 @@ std::string Placement::why() const {
     }
     s += "; " + std::to_string(nodes_feasible) + " of " + std::to_string(nodes_total) +
          " nodes feasible";
-    if (nodes_evaluated < nodes_total) s += " (" + std::to_string(nodes_evaluated) + " evaluated)";
+    if (nodes_evaluated < nodes_total) {
+      s += " (" + std::to_string(nodes_evaluated) + " evaluated";
+      if (nodes_skipped > 0) {
+        s += ", " + std::to_string(nodes_skipped) + " skipped: their centers lack the free capacity";
+      }
+      s += ")";
+    }
     return s;
   }
   std::string s = "0/" + std::to_string(nodes_total) + " nodes available";

@@ -16,9 +16,17 @@
 //  - An invalid request is not an error of place(): the Placement is
 //    unschedulable with `error` set and no rejections.
 //  - With Profile::max_feasible_nodes = k > 0, the scan stops after k feasible
-//    nodes (as the Kubernetes scheduler's percentageOfNodesToScore), starting
-//    at a node chosen by a hash of the replica id, so equal requests start at
-//    the same node and different ones spread. 0 scores every feasible node.
+//    nodes (as the Kubernetes scheduler's percentageOfNodesToScore). Nodes
+//    are visited round-robin over the centers (so a sample sees every
+//    center), each center from an offset chosen by a hash of the replica id,
+//    so equal requests start at the same node and different ones spread.
+//    0 scores every feasible node.
+//  - Speed: centers rejected by a center-level filter count all their nodes
+//    at once; a center whose capacity bounds (Snapshot::center_max_free_*)
+//    prove nothing fits is skipped (nodes_skipped). When nothing is feasible
+//    the scan is redone without skipping, so "why pending" counts every node
+//    under the filter that rejected it. Per-center scores (latency) are
+//    computed once per center. Scratch buffers are reused per thread.
 //  - reserve()/unreserve() apply a Decision to the snapshot (Snapshot::reserve)
 //    so the next place() of the same cycle sees it; binding is the caller's.
 #pragma once
@@ -78,6 +86,9 @@ struct Placement {
   uint32_t nodes_total = 0;
   uint32_t nodes_evaluated = 0;
   uint32_t nodes_feasible = 0;
+  // Nodes not visited because their center's capacity bounds prove nothing
+  // fits there (only when placed; a pending decision counts every node).
+  uint32_t nodes_skipped = 0;
 
   bool scheduled() const { return decision.has_value(); }
   // "why here" for a placed replica, "why pending" otherwise, e.g.

@@ -99,10 +99,14 @@ TEST_CASE("why here: the winner's score per plugin") {
     double score;
     double weight;
   };
-  const Line lines[] = {{"spread", 100, 8}, {"bin_packing", 21.875, 2}, {"model_present", 100, 2}, {"price", 100, 1}};
-  REQUIRE(d.scores.size() == 4);
+  const Line lines[] = {{"spread", 100, 8},
+                        {"bin_packing", 21.875, 2},
+                        {"model_present", 100, 2},
+                        {"price", 100, 1},
+                        {"latency", 100, 2}};  // no tenant region: neutral
+  REQUIRE(d.scores.size() == 5);
   double total = 0;
-  for (size_t i = 0; i < 4; ++i) {
+  for (size_t i = 0; i < 5; ++i) {
     CAPTURE(i);
     CHECK(d.scores[i].plugin == lines[i].plugin);
     CHECK(d.scores[i].score == doctest::Approx(lines[i].score));
@@ -113,8 +117,8 @@ TEST_CASE("why here: the winner's score per plugin") {
   CHECK(d.scores[3].raw == doctest::Approx(100.0 / (1 + 16 * 17.5 / 80)));  // before normalising
   CHECK(p.rejections.empty());
   CHECK(p.why() ==
-        "node a in center c1 (GPU 0, 17.5 GiB): score 1143.8 = spread 100 x8 + bin_packing 21.9 x2 + "
-        "model_present 100 x2 + price 100 x1; 2 of 2 nodes feasible");
+        "node a in center c1 (GPU 0, 17.5 GiB): score 1343.8 = spread 100 x8 + bin_packing 21.9 x2 + "
+        "model_present 100 x2 + price 100 x1 + latency 100 x2; 2 of 2 nodes feasible");
 }
 
 TEST_CASE("each score decides when the others tie") {

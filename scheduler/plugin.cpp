@@ -16,6 +16,18 @@ Cycle::Cycle(const Snapshot& snap, const ReplicaRequest& req)
     if (const auto id = snap.gpu_model_id(m)) gpu_model_allowed[*id] = 1;
   }
   if (service) service_centers = snap.service_center_replicas(*service);
+  region_allowed.assign(snap.region_count(), 0);
+  if (req.allowed_regions.empty()) {
+    for (const auto& [key, id] : snap.regions()) region_allowed[id] = key.empty() || key == "unknown" ? 0 : 1;
+  } else {
+    for (const std::string& allowed : req.allowed_regions) {
+      const std::string key = region_key(allowed);
+      if (key.empty() || key == "unknown") continue;
+      if (const auto id = snap.region_id(key)) region_allowed[*id] = 1;
+    }
+  }
+  if (!req.tenant_region.empty()) tenant_region = snap.region_id(req.tenant_region);
+  for (const std::string& t : req.tolerations) tolerates_all = tolerates_all || t == "*";
 }
 
 uint32_t Cycle::service_replicas_in_center(uint32_t center) const {

@@ -19,6 +19,9 @@
 //    normalize() is true has its raw scores min-max scaled to 0..100 over the
 //    feasible nodes of the decision; then each is multiplied by its weight and
 //    the sum decides.
+//  - Pre-filter: the Cycle computes, once per decision, what makes filters
+//    O(1) per node: allowed GPU model ids, allowed region ids (data
+//    residency), the tenant's region, the wildcard toleration.
 //  - Plugins are stateless and const: one instance serves every decision.
 #pragma once
 
@@ -45,6 +48,12 @@ struct Cycle {
   std::optional<uint32_t> model_key;  // interned request.model.model_key
   std::optional<uint32_t> service;    // interned request.service_id
   const std::vector<uint32_t>* service_centers = nullptr;  // replicas per center
+  // Pre-filter: by interned region id (Center::region_id), may the replica
+  // run there? Known regions only (empty or "unknown" never), and only those
+  // in request.allowed_regions when it is not empty (data residency).
+  std::vector<uint8_t> region_allowed;
+  std::optional<uint32_t> tenant_region;  // interned request.tenant_region
+  bool tolerates_all = false;             // request.tolerations holds "*"
 
   bool gpu_allowed(const Gpu& gpu) const { return gpu_model_allowed[gpu.model_id] != 0; }
   uint32_t service_replicas_in_center(uint32_t center) const;
@@ -85,6 +94,11 @@ class ScorePlugin {
   virtual std::string_view name() const = 0;
   virtual double score(const Cycle& cycle, const NodeEval& node) const = 0;  // 0..100
   virtual bool normalize() const { return false; }
+  // A plugin whose score depends only on the node's center says so: the
+  // framework then calls score_center() once per center per decision and
+  // gives every node of the center that score (it must equal score()).
+  virtual bool per_center() const { return false; }
+  virtual double score_center(const Cycle& cycle, const Center& center) const { return 0; }
 };
 
 }  // namespace scn::scheduler

@@ -6,11 +6,14 @@
 
 #include "common/config.h"
 #include "common/metrics.h"
+#include "scheduler/invariants_pg.h"
 #include "scheduler/service/scheduler_service.h"
 
 namespace scn::scheduler {
 
 int scheduler_main(int argc, char** argv) {
+  // `scn scheduler check`: the invariant checker (invariants_pg.h).
+  if (argc >= 2 && std::string(argv[1]) == "check") return check_main(argc - 1, argv + 1);
   SchedulerOptions o;
   int64_t heartbeat_ms = o.config.heartbeat.count();
   int64_t node_ttl_ms = o.config.node_ttl.count();

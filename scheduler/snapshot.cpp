@@ -48,6 +48,13 @@ std::string fold_case(std::string_view text) {
   return out;
 }
 
+std::string region_key(std::string_view region) {
+  const auto first = region.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = region.find_last_not_of(" \t");
+  return fold_case(region.substr(first, last - first + 1));
+}
+
 bool Node::has_model(uint32_t model_id) const {
   return std::binary_search(model_ids.begin(), model_ids.end(), model_id);
 }
@@ -88,8 +95,13 @@ Status Snapshot::add_center(Center c) {
   }
   const auto index = static_cast<uint32_t>(centers_.size());
   center_by_id_.emplace(c.id, index);
+  c.region_id = intern(regions_, region_key(c.region));
   centers_.push_back(std::move(c));
   center_nodes_.push_back(0);
+  center_members_.emplace_back();
+  center_max_gpu_.push_back(0);
+  center_max_ram_.push_back(0);
+  center_max_cores_.push_back(0);
   return Status::ok();
 }
 
@@ -122,12 +134,32 @@ Status Snapshot::add_node(Node n) {
   std::sort(n.model_ids.begin(), n.model_ids.end());
   n.model_ids.erase(std::unique(n.model_ids.begin(), n.model_ids.end()), n.model_ids.end());
   n.service_replicas.clear();
+  n.replicas = 0;
+  n.taints.clear();
+  for (const auto& [key, value] : n.labels) {
+    if (key.size() > 6 && key.compare(0, 6, "taint.") == 0) n.taints.push_back({key.substr(6), value});
+  }
 
   const auto index = static_cast<uint32_t>(nodes_.size());
   node_by_id_.emplace(n.id, index);
   id_ranks_.clear();
   center_nodes_[*center]++;
+  uint64_t max_gpu = 0;
+  for (const Gpu& g : n.gpus) max_gpu = std::max(max_gpu, g.free_bytes);
+  center_max_gpu_[*center] = std::max(center_max_gpu_[*center], max_gpu);
+  center_max_ram_[*center] = std::max(center_max_ram_[*center], n.free_ram_bytes);
+  center_max_cores_[*center] = std::max(center_max_cores_[*center], n.free_cpu_cores);
+  auto& members = center_members_[*center];
+  const std::string& id = n.id;
   nodes_.push_back(std::move(n));
+  if (members.empty() || nodes_[members.back()].id < id) {
+    members.push_back(index);
+  } else {
+    auto at = std::lower_bound(members.begin(), members.end(), index, [this](uint32_t a, uint32_t b) {
+      return nodes_[a].id < nodes_[b].id;
+    });
+    members.insert(at, index);
+  }
   return Status::ok();
 }
 
@@ -141,6 +173,7 @@ void Snapshot::count_replica(uint32_t service, uint32_t node_index, int delta) {
   }
   it->second = static_cast<uint32_t>(static_cast<int64_t>(it->second) + delta);
   if (it->second == 0) node.service_replicas.erase(it);
+  node.replicas = static_cast<uint32_t>(std::max<int64_t>(0, static_cast<int64_t>(node.replicas) + delta));
 
   auto& per_center = service_centers_[service];
   if (per_center.size() < centers_.size()) per_center.resize(centers_.size(), 0);
@@ -161,6 +194,27 @@ Status Snapshot::set_node_state(std::string_view node_id, bool alive, bool drain
   nodes_[*node].alive = alive;
   nodes_[*node].draining = draining;
   return Status::ok();
+}
+
+Status Snapshot::set_node_outstanding(std::string_view node_id, uint32_t outstanding) {
+  const auto node = node_index(node_id);
+  if (!node) return Status::not_found("unknown node '" + std::string(node_id) + "'");
+  nodes_[*node].outstanding = outstanding;
+  return Status::ok();
+}
+
+void Snapshot::refresh_center_bounds(uint32_t center) {
+  uint64_t max_gpu = 0, max_ram = 0;
+  int max_cores = 0;
+  for (uint32_t i : center_members_[center]) {
+    const Node& n = nodes_[i];
+    for (const Gpu& g : n.gpus) max_gpu = std::max(max_gpu, g.free_bytes);
+    max_ram = std::max(max_ram, n.free_ram_bytes);
+    max_cores = std::max(max_cores, n.free_cpu_cores);
+  }
+  center_max_gpu_[center] = max_gpu;
+  center_max_ram_[center] = max_ram;
+  center_max_cores_[center] = max_cores;
 }
 
 // ---- reservations ---------------------------------------------------------------
@@ -200,7 +254,13 @@ Status Snapshot::reserve(const ReplicaRequest& request, std::string_view node_id
   } else {
     return Status::invalid_argument("an assignment is to a cpu or a gpu, not 'any'");
   }
+  const uint32_t c = node.center;
+  const bool at_bound = (a.kind == DeviceKind::kGpu &&
+                         node.gpus[a.gpu].free_bytes + a.memory_bytes == center_max_gpu_[c]) ||
+                        (a.kind == DeviceKind::kCpu && node.free_ram_bytes + a.memory_bytes == center_max_ram_[c]) ||
+                        (a.cpu_cores > 0 && node.free_cpu_cores == center_max_cores_[c]);
   node.free_cpu_cores -= a.cpu_cores;
+  if (at_bound) refresh_center_bounds(c);
 
   Reservation r;
   r.replica_id = request.replica_id;
@@ -224,6 +284,13 @@ bool Snapshot::unreserve(std::string_view replica_id) {
     node.free_ram_bytes += r.assignment.memory_bytes;
   }
   node.free_cpu_cores += r.assignment.cpu_cores;
+  const uint32_t c = node.center;
+  if (r.assignment.kind == DeviceKind::kGpu) {
+    center_max_gpu_[c] = std::max(center_max_gpu_[c], node.gpus[r.assignment.gpu].free_bytes);
+  } else {
+    center_max_ram_[c] = std::max(center_max_ram_[c], node.free_ram_bytes);
+  }
+  center_max_cores_[c] = std::max(center_max_cores_[c], node.free_cpu_cores);
   count_replica(r.service, r.node, -1);
   reservations_.erase(it);
   return true;
@@ -265,6 +332,12 @@ std::optional<uint32_t> Snapshot::center_index(std::string_view id) const {
 std::optional<uint32_t> Snapshot::gpu_model_id(std::string_view model) const {
   auto it = gpu_models_.find(fold_case(model));
   if (it == gpu_models_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<uint32_t> Snapshot::region_id(std::string_view region) const {
+  auto it = regions_.find(region_key(region));
+  if (it == regions_.end()) return std::nullopt;
   return it->second;
 }
 

@@ -45,6 +45,8 @@ Result<CenterStatus> parse_center_status(std::string_view text);
 
 // ASCII lower-case copy: the key under which GPU models and regions compare.
 std::string fold_case(std::string_view text);
+// The key regions compare under: fold_case() without surrounding spaces/tabs.
+std::string region_key(std::string_view region);
 
 // ---- the pool ---------------------------------------------------------------
 
@@ -55,6 +57,7 @@ struct Center {
   double price_gpu_hour = 0;       // per GPU-hour
   double price_cpu_core_hour = 0;  // per CPU-core-hour
   CenterStatus status = CenterStatus::kActive;
+  uint32_t region_id = 0;  // set by Snapshot::add_center(): interned fold_case(region)
 };
 
 struct Gpu {
@@ -67,12 +70,21 @@ struct Gpu {
   std::string model;        // "H200", "A100-80G", "Ascend-910B", ...
 };
 
+// A taint from a node label `taint.<key>=<effect>` (effect NoSchedule,
+// PreferNoSchedule or NoExecute; any other text counts as NoSchedule).
+struct Taint {
+  std::string key;
+  std::string effect;
+};
+
 struct Node {
   // Hot fields first (placement reads them for every node of every decision).
   bool alive = true;       // heartbeat within the TTL
   bool draining = false;
   bool simulated = false;  // capacity declared with --simulate, not probed
   uint32_t center = 0;     // set by the Snapshot: index into Snapshot::centers()
+  uint32_t replicas = 0;   // set by the Snapshot: replicas on the node (all services)
+  uint32_t outstanding = 0;  // requests in flight on the node's replicas (heartbeats)
   int free_cpu_cores = 0;
   int cpu_cores = 0;
   uint64_t free_ram_bytes = 0;
@@ -82,6 +94,7 @@ struct Node {
   std::vector<uint32_t> model_ids;  // interned `models`, sorted
   // (interned service id, replicas of that service on this node), by service id.
   std::vector<std::pair<uint32_t, uint32_t>> service_replicas;
+  std::vector<Taint> taints;  // parsed from `labels` (taint.<key>=<effect>), by key
 
   std::string id;         // nodes.id
   std::string name;
@@ -116,6 +129,12 @@ struct ReplicaRequest {
   std::optional<double> price_cap_per_hour;  // none = no cap
   int cpu_cores = 1;       // engine threads of a CPU replica (reserved cores)
   int gpu_host_cores = 1;  // host cores a GPU replica reserves
+  // Taint keys this replica tolerates ("*": every taint); a toleration
+  // "key" tolerates every effect, "key=effect" that effect only.
+  std::vector<std::string> tolerations;
+  std::string tenant_region;  // the tenant's province, for the latency score ("" = none)
+  int priority = 0;           // queue sort: higher first
+  int64_t created_at_ms = 0;  // queue sort: older first among equal priorities
 };
 
 // OK, or InvalidArgument naming the first bad field (empty ids, zero weights or
@@ -158,6 +177,8 @@ class Snapshot {
   Status add_service_replica(std::string_view service_id, std::string_view node_id);
   // Liveness from heartbeats / operators between cycles.
   Status set_node_state(std::string_view node_id, bool alive, bool draining);
+  // Requests in flight on a node (the load score), from heartbeats.
+  Status set_node_outstanding(std::string_view node_id, uint32_t outstanding);
 
   // Takes `assignment` on `node_id` for the replica: free resources shrink and
   // the replica counts for spread. Reserving the same replica again with the
@@ -178,6 +199,19 @@ class Snapshot {
   std::optional<uint32_t> center_index(std::string_view id) const;
   // Nodes per center (same indexing as centers()).
   const std::vector<uint32_t>& center_node_counts() const { return center_nodes_; }
+  // Node indices per center, in id order (same indexing as centers()).
+  const std::vector<std::vector<uint32_t>>& center_members() const { return center_members_; }
+  // Upper bounds kept incrementally for skipping whole centers: the largest
+  // free memory of one GPU, the largest free RAM and free cores of one node,
+  // over the center's nodes (every node, alive or not). Exact after a
+  // reservation shrinks the largest; never below the truth.
+  uint64_t center_max_free_gpu(uint32_t center) const { return center_max_gpu_[center]; }
+  uint64_t center_max_free_ram(uint32_t center) const { return center_max_ram_[center]; }
+  int center_max_free_cores(uint32_t center) const { return center_max_cores_[center]; }
+  std::optional<uint32_t> region_id(std::string_view region) const;  // case-insensitive
+  size_t region_count() const { return regions_.size(); }
+  // Interned region keys (region_key()) -> id.
+  const std::unordered_map<std::string, uint32_t>& regions() const { return regions_; }
   // Each node's rank in node id order (indexed like nodes()): placement breaks
   // ties with it. Computed on first use after add_node().
   const std::vector<uint32_t>& id_ranks() const;
@@ -194,9 +228,15 @@ class Snapshot {
  private:
   uint32_t intern(std::unordered_map<std::string, uint32_t>& table, std::string key);
   void count_replica(uint32_t service, uint32_t node, int delta);
+  void refresh_center_bounds(uint32_t center);
 
   std::vector<Center> centers_;
   std::vector<uint32_t> center_nodes_;
+  std::vector<std::vector<uint32_t>> center_members_;
+  std::vector<uint64_t> center_max_gpu_;
+  std::vector<uint64_t> center_max_ram_;
+  std::vector<int> center_max_cores_;
+  std::unordered_map<std::string, uint32_t> regions_;
   std::map<std::string, uint32_t, std::less<>> center_by_id_;
   std::vector<Node> nodes_;
   std::map<std::string, uint32_t, std::less<>> node_by_id_;

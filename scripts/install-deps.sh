@@ -9,6 +9,7 @@ PKGS=(
   libboost-program-options1.81-dev
   libssl-dev libpcre2-dev doctest-dev
   libpqxx-dev libhiredis-dev postgresql redis-server
+  chromium fonts-wqy-microhei  # the web console's browser tests (web/tests/; a CJK font for screenshots)
 )
 
 missing=()
@@ -17,6 +18,17 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js and npm build the web console (web/). A node and npm already on the
+# PATH (e.g. from NodeSource, whose nodejs package contains npm and conflicts
+# with Debian's npm) are kept; otherwise Debian's packages are installed.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  for p in nodejs npm; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+fi
 
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"

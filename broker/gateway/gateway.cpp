@@ -8,10 +8,16 @@
 #include "broker/gateway/model_store.h"
 #include "broker/gateway/proxy.h"
 #include "broker/gateway/route_table.h"
+#include "broker/gateway/service_load.h"
 #include "broker/gateway/usage_meter.h"
 #include "common/db/pg.h"
 #include "common/json.h"
+#include "common/crypto/crypto.h"
 #include "common/log.h"
+#include "common/metrics.h"
+
+#include <thread>
+#include <unistd.h>
 
 namespace scn::broker {
 namespace {
@@ -43,7 +49,21 @@ struct Gateway::Impl {
         keys(c.pg, options.api_key_ttl),
         routes(c.pg, c.redis, c.redis_url, options.route_ttl),
         usage(c.pg),
-        balancer(options.bad_endpoint_for) {}
+        balancer(options.bad_endpoint_for),
+        load(c.redis, c.redis_prefix,
+             options.broker_id.empty() ? default_broker_id() : options.broker_id),
+        cold_starts(metrics::default_registry().histogram(
+            "scn_broker_cold_start_seconds",
+            "Time requests to a service at zero were held until a replica was ready",
+            {0.5, 1, 2, 5, 10, 20, 30, 60, 120})),
+        cold_start_timeouts(metrics::default_registry().counter(
+            "scn_broker_cold_start_timeouts_total",
+            "Requests to a service at zero answered 503 after the hold")) {}
+
+  static std::string default_broker_id() {
+    auto r = crypto::new_secret("");
+    return "pid-" + std::to_string(::getpid()) + "-" + (r.is_ok() ? r->substr(0, 8) : "x");
+  }
 
   BrokerContext& ctx;
   GatewayOptions options;
@@ -51,6 +71,9 @@ struct Gateway::Impl {
   RouteTable routes;
   UsageMeter usage;
   EndpointBalancer balancer;
+  ServiceLoad load;
+  metrics::Histogram& cold_starts;
+  metrics::Counter& cold_start_timeouts;
   bool started = false;
   bool stopped = false;
 
@@ -142,7 +165,32 @@ struct Gateway::Impl {
       }
       // Anything malformed goes as it came: the replica answers the 400.
     }
+    load.begin(service->id);
     proxy(*who, *service, preq, response);
+    load.end(service->id);
+  }
+
+  // Wakes a service at zero and waits for a ready replica (or the bound,
+  // or the client leaving). Returns the milliseconds waited, or nullopt.
+  std::optional<int64_t> hold_for_replica(const ServiceRef& service, http::Response& response) {
+    const auto since = std::chrono::steady_clock::now();
+    Status woke = load.wake(service.id);
+    if (!woke.is_ok()) common::log_warn("gateway: wake ", service.id, ": ", woke.to_string());
+    const auto deadline = since + options.cold_start_hold;
+    while (std::chrono::steady_clock::now() < deadline && !response.client_gone()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      routes.invalidate(service.id);
+      auto eps = routes.endpoints(service.id);
+      if (eps.is_ok() && !eps->empty()) {
+        const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - since);
+        cold_starts.observe(static_cast<double>(waited.count()) / 1000.0);
+        common::log_info("gateway: service ", service.name, " woke after ", waited.count(), " ms");
+        return waited.count();
+      }
+    }
+    cold_start_timeouts.inc();
+    return std::nullopt;
   }
 
   void proxy(const Principal& who, const ServiceRef& service, const ProxyRequest& preq,
@@ -155,6 +203,14 @@ struct Gateway::Impl {
         common::log_warn("gateway: routes of ", service.id, ": ", eps.status().to_string());
         last_error = eps.status().message();
         break;
+      }
+      if (eps->empty() && tried.empty() && attempt == 0 && service.scales_to_zero &&
+          options.cold_start_hold.count() > 0) {
+        auto waited = hold_for_replica(service, response);
+        if (!waited) break;
+        response.set_header("x-scn-cold-start-ms", std::to_string(*waited));
+        eps = routes.endpoints(service.id);
+        if (!eps.is_ok()) break;
       }
       auto ep = balancer.pick(service.id, *eps, tried);
       if (!ep) break;
@@ -189,6 +245,7 @@ Status Gateway::start() {
   if (impl_->started) return Status::ok();
   SCN_RETURN_IF_ERROR(impl_->routes.start());
   impl_->usage.start(impl_->options.usage_flush);
+  impl_->load.start(impl_->options.load_publish);
   impl_->started = true;
   return Status::ok();
 }
@@ -210,6 +267,7 @@ void Gateway::stop() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->routes.stop();
+  impl_->load.stop();
   impl_->usage.stop();
 }
 

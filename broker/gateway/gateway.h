@@ -15,6 +15,13 @@
 //    tries in all). No ready replica, or none answered: 503 with
 //    Retry-After: 2. Answers of a replica (also its errors) pass through;
 //    streams pass through as they come.
+//  - A service autoscaled with min_replicas 0 that has no ready replica is
+//    woken (ServiceLoad::wake) and the request held, polling its routes
+//    every 100 ms, until a replica is ready (then forwarded, with the header
+//    `x-scn-cold-start-ms` and the histogram scn_broker_cold_start_seconds)
+//    or `cold_start_hold` passes (503 no_ready_replica, Retry-After: 2,
+//    counted in scn_broker_cold_start_timeouts_total). Requests in flight
+//    per service are published for the autoscaler every `load_publish`.
 //  - Each answered request is counted with its prompt and completion tokens
 //    per (tenant, service, API key); the counts are written to
 //    usage_records every `usage_flush` and on stop().
@@ -41,6 +48,12 @@ struct GatewayOptions {
   std::string model_store_dir;  // "" = no model store (every /store/ path is 404)
   std::chrono::milliseconds api_key_ttl{1000};
   std::chrono::milliseconds bad_endpoint_for{3000};
+  // Scale to zero: how long a request to a service that may be at zero and
+  // has no ready replica is held while it wakes (0: answer 503 at once),
+  // and how often the per-service load is published (service_load.h).
+  std::chrono::milliseconds cold_start_hold{60000};
+  std::chrono::milliseconds load_publish{1000};
+  std::string broker_id;  // the field name in scn:load:{id}; "" = pid + random
 };
 
 class Gateway {

@@ -46,6 +46,7 @@ struct ServiceRef {
   std::string tenant_id;
   std::string name;
   std::string status;
+  bool scales_to_zero = false;  // autoscaled with min_replicas 0 (sql/0003)
 };
 
 inline constexpr const char* kRoutesChannel = "scn:routes";

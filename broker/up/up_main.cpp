@@ -58,6 +58,15 @@ fs::path default_shared_dir() {
   return "../shared";
 }
 
+// <source>/web/dist when the console was built there (it has index.html).
+fs::path console_web_root() {
+  auto src = find_source_dir();
+  if (!src.is_ok()) return {};
+  std::error_code ec;
+  const fs::path dist = src.value() / "web" / "dist";
+  return fs::is_regular_file(dist / "index.html", ec) ? fs::canonical(dist, ec) : fs::path();
+}
+
 class Up {
  public:
   explicit Up(UpOptions o) : o_(std::move(o)) {}
@@ -77,6 +86,7 @@ class Up {
   std::unique_ptr<LocalServices> services_;
   std::unique_ptr<ScnProcess> scheduler_, broker_;
   std::vector<std::unique_ptr<ScnProcess>> agents_;
+  fs::path web_root_;  // the console's build (<source>/web/dist); empty: none
 };
 
 int Up::run() {
@@ -93,6 +103,7 @@ int Up::run() {
     return fail(Status::not_found("the shared data folder " + shared.string() +
                                   " has no models/stories260K.gguf; pass --shared-dir"));
 
+  web_root_ = console_web_root();
   std::string pg_url = o_.pg_url, redis_url = o_.redis_url;
   if (pg_url.empty() || redis_url.empty()) {
     say("scn up: starting PostgreSQL and Redis under " + var_.string());
@@ -158,14 +169,17 @@ Status Up::start_platform(const DemoAccounts& accounts, const std::string& pg_ur
       logs / "scheduler.log");
   say("scn up: starting the scheduler on 127.0.0.1:" + std::to_string(sched_port));
   SCN_RETURN_IF_ERROR(scheduler_->start_listening(sched_port, 30s));
-  broker_ = std::make_unique<ScnProcess>(
-      "broker", bin,
-      std::vector<std::string>{"broker", "--pg-url", pg_url, "--redis-url", redis_url, "--host", "127.0.0.1",
-                               "--port", std::to_string(o_.port)},
-      logs / "broker.log");
-  say("scn up: starting the broker on 127.0.0.1:" + std::to_string(o_.port));
-  SCN_RETURN_IF_ERROR(broker_->start_listening(o_.port, 30s));
   const std::string sched_url = "http://127.0.0.1:" + std::to_string(sched_port);
+  std::vector<std::string> broker_args{"broker", "--pg-url", pg_url, "--redis-url", redis_url, "--host",
+                                       "127.0.0.1", "--port", std::to_string(o_.port),
+                                       "--scheduler-url", sched_url,
+                                       // the console when built (web/dist), else none
+                                       "--web-root", web_root_.string()};
+  broker_ = std::make_unique<ScnProcess>("broker", bin, broker_args, logs / "broker.log");
+  say("scn up: starting the broker on 127.0.0.1:" + std::to_string(o_.port) +
+      (web_root_.empty() ? std::string(" (no web console: web/dist is not built)")
+                         : " with the web console from " + web_root_.string()));
+  SCN_RETURN_IF_ERROR(broker_->start_listening(o_.port, 30s));
   for (const auto& c : demo_plan().centers) {
     for (const auto& n : c.nodes) {
       std::vector<std::string> args = {"agent",
@@ -236,6 +250,8 @@ void Up::print_summary(const UpCredentials& creds, const std::string& api_key) {
   std::string s;
   s += "\n==================== scn is up ====================\n";
   s += "Broker:       " + base + "   (REST API " + base + "/api/v1, OpenAI API " + base + "/v1)\n";
+  s += web_root_.empty() ? std::string("Console:      none (build it: scripts/build.sh builds web/dist)\n")
+                         : "Console:      " + base + "/   (open it in a browser; log in as below)\n";
   s +=
       "Data, logs:   " + var_.string() + "   (credentials in " + (var_ / "credentials.json").string() + ")\n";
   s += "Centers:      ";

@@ -10,6 +10,7 @@
 #include "common/http/server.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "inference/cli/byte_size.h"
 #include "inference/cli/commands.h"
 #include "inference/engine/engine.h"
 #include "inference/server/inference_service.h"
@@ -26,6 +27,12 @@ int infer_main(int argc, char** argv) {
   int http_threads = 0;
   std::int64_t max_body_bytes = 8 << 20;
   std::string alias;
+  EngineOptions defaults;
+  int parallel = defaults.max_running;
+  int max_batch_tokens = defaults.max_batch_tokens;
+  std::string kv_memory;
+  int ctx_total = defaults.ctx_total;
+  bool no_prefix_cache = false;
 
   common::OptionSet opts("scn infer", "serve one GGUF model over an OpenAI-compatible HTTP API");
   opts.add("model,m", &model_path, "GGUF model file")
@@ -34,7 +41,15 @@ int infer_main(int argc, char** argv) {
       .add("threads,t", &threads, "compute threads (0: all cores)")
       .add("ctx,c", &ctx, "context length in tokens (0: the model's, at most 8192)")
       .add("max-queue", &max_queue, "generation requests that may wait; beyond that 429")
-      .add("http-threads", &http_threads, "HTTP handler threads (0: max-queue + 8)")
+      .add("parallel", &parallel, "sequences generated at once in one batch (max running)")
+      .add("max-batch-tokens", &max_batch_tokens,
+           "tokens (decode steps + prefill chunks) per forward pass")
+      .add("kv-memory", &kv_memory,
+           "KV cache pool size in bytes, suffixes K/M/G (512M, 2G); default: from --ctx-total")
+      .add("ctx-total", &ctx_total,
+           "KV positions of all sequences together (0: context x min(parallel, 8))")
+      .flag("no-prefix-cache", &no_prefix_cache, "do not reuse the KV blocks of common prompt prefixes")
+      .add("http-threads", &http_threads, "HTTP handler threads (0: max-queue + parallel + 8)")
       .add("max-body-bytes", &max_body_bytes, "largest accepted request body; larger is 413")
       .add("alias", &alias, "model id served by /v1/models (default: the model's name)")
       .require("model")
@@ -46,16 +61,31 @@ int infer_main(int argc, char** argv) {
   }
   if (parsed.value() == common::OptionSet::Outcome::kHelp) return 0;
   if (port < 0 || port > 65535 || threads < 0 || ctx < 0 || max_queue < 0 || http_threads < 0 ||
-      max_body_bytes <= 0) {
-    std::fprintf(stderr, "scn infer: --port must be 0..65535 and --threads, --ctx, --max-queue, "
-                         "--http-threads >= 0, --max-body-bytes > 0\n");
+      max_body_bytes <= 0 || parallel < 1 || max_batch_tokens < 1 || ctx_total < 0) {
+    std::fprintf(stderr, "scn infer: --port must be 0..65535, --threads, --ctx, --max-queue, "
+                         "--http-threads, --ctx-total >= 0, --max-body-bytes, --parallel, "
+                         "--max-batch-tokens > 0\n");
     return 2;
+  }
+  int64_t kv_memory_bytes = 0;
+  if (!kv_memory.empty()) {
+    auto b = parse_byte_size(kv_memory);
+    if (!b.is_ok()) {
+      std::fprintf(stderr, "scn infer: --kv-memory: %s\n", b.status().message().c_str());
+      return 2;
+    }
+    kv_memory_bytes = *b;
   }
 
   EngineOptions eo;
   eo.n_threads = threads;
   eo.n_ctx = ctx;
   eo.max_queue = max_queue;
+  eo.max_running = parallel;
+  eo.max_batch_tokens = max_batch_tokens;
+  eo.kv_memory_bytes = kv_memory_bytes;
+  eo.ctx_total = ctx_total;
+  eo.prefix_cache = !no_prefix_cache;
   auto engine = Engine::load(model_path, eo);
   if (!engine.is_ok()) {
     std::fprintf(stderr, "scn infer: cannot load model %s: %s\n", model_path.c_str(),
@@ -66,11 +96,13 @@ int infer_main(int argc, char** argv) {
   http::ServerOptions so;
   so.host = host;
   so.port = port;
-  so.worker_threads = http_threads > 0 ? http_threads : max_queue + 8;
+  // Handlers block while their request waits or runs; n > 1 adds threads of
+  // its own, so handlers are sized by the requests that may be admitted.
+  so.worker_threads = http_threads > 0 ? http_threads : max_queue + parallel + 8;
   so.max_body_bytes = static_cast<std::size_t>(max_body_bytes);
   so.server_name = "scn-infer";
   http::Server server(so);
-  InferenceService service(*engine.value(), alias, metrics::default_registry());
+  InferenceService service(*engine.value(), alias, metrics::default_registry(), max_queue);
   service.add_routes(server);
   if (Status st = server.start(); !st.is_ok()) {
     std::fprintf(stderr, "scn infer: cannot listen on %s:%d: %s\n", host.c_str(), port,

@@ -2,21 +2,34 @@
 //
 // Contract:
 //  - Engine::load() opens a GGUF file, builds the vocab, chat template and the
-//    model on the given backend; every failure is a Status naming the cause.
-//  - generate() is thread-safe. Requests are queued (at most max_queue
-//    waiting; beyond that kResourceExhausted) and run one after another on
-//    the engine's compute thread (continuous batching comes with engine v2).
+//    model on the given backend, and allocates the paged KV pool
+//    (kv_memory_bytes, else ctx_total positions) and the batch scratch; every
+//    failure is a Status naming the cause. n_ctx() (per sequence) is capped so
+//    that one sequence always fits the pool.
+//  - generate() is thread-safe and blocks its caller until the request ends.
+//    Requests wait in a bounded queue (at most max_queue waiting; beyond that
+//    kResourceExhausted) and are admitted in order into the running batch (at
+//    most max_running sequences) as KV memory allows. The compute thread runs
+//    continuous batching (engine/scheduler.h): every step is one forward pass
+//    over the next token of every decoding sequence plus prefill chunks of
+//    newly admitted prompts, at most max_batch_tokens rows; a request joins at
+//    the next step and leaves as soon as it ends, freeing its KV blocks.
+//  - Prefix reuse (prefix_cache): prompt blocks whose token prefix is cached
+//    are reused instead of recomputed (GenerateResult::cached_prompt_tokens).
+//    When KV memory runs out, the most recently admitted sequence is
+//    preempted and recomputed later; its output does not change.
 //  - The callback is called on the compute thread for every generated token,
 //    in order. Returning false cancels the request (finish reason
-//    kCancelled), as does Engine::cancel-by-flag (GenerateRequest::cancel).
+//    kCancelled), as does setting GenerateRequest::cancel; the request's
+//    blocks are freed at the next step at the latest.
 //  - Generation stops at an end-of-generation token (not emitted as text),
 //    at max_tokens, or when the context is full (finish reason kLength).
 //    Stop *strings* are text-level and handled by the caller (server/), which
 //    returns false from the callback once one matched.
-//  - The KV cache of the longest common prefix of the previous request's
-//    tokens and the next prompt is reused (engine/generation.h); sampling
-//    follows engine/sampler.h (llama.cpp's chain; logprobs are the model's,
-//    from the raw logits).
+//  - With temperature 0 a request's tokens do not depend on what else runs
+//    (batching, chunking, prefix reuse, preemption). Sampling follows
+//    engine/sampler.h (llama.cpp's chain; logprobs are the model's, from the
+//    raw logits).
 #pragma once
 
 #include <atomic>
@@ -76,6 +89,9 @@ struct GenerateResult {
   int completion_tokens = 0;
   double prompt_seconds = 0;   // time to process the prompt
   double decode_seconds = 0;   // time of the generation steps
+  int cached_prompt_tokens = 0;   // prompt tokens whose K/V were reused (prefix cache)
+  double queue_seconds = 0;       // from generate() until the request was admitted
+  double first_token_seconds = 0; // from generate() until the first token was sampled
 };
 
 using TokenCallback = std::function<bool(const TokenEvent&)>;
@@ -84,6 +100,27 @@ struct EngineOptions {
   int n_threads = 0;        // 0: all cores
   int n_ctx = 0;            // 0: the model's context length (capped at 8192)
   int max_queue = 64;       // waiting requests before kResourceExhausted
+  int max_batch_tokens = 512;   // tokens (decode + prefill chunks) per forward step
+  int max_running = 32;         // sequences in one batch at most
+  int64_t kv_memory_bytes = 0;  // KV pool size; 0: derived from ctx_total
+  int ctx_total = 0;            // KV positions of all sequences together;
+                                // 0: n_ctx * max(1, min(max_running, 8))
+  int block_tokens = 16;        // positions per KV block
+  bool prefix_cache = true;     // reuse the K/V blocks of common prompt prefixes
+};
+
+// A snapshot of the engine's load and totals since load (for /metrics,
+// /health and the scheduler). Engine::stats() is thread-safe.
+struct EngineStats {
+  int queued = 0;                 // requests waiting for admission (incl. preempted ones)
+  int running = 0;                // sequences admitted (in the batch)
+  int kv_blocks_total = 0;        // blocks in the KV pool
+  int kv_blocks_used = 0;         // blocks held by running sequences
+  int64_t prompt_tokens_total = 0;
+  int64_t cached_prompt_tokens_total = 0;   // prompt tokens served from the prefix cache
+  int64_t generated_tokens_total = 0;
+  int64_t preemptions_total = 0;  // sequences whose blocks were freed to be recomputed
+  int64_t requests_total = 0;     // requests admitted (finished or not)
 };
 
 class Engine {
@@ -105,6 +142,7 @@ class Engine {
 
   // Requests waiting + running (for /metrics and 429 decisions).
   int queue_depth() const;
+  EngineStats stats() const;
 
  private:
   Engine();

@@ -319,6 +319,7 @@ TEST_CASE("engine: the queue") {
   SUBCASE("a full queue answers kResourceExhausted; a queued request can be cancelled") {
     EngineOptions o;
     o.max_queue = 1;
+    o.max_running = 1;  // one sequence in the batch: the second request waits
     auto engine = load_engine(o);
     Gate gate;
     Result<GenerateResult> first = Status::internal("not run");

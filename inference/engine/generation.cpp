@@ -30,8 +30,11 @@ Generator::Generator(Context& ctx, std::function<bool(int32_t)> is_eog)
 }
 
 Status Generator::check(const GenerateRequest& req) const {
+  return check_request(req, ctx_.n_vocab(), ctx_.n_ctx());
+}
+
+Status check_request(const GenerateRequest& req, int32_t n_vocab, int32_t n_ctx) {
   if (req.prompt.empty()) return Status::invalid_argument("the prompt has no tokens");
-  const int32_t n_vocab = ctx_.n_vocab();
   for (size_t i = 0; i < req.prompt.size(); ++i) {
     const int32_t id = req.prompt[i];
     if (id < 0 || id >= n_vocab)
@@ -46,9 +49,9 @@ Status Generator::check(const GenerateRequest& req) const {
     return Status::invalid_argument("top_logprobs must be in 0..20, got " +
                                     std::to_string(req.top_logprobs));
   SCN_RETURN_IF_ERROR(validate_sampling(req.sampling));
-  if (req.prompt.size() + 1 > static_cast<size_t>(ctx_.n_ctx()))
+  if (req.prompt.size() + 1 > static_cast<size_t>(n_ctx))
     return Status::too_large("the prompt has " + std::to_string(req.prompt.size()) +
-                             " tokens; the context holds " + std::to_string(ctx_.n_ctx()) +
+                             " tokens; the context holds " + std::to_string(n_ctx) +
                              " (prompt and at least one generated token)");
   return Status::ok();
 }

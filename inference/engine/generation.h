@@ -1,6 +1,7 @@
 // One sequence's generation loop over a Context: prompt evaluation with KV
-// cache reuse, sampling, per-token callbacks. The Engine owns one and calls
-// it from its compute thread; tests and tools may drive one directly.
+// cache reuse, sampling, per-token callbacks, for tests and tools that drive
+// one sequence directly (the Engine batches sequences: engine/scheduler.h).
+// check_request() is the request validation the Engine shares.
 //
 // Contract:
 //  - check() validates a request without touching the context:
@@ -26,6 +27,10 @@
 #include "inference/model/context.h"
 
 namespace scn::inference {
+
+// The checks of Generator::check() for a model of n_vocab tokens and a
+// per-sequence context of n_ctx positions (the engine's admission checks).
+Status check_request(const GenerateRequest& req, int32_t n_vocab, int32_t n_ctx);
 
 class Generator {
  public:

@@ -4,8 +4,9 @@
 // Contract: memory is allocated once by the constructor, zero-filled and
 // committed lazily by the OS as positions are written (calloc);
 // row(layer, pos) for 0 <= layer < n_layer, 0 <= pos < n_ctx. The cache does
-// not track which positions are valid — the Context does (n_past). A paged
-// cache shared by many sequences replaces this class with engine v2.
+// not track which positions are valid — the Context does (n_past). The
+// engine's sequences share the paged cache of model/kv_pool.h instead; this
+// one serves the single-sequence Context (tools, tests).
 #pragma once
 
 #include <cstddef>

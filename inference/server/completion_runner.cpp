@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace scn::inference {
 namespace {
@@ -86,6 +87,23 @@ ApiError engine_error(const Status& status, std::string_view prompt_param) {
   }
 }
 
+namespace {
+
+// One choice of a request: its generation runs on its own thread.
+struct ChoiceRun {
+  ChoiceRun(const CompletionRequest& req, const PieceFn& piece)
+      : builder(req.stop, piece, req.logprobs) {}
+  ChoiceBuilder builder;
+  GenerateRequest g;
+  Result<GenerateResult> result = Status::internal("generation did not run");
+  FinishReason finish = FinishReason::kStop;
+  bool role_sent = false;  // chat streams: this choice's first chunk is out
+  bool have_last = false;
+  Clock::time_point last_token;
+};
+
+}  // namespace
+
 int run_completion(const CompletionRequest& req, const std::vector<int32_t>& prompt,
                    const ResponseMeta& meta, const GenerationBackend& backend,
                    http::Response& resp, const RunObserver& observer) {
@@ -115,97 +133,114 @@ int run_completion(const CompletionRequest& req, const std::vector<int32_t>& pro
     return !broken;
   };
 
-  Usage usage;
-  usage.prompt_tokens = static_cast<int>(prompt.size());
-  std::vector<ChoiceResult> choices;
+  // All choices run at once (the engine batches them and shares the
+  // prompt's KV blocks); their SSE events meet in one queue.
+  EventQueue queue;
+  std::mutex observe_mu;  // observer calls and any_token, from several threads
   bool any_token = false;
-
+  std::atomic<int> running{req.n};
+  std::vector<std::unique_ptr<ChoiceRun>> runs;
   for (int i = 0; i < req.n; ++i) {
-    ChoiceBuilder builder(req.stop, backend.piece, req.logprobs);
-    GenerateRequest g;
-    g.prompt = prompt;
-    g.max_tokens = max_tokens;
-    g.sampling = req.sampling;
-    g.sampling.seed = choice_seed(req.sampling, i);
-    g.logprobs = req.logprobs;
-    g.top_logprobs = req.top_logprobs;
-    g.cancel = cancel;
+    auto run = std::make_unique<ChoiceRun>(req, backend.piece);
+    run->g.prompt = prompt;
+    run->g.max_tokens = max_tokens;
+    run->g.sampling = req.sampling;
+    run->g.sampling.seed = choice_seed(req.sampling, i);
+    run->g.logprobs = req.logprobs;
+    run->g.top_logprobs = req.top_logprobs;
+    run->g.cancel = cancel;
+    runs.push_back(std::move(run));
+  }
 
-    EventQueue queue;
-    bool role_sent = false;  // chat streams: this choice's first chunk is out
-    bool have_last = false;
-    Clock::time_point last_token;
+  auto work = [&](int i) {
+    ChoiceRun& c = *runs[static_cast<size_t>(i)];
     // Runs on the engine's compute thread.
     auto on_token = [&](const TokenEvent& ev) {
       const Clock::time_point now = Clock::now();
-      if (!any_token) {
-        any_token = true;
-        if (observer.first_token) observer.first_token(seconds_between(t0, now));
-      } else if (have_last && observer.token_interval) {
-        observer.token_interval(seconds_between(last_token, now));
+      {
+        std::lock_guard<std::mutex> lock(observe_mu);
+        if (!any_token) {
+          any_token = true;
+          if (observer.first_token) observer.first_token(seconds_between(t0, now));
+        } else if (c.have_last && observer.token_interval) {
+          observer.token_interval(seconds_between(c.last_token, now));
+        }
       }
-      have_last = true;
-      last_token = now;
-      ChoiceDelta d = builder.on_token(ev);
+      c.have_last = true;
+      c.last_token = now;
+      ChoiceDelta d = c.builder.on_token(ev);
       if (req.stream) {
-        if (chat && !role_sent) {
-          role_sent = true;
+        if (chat && !c.role_sent) {
+          c.role_sent = true;
           queue.push(sse_event(chunk_body(meta, i, true, "", {}, std::nullopt)));
         }
         if (!d.empty()) queue.push(sse_event(chunk_body(meta, i, false, d.text, d.logprobs, std::nullopt)));
       }
-      return !builder.stopped() && !cancel->load();
+      return !c.builder.stopped() && !cancel->load();
     };
-
-    Result<GenerateResult> result = Status::internal("generation did not run");
-    std::thread worker([&] {
-      try {
-        result = backend.generate(g, on_token);
-      } catch (const std::exception& e) {
-        result = Status::internal(e.what());
-      }
-      queue.close();
-    });
-    std::string event;
-    for (;;) {
-      const EventQueue::Pop p = queue.pop(event, kClientPollInterval);
-      if (p == EventQueue::Pop::kClosed) break;
-      if (resp.client_gone()) {
-        broken = true;
-        cancel->store(true);
-      }
-      if (p == EventQueue::Pop::kEvent) send(event);
+    try {
+      c.result = backend.generate(c.g, on_token);
+    } catch (const std::exception& e) {
+      c.result = Status::internal(e.what());
     }
-    worker.join();
-
-    if (!result.is_ok()) {
-      ApiError err = engine_error(result.status(), prompt_param);
-      if (!started) {
-        if (resp.client_gone()) return 499;
-        resp.set_json(err.http_status(), err.to_json());
-        return err.http_status();
-      }
-      send(sse_event(err.to_json()));
-      resp.end();
-      return broken ? 499 : 200;
-    }
-    if (broken || resp.client_gone()) {
-      if (started) resp.end();
-      return 499;
-    }
-
-    ChoiceDelta tail = builder.finish();
-    FinishReason finish = builder.stopped() ? FinishReason::kStop : result->finish;
-    if (finish == FinishReason::kCancelled) finish = FinishReason::kStop;
-    usage.prompt_tokens = result->prompt_tokens > 0 ? result->prompt_tokens : usage.prompt_tokens;
-    usage.completion_tokens += result->completion_tokens;
-    if (req.stream) {
-      if (chat && !role_sent) send(sse_event(chunk_body(meta, i, true, "", {}, std::nullopt)));
-      if (!tail.empty()) send(sse_event(chunk_body(meta, i, false, tail.text, tail.logprobs, std::nullopt)));
-      send(sse_event(chunk_body(meta, i, false, "", {}, finish)));
+    if (!c.result.is_ok()) {
+      cancel->store(true);  // one choice failed: the request fails
     } else {
-      choices.push_back({builder.text(), finish, builder.logprobs()});
+      ChoiceDelta tail = c.builder.finish();
+      c.finish = c.builder.stopped() ? FinishReason::kStop : c.result->finish;
+      if (c.finish == FinishReason::kCancelled) c.finish = FinishReason::kStop;
+      if (req.stream && !cancel->load()) {
+        if (chat && !c.role_sent) queue.push(sse_event(chunk_body(meta, i, true, "", {}, std::nullopt)));
+        if (!tail.empty())
+          queue.push(sse_event(chunk_body(meta, i, false, tail.text, tail.logprobs, std::nullopt)));
+        queue.push(sse_event(chunk_body(meta, i, false, "", {}, c.finish)));
+      }
     }
+    if (running.fetch_sub(1) == 1) queue.close();
+  };
+  std::vector<std::thread> workers;
+  for (int i = 0; i < req.n; ++i) workers.emplace_back(work, i);
+
+  std::string event;
+  for (;;) {
+    const EventQueue::Pop p = queue.pop(event, kClientPollInterval);
+    if (p == EventQueue::Pop::kClosed) break;
+    if (resp.client_gone()) {
+      broken = true;
+      cancel->store(true);
+    }
+    if (p == EventQueue::Pop::kEvent) send(event);
+  }
+  for (auto& w : workers) w.join();
+
+  for (const auto& c : runs) {
+    if (c->result.is_ok()) continue;
+    ApiError err = engine_error(c->result.status(), prompt_param);
+    if (!started) {
+      if (resp.client_gone()) return 499;
+      resp.set_json(err.http_status(), err.to_json());
+      if (err.status.code() == Code::kResourceExhausted) resp.set_header("Retry-After", "1");
+      return err.http_status();
+    }
+    send(sse_event(err.to_json()));
+    resp.end();
+    return broken ? 499 : 200;
+  }
+  if (broken || resp.client_gone()) {
+    if (started) resp.end();
+    return 499;
+  }
+
+  Usage usage;
+  usage.prompt_tokens = static_cast<int>(prompt.size());
+  std::vector<ChoiceResult> choices;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const GenerateResult& r = *runs[i]->result;
+    if (i == 0 && r.prompt_tokens > 0) usage.prompt_tokens = r.prompt_tokens;
+    // The prompt is counted once: its cached part is what every choice reused.
+    usage.cached_tokens = i == 0 ? r.cached_prompt_tokens : std::min(usage.cached_tokens, r.cached_prompt_tokens);
+    usage.completion_tokens += r.completion_tokens;
+    if (!req.stream) choices.push_back({runs[i]->builder.text(), runs[i]->finish, runs[i]->builder.logprobs()});
   }
 
   if (req.stream) {

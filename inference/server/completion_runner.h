@@ -2,17 +2,20 @@
 // an http::Response, complete or as an SSE stream.
 //
 // Contract:
-//  - The n choices run one after another (seed + i each, see choice_seed()).
-//    Each generation runs on its own thread while the handler's thread waits,
-//    writes the stream and watches the client: when the client goes away (or
-//    a write fails) the request's cancel flag is set, also while the request
-//    is still queued in the engine, and nothing more is sent.
+//  - The n choices run concurrently (seed + i each, see choice_seed()), one
+//    generate() call per choice on its own thread, so that engine v2 batches
+//    them and shares the prompt's KV blocks; their stream chunks interleave
+//    (each carries its choice index). The handler's thread writes the stream
+//    and watches the client: when the client goes away (or a write fails)
+//    the request's cancel flag is set, also while the request is still
+//    queued in the engine, and nothing more is sent. A choice that fails
+//    cancels the others and the request fails with its error.
 //  - Errors before anything was sent are complete JSON error answers: the
-//    queue is full -> 429, prompt + 1 > n_ctx -> 400 with code
+//    queue is full -> 429 with `Retry-After: 1`, prompt + 1 > n_ctx -> 400 with code
 //    "context_length_exceeded", invalid token ids -> 400, anything else ->
 //    500. An error after the stream started is sent as one SSE event
 //    `data: {"error": ...}` and the stream ends without [DONE].
-//  - A stream starts when the first token of the first choice arrives (so a
+//  - A stream starts when the first token of any choice arrives (so a
 //    full queue can still be answered 429), with Content-Type
 //    text/event-stream. Chat: each choice's first chunk carries role
 //    "assistant" and empty content; then content chunks; then a chunk with
@@ -21,7 +24,9 @@
 //    (choices: []) follows; the last event is always `data: [DONE]`.
 //  - Usage: prompt_tokens counts the prompt once, completion_tokens sums the
 //    generated tokens of all choices (tokens of a matched stop string
-//    included, as they were generated).
+//    included, as they were generated); cached_tokens is the smallest
+//    GenerateResult::cached_prompt_tokens of the choices (the prompt is
+//    counted once).
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,11 +125,13 @@ TEST_CASE("run_completion: n choices get seed + i and usage sums") {
   json::object o = json::parse(resp.body()).as_object();
   const json::array& cs = o.at("choices").as_array();
   REQUIRE(cs.size() == 3);
+  std::set<uint64_t> seeds;
   for (int i = 0; i < 3; ++i) {
     CHECK(cs[i].at("index").as_int64() == i);
     CHECK(cs[i].at("message").at("content").as_string() == "Hello!");
-    CHECK(fe.seen[i].sampling.seed == 10u + i);
+    seeds.insert(fe.seen[i].sampling.seed.value_or(0));
   }
+  CHECK(seeds == std::set<uint64_t>{10, 11, 12});  // the choices run concurrently, in any order
   CHECK(o.at("usage").at("prompt_tokens").as_int64() == 2);
   CHECK(o.at("usage").at("completion_tokens").as_int64() == 6);
   CHECK(o.at("usage").at("total_tokens").as_int64() == 8);
@@ -306,6 +309,68 @@ TEST_CASE("run_completion: observer sees first token, intervals and usage") {
   CHECK(intervals == 2);
   CHECK(seen.prompt_tokens == 2);
   CHECK(seen.completion_tokens == 3);
+}
+
+TEST_CASE("run_completion: n choices run at the same time") {
+  // Each generation waits until all three have started: run one after
+  // another, they would never finish (the test would time out after 5 s).
+  std::atomic<int> started{0}, finished{0};
+  GenerationBackend b;
+  b.piece = piece;
+  b.n_ctx = 64;
+  b.generate = [&](const GenerateRequest&, const TokenCallback& cb) -> Result<GenerateResult> {
+    started.fetch_add(1);
+    for (int i = 0; i < 500 && started.load() < 3; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (started.load() < 3) return Status::internal("choices ran one after another");
+    TokenEvent ev;
+    ev.token = 1;
+    cb(ev);
+    GenerateResult r;
+    r.prompt_tokens = 4;
+    r.completion_tokens = 1;
+    r.cached_prompt_tokens = finished.fetch_add(1) == 0 ? 3 : 4;  // the smallest is reported
+    return r;
+  };
+  auto req = parse(R"({"prompt": "x", "n": 3})", ApiKind::kCompletion);
+  http::Response resp;
+  REQUIRE(run_completion(req, {1, 2, 3, 4}, meta_for(req), b, resp) == 200);
+  json::object o = json::parse(resp.body()).as_object();
+  CHECK(o.at("choices").as_array().size() == 3);
+  CHECK(o.at("usage").at("completion_tokens").as_int64() == 3);
+  CHECK(o.at("usage").at("prompt_tokens_details").at("cached_tokens").as_int64() == 3);
+}
+
+TEST_CASE("run_completion: cached prompt tokens are reported; a full queue is 429 with Retry-After") {
+  FakeEngine fe;
+  fe.script = {1, 7};
+  GenerationBackend b = fe.backend();
+  auto inner = b.generate;
+  b.generate = [inner](const GenerateRequest& g, const TokenCallback& cb) -> Result<GenerateResult> {
+    auto r = inner(g, cb);
+    if (r.is_ok()) r->cached_prompt_tokens = 1;
+    return r;
+  };
+  auto req = parse(R"({"prompt": "x", "stream": true, "stream_options": {"include_usage": true}})",
+                   ApiKind::kCompletion);
+  http::Response resp;
+  REQUIRE(run_completion(req, {1, 2}, meta_for(req), b, resp) == 200);
+  std::vector<std::string> events = sse_payloads(resp.body());
+  REQUIRE(events.size() >= 2);
+  json::object usage = json::parse(events[events.size() - 2]).as_object();
+  CHECK(usage.at("usage").at("prompt_tokens_details").at("cached_tokens").as_int64() == 1);
+
+  fe.fail = Status::exhausted("the request queue is full (4 waiting)");
+  for (int n : {1, 2}) {
+    auto r2 = parse(R"({"prompt": "x", "stream": true, "n": )" + std::to_string(n) + "}", ApiKind::kCompletion);
+    http::Response busy;
+    CHECK(run_completion(r2, {1}, meta_for(r2), fe.backend(), busy) == 429);
+    CHECK_FALSE(busy.streaming());
+    CHECK(busy.headers().get_or("Retry-After", "") == "1");
+    json::object e = json::parse(busy.body()).as_object();
+    CHECK(e.at("error").at("type").as_string() == "rate_limit_error");
+    CHECK(e.at("error").at("code").as_string() == "queue_full");
+  }
 }
 
 }  // namespace

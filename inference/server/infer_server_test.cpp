@@ -125,7 +125,7 @@ TEST_CASE("scn infer: health, models, metrics") {
   InferProcess& p = shared_server();
   Answer h = call(p, "GET", "/health");
   CHECK(h.status == 200);
-  CHECK(h.body.at("status").as_string() == "ok");
+  CHECK(h.body.at("status").as_string() == "ready");
 
   Answer m = call(p, "GET", "/v1/models");
   CHECK(m.status == 200);
@@ -365,8 +365,9 @@ TEST_CASE("scn infer: two concurrent requests both complete") {
 }
 
 TEST_CASE("scn infer: full queue (429), early disconnect, SIGTERM") {
-  // Queue of 0: a request is only taken while the engine is idle.
-  InferProcess p(model_path(), {"--max-queue", "0", "--threads", "1"});
+  // Queue of 0 and one running sequence: a request is only taken while the
+  // engine is idle.
+  InferProcess p(model_path(), {"--max-queue", "0", "--parallel", "1", "--threads", "1"});
   REQUIRE(p.spawned());
   INFO("stderr: ", p.stderr_text());
   REQUIRE(p.wait_ready());
@@ -376,7 +377,7 @@ TEST_CASE("scn infer: full queue (429), early disconnect, SIGTERM") {
   // While a long generation streams, another request finds the queue full;
   // then the streaming client goes away after its first bytes.
   int busy_status = 0;
-  std::string busy_body;
+  std::string busy_body, busy_retry_after;
   size_t received = 0;
   auto r = http::request_stream("POST", p.url("/v1/completions"), long_gen, {}, [&](std::string_view d) {
     received += d.size();
@@ -384,6 +385,7 @@ TEST_CASE("scn infer: full queue (429), early disconnect, SIGTERM") {
     if (b.is_ok()) {
       busy_status = b->status;
       busy_body = b->body;
+      busy_retry_after = b->headers.get_or("Retry-After", "");
     }
     return false;  // disconnect
   });
@@ -396,6 +398,7 @@ TEST_CASE("scn infer: full queue (429), early disconnect, SIGTERM") {
   REQUIRE_FALSE(ec);
   CHECK(busy.at("error").at("type").as_string() == "rate_limit_error");
   CHECK(busy.at("error").at("code").as_string() == "queue_full");
+  CHECK(busy_retry_after == "1");
 
   // The abandoned generation is cancelled (answer status 499 in the metrics)
   // long before its 1900 tokens, and the server goes on.

@@ -2,7 +2,10 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
+#include <mutex>
 #include <utility>
 
 #include "common/log.h"
@@ -39,8 +42,32 @@ class InFlight {
 
 }  // namespace
 
-InferenceService::InferenceService(Engine& engine, std::string model_id, metrics::Registry& registry)
+// Generated tokens per second over a sliding window of (time, total) samples.
+struct InferenceService::TokenRate {
+  static constexpr double kWindowSeconds = 10;
+  std::mutex mu;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>> samples;
+
+  double sample(int64_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu);
+    samples.emplace_back(now, total);
+    while (samples.size() > 2 &&
+           std::chrono::duration<double>(now - samples[1].first).count() >= kWindowSeconds)
+      samples.pop_front();
+    const double dt = std::chrono::duration<double>(now - samples.front().first).count();
+    if (dt <= 0) return 0;
+    return static_cast<double>(total - samples.front().second) / dt;
+  }
+};
+
+InferenceService::~InferenceService() = default;
+
+InferenceService::InferenceService(Engine& engine, std::string model_id, metrics::Registry& registry,
+                                   int max_queue)
     : engine_(engine),
+      max_queue_(max_queue),
+      rate_(std::make_unique<TokenRate>()),
       model_id_(model_id.empty() ? engine.model_name() : std::move(model_id)),
       registry_(registry),
       created_(std::chrono::duration_cast<std::chrono::seconds>(
@@ -55,10 +82,47 @@ InferenceService::InferenceService(Engine& engine, std::string model_id, metrics
                                "Request arrival to first generated token (queueing included)",
                                metrics::default_latency_buckets())),
       token_latency_(registry.histogram(metric("token_latency_seconds"),
-                                        "Time between consecutive generated tokens", token_buckets())) {
+                                        "Time between consecutive generated tokens", token_buckets())),
+      tpot_(registry.histogram(metric("time_per_output_token_seconds"),
+                               "Per request: (last token - first token time) / (tokens - 1)",
+                               token_buckets())) {
   Engine* e = &engine_;
   registry.gauge_callback(metric("queue_depth"), "Generation requests waiting or running",
                           [e] { return static_cast<double>(e->queue_depth()); });
+  auto gauge = [&](const char* name, const char* help, auto fn) {
+    registry.gauge_callback(metric(name), help, [e, fn] { return static_cast<double>(fn(e->stats())); });
+  };
+  auto counter = [&](const char* name, const char* help, auto fn) {
+    registry.counter_callback(metric(name), help, [e, fn] { return static_cast<double>(fn(e->stats())); });
+  };
+  gauge("requests_waiting", "Generation requests waiting for admission",
+        [](const EngineStats& s) { return s.queued; });
+  gauge("sequences_running", "Sequences in the running batch", [](const EngineStats& s) { return s.running; });
+  gauge("kv_blocks_total", "Blocks in the KV cache pool", [](const EngineStats& s) { return s.kv_blocks_total; });
+  gauge("kv_blocks_used", "KV blocks held by running sequences",
+        [](const EngineStats& s) { return s.kv_blocks_used; });
+  gauge("kv_blocks_free", "KV blocks not held by running sequences",
+        [](const EngineStats& s) { return s.kv_blocks_total - s.kv_blocks_used; });
+  gauge("prefix_hit_rate", "Prompt tokens served from the prefix cache / prompt tokens, since start",
+        [](const EngineStats& s) {
+          return s.prompt_tokens_total > 0 ? static_cast<double>(s.cached_prompt_tokens_total) /
+                                                 static_cast<double>(s.prompt_tokens_total)
+                                           : 0.0;
+        });
+  counter("engine_prompt_tokens_total", "Prompt tokens of admitted requests (engine)",
+          [](const EngineStats& s) { return s.prompt_tokens_total; });
+  counter("cached_prompt_tokens_total", "Prompt tokens whose K/V came from the prefix cache",
+          [](const EngineStats& s) { return s.cached_prompt_tokens_total; });
+  counter("generated_tokens_total", "Tokens generated (engine)",
+          [](const EngineStats& s) { return s.generated_tokens_total; });
+  counter("preemptions_total", "Sequences preempted (blocks freed, recomputed later)",
+          [](const EngineStats& s) { return s.preemptions_total; });
+  counter("engine_requests_total", "Requests admitted by the engine",
+          [](const EngineStats& s) { return s.requests_total; });
+  TokenRate* rate = rate_.get();
+  registry.gauge_callback(metric("generation_tokens_per_second"),
+                          "Generated tokens per second over the last ~10 s (all requests)",
+                          [e, rate] { return rate->sample(e->stats().generated_tokens_total); });
 }
 
 void InferenceService::add_routes(http::Server& server) {
@@ -82,7 +146,13 @@ void InferenceService::count(const std::string& endpoint, int status) {
 }
 
 void InferenceService::health(const http::Request&, http::Response& resp) {
-  resp.set_json(200, R"({"status":"ok"})");
+  const EngineStats s = engine_.stats();
+  const bool busy = max_queue_ >= 0 && s.queued >= std::max(1, max_queue_);
+  json::object o{{"status", busy ? "busy" : "ready"},
+                 {"queued", s.queued},
+                 {"running", s.running},
+                 {"max_queue", max_queue_}};
+  resp.set_json(200, json::serialize(o));
   count("/health", 200);
 }
 
@@ -174,7 +244,7 @@ int InferenceService::run_openai(const http::Request& http_req, http::Response& 
   backend.piece = [v](int32_t id) { return v->token_to_piece(id); };
   backend.n_ctx = engine_.n_ctx();
 
-  double interval_sum = 0;
+  double interval_sum = 0;  // of all choices (the observer is serialised)
   int intervals = 0;
   RunObserver obs;
   obs.first_token = [this](double s) { ttft_.observe(s); };
@@ -186,7 +256,11 @@ int InferenceService::run_openai(const http::Request& http_req, http::Response& 
   obs.finished = [&](const Usage& u, double) {
     prompt_tokens_.inc(u.prompt_tokens);
     completion_tokens_.inc(u.completion_tokens);
-    if (intervals > 0 && interval_sum > 0) tokens_per_second_.set(intervals / interval_sum);
+    if (intervals > 0 && interval_sum > 0) {
+      tokens_per_second_.set(intervals / interval_sum);
+      tpot_.observe(interval_sum / intervals);
+    }
+    rate_->sample(engine_.stats().generated_tokens_total);
   };
   const int status = run_completion(req, prompt, meta, backend, resp, obs);
   if (status >= 500) common::log_warn("generation failed: ", status, " ", resp.body());

@@ -19,15 +19,32 @@
 //    {"tokens": [...]}; /detokenize {"tokens": [...]} -> {"content": ...}
 //    (valid UTF-8, U+FFFD for incomplete bytes); ids outside the vocabulary
 //    are 400.
-//  - Every error body is {"error": {"type", "message", "param", "code"}}.
+//  - Every error body is {"error": {"type", "message", "param", "code"}}; a
+//    full engine queue is 429 (code "queue_full") with `Retry-After: 1`.
+//  - GET /health is always 200 once the model is loaded (so that load
+//    balancers can read the body): {"status": "ready"|"busy", "queued",
+//    "running", "max_queue"}; "busy" when the engine's waiting requests
+//    reached max_queue (a new request would be answered 429 unless a
+//    running one finishes first). With max_queue < 0 (unknown) it is
+//    always "ready".
+//  - Usage carries prompt_tokens_details.cached_tokens (prefix cache).
 //  - Metrics (Prometheus, on the given registry), all prefixed scn_infer_:
 //    requests_total{endpoint,status}, prompt_tokens_total,
-//    completion_tokens_total, queue_depth, requests_in_flight,
-//    time_to_first_token_seconds and token_latency_seconds histograms,
-//    tokens_per_second (decode rate of the last finished request).
+//    completion_tokens_total, queue_depth (waiting + running),
+//    requests_in_flight, time_to_first_token_seconds,
+//    token_latency_seconds (between consecutive tokens) and
+//    time_per_output_token_seconds (per request) histograms,
+//    tokens_per_second (decode rate of the last finished request); from
+//    Engine::stats(): requests_waiting, sequences_running, kv_blocks_total,
+//    kv_blocks_used, kv_blocks_free, prefix_hit_rate (cached / prompt
+//    tokens since start), engine_prompt_tokens_total,
+//    cached_prompt_tokens_total, generated_tokens_total, preemptions_total,
+//    engine_requests_total; generation_tokens_per_second (generated tokens
+//    per second over the last ~10 s, sampled at request ends and scrapes).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "common/http/server.h"
@@ -39,8 +56,11 @@ namespace scn::inference {
 class InferenceService {
  public:
   // `engine` and `registry` must outlive the service. `model_id` is the id
-  // served by /v1/models ("" : the engine's model_name()).
-  InferenceService(Engine& engine, std::string model_id, metrics::Registry& registry);
+  // served by /v1/models ("" : the engine's model_name()). `max_queue`: the
+  // engine's EngineOptions::max_queue, for /health (< 0: unknown).
+  InferenceService(Engine& engine, std::string model_id, metrics::Registry& registry,
+                   int max_queue = -1);
+  ~InferenceService();
 
   void add_routes(http::Server& server);
 
@@ -59,7 +79,11 @@ class InferenceService {
   int run_openai(const http::Request& req, http::Response& resp, bool chat);
   void count(const std::string& endpoint, int status);
 
+  struct TokenRate;  // generation_tokens_per_second's window
+
   Engine& engine_;
+  int max_queue_ = -1;
+  std::unique_ptr<TokenRate> rate_;
   std::string model_id_;
   metrics::Registry& registry_;
   int64_t created_ = 0;  // load time, unix seconds
@@ -69,6 +93,7 @@ class InferenceService {
   metrics::Gauge& tokens_per_second_;
   metrics::Histogram& ttft_;
   metrics::Histogram& token_latency_;
+  metrics::Histogram& tpot_;
 };
 
 }  // namespace scn::inference

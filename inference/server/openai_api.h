@@ -125,9 +125,12 @@ struct LogprobEntry {
   size_t text_offset = 0;  // where its text starts in the choice's text
 };
 
+// Serialised as {"prompt_tokens", "completion_tokens", "total_tokens",
+// "prompt_tokens_details": {"cached_tokens"}} (OpenAI's shape).
 struct Usage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  int cached_tokens = 0;  // prompt tokens whose K/V came from the prefix cache
 };
 
 struct ChoiceResult {

@@ -65,7 +65,8 @@ json::value logprobs_value(const ResponseMeta& meta, const std::vector<LogprobEn
 json::object usage_object(const Usage& u) {
   return json::object{{"prompt_tokens", u.prompt_tokens},
                       {"completion_tokens", u.completion_tokens},
-                      {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+                      {"total_tokens", u.prompt_tokens + u.completion_tokens},
+                      {"prompt_tokens_details", json::object{{"cached_tokens", u.cached_tokens}}}};
 }
 
 json::object envelope(const ResponseMeta& meta, bool chunk) {

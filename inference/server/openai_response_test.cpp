@@ -91,6 +91,7 @@ TEST_CASE("completion_body: chat.completion") {
   CHECK(usage.at("prompt_tokens").as_int64() == 5);
   CHECK(usage.at("completion_tokens").as_int64() == 3);
   CHECK(usage.at("total_tokens").as_int64() == 8);
+  CHECK(usage.at("prompt_tokens_details").at("cached_tokens").as_int64() == 0);
 }
 
 TEST_CASE("completion_body: text_completion with legacy logprobs") {
@@ -136,9 +137,10 @@ TEST_CASE("chunk_body: chat chunks frame like OpenAI") {
   CHECK(c2.at("delta").as_object().empty());
   CHECK(c2.at("finish_reason").as_string() == "stop");
 
-  json::object usage = parse(usage_chunk_body(m, {5, 48}));
+  json::object usage = parse(usage_chunk_body(m, {5, 48, 4}));
   CHECK(usage.at("choices").as_array().empty());
   CHECK(usage.at("usage").at("total_tokens").as_int64() == 53);
+  CHECK(usage.at("usage").at("prompt_tokens_details").at("cached_tokens").as_int64() == 4);
   CHECK(usage.at("id") == first.at("id"));
 
   json::object no_usage = parse(chunk_body(meta(ApiKind::kChatCompletion), 0, false, "x", {}, std::nullopt));

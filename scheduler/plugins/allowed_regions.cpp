@@ -3,25 +3,13 @@
 namespace scn::scheduler {
 namespace {
 
-std::string region_key(std::string_view region) {
-  const auto first = region.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = region.find_last_not_of(" \t");
-  return fold_case(region.substr(first, last - first + 1));
-}
 
 bool known(const std::string& key) { return !key.empty() && key != "unknown"; }
 
 }  // namespace
 
 bool AllowedRegionsFilter::filter_center(const Cycle& cycle, const Center& center) const {
-  const std::string key = region_key(center.region);
-  if (!known(key)) return false;
-  if (cycle.request.allowed_regions.empty()) return true;
-  for (const std::string& allowed : cycle.request.allowed_regions) {
-    if (region_key(allowed) == key) return true;
-  }
-  return false;
+  return cycle.region_allowed[center.region_id] != 0;  // pre-filtered by the Cycle
 }
 
 std::string AllowedRegionsFilter::center_reason(const Cycle& cycle, const Center& center) const {

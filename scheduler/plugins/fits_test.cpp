@@ -27,7 +27,8 @@ TEST_CASE("fits: one GPU's free memory, or RAM, covers weights + KV + overhead")
       {"free memory split over GPUs", split, DeviceKind::kGpu, false,
        "insufficient GPU memory (need 17.5 GiB, largest free 10 GiB)"},
       {"GPU smaller than the model", test::gpu_node("n", "c1", "T4", 2, 16, 16), DeviceKind::kGpu, false,
-       "model needs 17.5 GiB, more than the largest GPU (16 GiB); spanning GPUs is not supported"},
+       "model needs 17.5 GiB, more than the largest GPU (16 GiB): needs 2 GPUs; multi-GPU replicas are not "
+       "supported by the engine yet"},
       {"no host core left", cores_gone, DeviceKind::kGpu, false,
        "insufficient CPU cores for a GPU replica (need 1, free 0)"},
       {"cpu replica in RAM", test::cpu_node("n", "c1", 64, 256, 18), DeviceKind::kCpu, true, ""},
@@ -45,6 +46,35 @@ TEST_CASE("fits: one GPU's free memory, or RAM, covers weights + KV + overhead")
     REQUIRE(s.add_node(c.node).is_ok());
     const auto v = test::run_filter(FitsFilter(), s, test::request(16, c.kind), "n");
     CHECK(v.pass == c.pass);
+    CHECK(v.reason == c.reason);
+  }
+}
+
+TEST_CASE("fits: a model larger than one GPU needs several; the engine runs a replica on one") {
+  struct Case {
+    double weights_gib;
+    const char* model;
+    double gpu_gib;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {70, "L40S", 48,
+       "model needs 74.9 GiB, more than the largest GPU (48 GiB): needs 2 GPUs; multi-GPU replicas are not "
+       "supported by the engine yet"},
+      {140, "A100-80G", 80,
+       "model needs 149.3 GiB, more than the largest GPU (80 GiB): needs 2 GPUs; multi-GPU replicas are not "
+       "supported by the engine yet"},
+      {140, "L40S", 48,
+       "model needs 149.3 GiB, more than the largest GPU (48 GiB): needs 4 GPUs; multi-GPU replicas are not "
+       "supported by the engine yet"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.reason);
+    Snapshot s;
+    REQUIRE(s.add_center(test::center("c1", "beijing")).is_ok());
+    REQUIRE(s.add_node(test::gpu_node("n", "c1", c.model, 8, c.gpu_gib, c.gpu_gib)).is_ok());
+    const auto v = test::run_filter(FitsFilter(), s, test::request(c.weights_gib), "n");
+    CHECK_FALSE(v.pass);
     CHECK(v.reason == c.reason);
   }
 }

@@ -11,12 +11,11 @@ std::string NodeAliveFilter::center_reason(const Cycle&, const Center& center) c
 }
 
 bool NodeAliveFilter::filter(const Cycle&, const NodeEval& e) const {
-  return e.node().alive && !e.node().draining;
+  return e.node().alive;
 }
 
 std::string NodeAliveFilter::reason(const Cycle&, const NodeEval& e) const {
   if (!e.node().alive) return "node not alive (no heartbeat within the TTL)";
-  if (e.node().draining) return "node is draining";
   return {};
 }
 

@@ -1,5 +1,6 @@
 // Filter plugin `node_alive`: the center is active (not in maintenance
-// or retired) and the node is alive (heartbeat within the TTL) and not draining.
+// or retired) and the node is alive (heartbeat within the TTL). Draining is
+// judged by `not_draining` (plugins/not_draining.h).
 #pragma once
 
 #include "scheduler/plugin.h"

@@ -7,7 +7,7 @@
 namespace scn::scheduler {
 namespace {
 
-TEST_CASE("node_alive: center active, node alive and not draining") {
+TEST_CASE("node_alive: center active and node alive (draining is not_draining's)") {
   struct Case {
     const char* name;
     CenterStatus center_status;
@@ -19,7 +19,7 @@ TEST_CASE("node_alive: center active, node alive and not draining") {
   const Case cases[] = {
       {"healthy", CenterStatus::kActive, true, false, true, ""},
       {"dead", CenterStatus::kActive, false, false, false, "node not alive (no heartbeat within the TTL)"},
-      {"draining", CenterStatus::kActive, true, true, false, "node is draining"},
+      {"draining", CenterStatus::kActive, true, true, true, ""},
       {"dead and draining", CenterStatus::kActive, false, true, false,
        "node not alive (no heartbeat within the TTL)"},
       {"center in maintenance", CenterStatus::kMaintenance, true, false, false, "center c1 is maintenance"},

@@ -4,11 +4,14 @@
 //  - make_filter()/make_score() build a plugin from its name (the names the
 //    plugins report, as shown in "why here"/"why pending"); an unknown name is
 //    InvalidArgument listing the known ones.
-//  - default_profile(): filters node_alive, device_kind, allowed_regions,
-//    fits, price_cap (in that order; price_cap after fits because the price
-//    depends on the device fits picks); scores spread x8, bin_packing x2,
-//    model_present x2, price x1 (spreading one service's replicas over nodes
-//    outweighs packing; packing outweighs price); every feasible node scored.
+//  - default_profile(): filters node_alive, not_draining, device_kind,
+//    allowed_regions, taints, fits, price_cap (in that order; price_cap after
+//    fits because the price depends on the device fits picks); scores
+//    spread x8, bin_packing x2, model_present x2, price x1, latency x2
+//    (spreading one service's replicas over nodes outweighs packing; packing
+//    outweighs price; latency is neutral for a request without
+//    tenant_region); every feasible node scored. `load` is registered but
+//    not in the default profile (it works against bin-packing).
 //  - make_profile(): the same from configuration: filter names in order and
 //    (score name, weight) pairs; errors as Framework::create().
 #pragma once

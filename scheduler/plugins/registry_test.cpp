@@ -29,7 +29,7 @@ TEST_CASE("registry: unknown names and bad weights are errors") {
   const Case cases[] = {
       {{"node_alive", "fits"}, {{"price", 1}}, ""},
       {{}, {}, ""},
-      {{"gravity"}, {}, "unknown filter plugin 'gravity' (known: node_alive, device_kind"},
+      {{"gravity"}, {}, "unknown filter plugin 'gravity' (known: node_alive, not_draining, device_kind"},
       {{}, {{"luck", 1}}, "unknown score plugin 'luck' (known: spread, bin_packing"},
       {{"fits", "fits"}, {}, "filter plugin 'fits' listed twice"},
       {{}, {{"price", 1}, {"price", 2}}, "score plugin 'price' listed twice"},
@@ -55,8 +55,9 @@ TEST_CASE("registry: the default profile") {
   std::vector<std::string_view> filters, scores;
   for (const auto& f : p.filters) filters.push_back(f->name());
   for (const auto& s : p.scores) scores.push_back(s.plugin->name());
-  CHECK(filters == std::vector<std::string_view>{"node_alive", "device_kind", "allowed_regions", "fits", "price_cap"});
-  CHECK(scores == std::vector<std::string_view>{"spread", "bin_packing", "model_present", "price"});
+  CHECK(filters == std::vector<std::string_view>{"node_alive", "not_draining", "device_kind", "allowed_regions",
+                                                "taints", "fits", "price_cap"});
+  CHECK(scores == std::vector<std::string_view>{"spread", "bin_packing", "model_present", "price", "latency"});
   CHECK(p.scores[0].weight == 8);
   CHECK(p.max_feasible_nodes == 0);
 }

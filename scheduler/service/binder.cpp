@@ -1,6 +1,7 @@
 #include "scheduler/service/binder.h"
 
 #include "common/db/pg.h"
+#include "scheduler/service/fencing.h"
 
 namespace scn::scheduler {
 
@@ -33,13 +34,14 @@ Status bind_replica(db::PgPool& pool, const BindRequest& b) {
   indices += "}";
   const std::string device = std::to_string(b.device_id);
   return pool.with_tx([&](pqxx::work& tx) -> Status {
+    SCN_RETURN_IF_ERROR(check_epoch(tx, b.epoch));
     pqxx::result r = tx.exec_params(
         "UPDATE replicas SET node_id = $3, device_id = NULLIF($4::bigint, 0), "
         "device_indices = $5::integer[], cpu_threads = $6, memory_bytes = $7, state = 'scheduled', "
-        "scheduled_at = now(), reason = $8, version = version + 1 "
+        "scheduled_at = now(), reason = $8, placement = left($8, 4000), bound_epoch = NULLIF($9::bigint, 0), version = version + 1 "
         "WHERE id = $1 AND version = $2 AND state = 'pending'",
         b.replica_id, b.replica_version, b.node_id, device, indices, b.cpu_threads, b.memory_bytes,
-        b.reason);
+        b.reason, b.epoch);
     if (r.affected_rows() == 0)
       return Status::conflict("replica " + b.replica_id + " changed since the snapshot");
     pqxx::result n = tx.exec_params(

@@ -9,6 +9,9 @@
 //        WHERE id = replica AND version = replica_version AND state = 'pending'
 //      UPDATE nodes SET version = version + 1
 //        WHERE id = node AND version = node_version AND status = 'ready'
+//    The transaction first runs check_epoch(epoch) (fencing.h): a deposed
+//    leader's bind returns fenced() and writes nothing; the replica row
+//    records bound_epoch = epoch (NULL for 0).
 //    Zero rows in either rolls both back and returns kConflict (someone else
 //    placed the replica, or changed the node since the snapshot was read:
 //    retry with a fresh snapshot). Other failures are PgPool's Statuses.
@@ -40,6 +43,7 @@ struct BindRequest {
   int cpu_threads = 0;
   int64_t memory_bytes = 0;
   std::string reason;  // why here
+  int64_t epoch = 0;   // the leader's fencing epoch (fencing.h); 0: unchecked
 };
 
 BindRequest bind_request(const PoolView& view, const PendingReplica& replica,

@@ -6,6 +6,7 @@
 #include "common/db/pg.h"
 #include "common/log.h"
 #include "common/redis/redis.h"
+#include "scheduler/service/fencing.h"
 #include "scheduler/service/service_context.h"
 
 namespace scn::scheduler {
@@ -24,7 +25,8 @@ int retire_rank(const std::string& state) {
 }  // namespace
 
 Result<std::vector<std::string>> mark_lost_nodes(db::PgPool& pool, redis::RedisClient& redis,
-                                                 std::chrono::milliseconds node_ttl) {
+                                                 std::chrono::milliseconds node_ttl,
+                                                 int64_t epoch) {
   const std::string ttl_ms = std::to_string(node_ttl.count());
   const std::string stale =
       "(last_heartbeat_at IS NULL OR last_heartbeat_at < now() - $1::bigint * interval '1 millisecond')";
@@ -52,6 +54,7 @@ Result<std::vector<std::string>> mark_lost_nodes(db::PgPool& pool, redis::RedisC
     if (!reply->elements[i].is_nil()) continue;  // Redis says alive
     const std::string& id = (*candidates)[i];
     auto marked = pool.with_tx([&](pqxx::work& tx) -> Result<bool> {
+      SCN_RETURN_IF_ERROR(check_epoch(tx, epoch));
       pqxx::result n = tx.exec_params(
           "UPDATE nodes SET status = 'lost', version = version + 1, status_reason = 'no heartbeat since ' || "
           "COALESCE(to_char(last_heartbeat_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'registration') "
@@ -73,14 +76,23 @@ Result<std::vector<std::string>> mark_lost_nodes(db::PgPool& pool, redis::RedisC
   return lost;
 }
 
-Result<CountChanges> reconcile_replica_counts(db::PgPool& pool) {
+Result<CountChanges> reconcile_replica_counts(db::PgPool& pool, int64_t epoch) {
   return pool.with_tx([&](pqxx::work& tx) -> Result<CountChanges> {
+    SCN_RETURN_IF_ERROR(check_epoch(tx, epoch));
     CountChanges c;
     c.replicas_lost = static_cast<int>(
         tx.exec(std::string("UPDATE replicas r SET state = 'lost', stopped_at = now(), "
                             "reason = 'node ' || n.status, version = r.version + 1 FROM nodes n "
                             "WHERE n.id = r.node_id AND n.status IN ('removed', 'lost') AND r.state IN ") +
                 kLiveBound)
+            .affected_rows());
+
+    // Replicas on draining nodes are 'migrating' (make-before-break).
+    c.migrating_marked = static_cast<int>(
+        tx.exec("UPDATE replicas r SET reason = 'migrating: node draining' FROM nodes n "
+                "WHERE n.id = r.node_id AND n.status = 'draining' "
+                "AND r.state IN ('scheduled', 'starting', 'ready', 'failed') "
+                "AND r.reason IS DISTINCT FROM 'migrating: node draining'")
             .affected_rows());
 
     struct Live {
@@ -90,7 +102,8 @@ Result<CountChanges> reconcile_replica_counts(db::PgPool& pool) {
     struct Svc {
       int wanted = 0;
       std::string why;  // the reason text for retired replicas
-      std::vector<Live> live;  // newest first
+      std::vector<Live> live;       // newest first, not on draining nodes
+      std::vector<Live> migrating;  // on draining nodes, oldest first
     };
     std::map<std::string, Svc> services;
     for (const auto& row : tx.exec(
@@ -104,14 +117,40 @@ Result<CountChanges> reconcile_replica_counts(db::PgPool& pool) {
       s.why = deleted ? "service deleted" : stopped ? "service stopped" : "scaled down";
     }
     for (const auto& row : tx.exec(
-             "SELECT service_id, id, state FROM replicas WHERE state IN "
-             "('pending', 'scheduled', 'starting', 'ready', 'failed') ORDER BY created_at DESC, id DESC")) {
+             "SELECT r.service_id, r.id, r.state, n.status IS NOT DISTINCT FROM 'draining' "
+             "FROM replicas r LEFT JOIN nodes n ON n.id = r.node_id WHERE r.state IN "
+             "('pending', 'scheduled', 'starting', 'ready', 'failed') ORDER BY r.created_at DESC, r.id DESC")) {
       auto it = services.find(row[0].as<std::string>());
-      if (it != services.end())
-        it->second.live.push_back({row[1].as<std::string>(), row[2].as<std::string>()});
+      if (it == services.end()) continue;
+      Live l{row[1].as<std::string>(), row[2].as<std::string>()};
+      if (row[3].as<bool>())
+        it->second.migrating.insert(it->second.migrating.begin(), std::move(l));
+      else
+        it->second.live.push_back(std::move(l));
     }
+    auto stop = [&](const Live& r, const std::string& why) {
+      return static_cast<int>(tx.exec_params("UPDATE replicas SET state = 'stopping', reason = $3, "
+                                             "version = version + 1 WHERE id = $1 AND state = $2",
+                                             r.id, r.state, why)
+                                  .affected_rows());
+    };
     for (auto& [id, s] : services) {
       const int live = static_cast<int>(s.live.size());
+      int ready_elsewhere = 0;
+      for (const Live& l : s.live) ready_elsewhere += l.state == "ready";
+      // Migrating replicas: one that serves nothing stops at once; a ready one
+      // stops only while the ready replicas left still cover `wanted`.
+      int migrating_ready = 0;
+      for (const Live& m : s.migrating) migrating_ready += m.state == "ready";
+      int may_stop = std::max(0, ready_elsewhere + migrating_ready - s.wanted);
+      for (const Live& m : s.migrating) {
+        if (m.state != "ready") {
+          c.migrated += stop(m, s.wanted == 0 ? s.why : "node draining");
+        } else if (may_stop > 0) {
+          --may_stop;
+          c.migrated += stop(m, s.wanted == 0 ? s.why : "moved off a draining node");
+        }
+      }
       if (live < s.wanted) {
         tx.exec_params(
             "INSERT INTO replicas (service_id) SELECT $1 FROM generate_series(1, $2)", id,
@@ -130,11 +169,7 @@ Result<CountChanges> reconcile_replica_counts(db::PgPool& pool) {
               tx.exec_params("DELETE FROM replicas WHERE id = $1 AND state = 'pending'", r.id)
                   .affected_rows());
         } else {
-          c.stopping += static_cast<int>(
-              tx.exec_params("UPDATE replicas SET state = 'stopping', reason = $3, "
-                             "version = version + 1 WHERE id = $1 AND state = $2",
-                             r.id, r.state, s.why)
-                  .affected_rows());
+          c.stopping += stop(r, s.why);
         }
       }
     }
@@ -142,8 +177,9 @@ Result<CountChanges> reconcile_replica_counts(db::PgPool& pool) {
   });
 }
 
-Result<int> update_service_statuses(db::PgPool& pool) {
+Result<int> update_service_statuses(db::PgPool& pool, int64_t epoch) {
   return pool.with_tx([&](pqxx::work& tx) -> Result<int> {
+    SCN_RETURN_IF_ERROR(check_epoch(tx, epoch));
     int changed = 0;
     pqxx::result rows = tx.exec(
         "SELECT s.id, s.status, s.status_reason, s.replicas_wanted, "

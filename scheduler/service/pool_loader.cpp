@@ -104,6 +104,9 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
     std::vector<PendingReplica> pending;
     std::map<std::string, int64_t> versions;
     std::map<int64_t, int> offsets;
+    std::map<std::string, TenantQuota> quotas;
+    std::map<std::string, TenantUsage> usage;
+    std::vector<RunningReplica> running;
   };
   const std::string ttl_ms = std::to_string(node_ttl.count());
   auto read = pool.with_tx(
@@ -166,8 +169,25 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
           }
         }
         for (const auto& row : tx.exec(
-                 "SELECT node_id, service_id, state, device_id, array_to_json(device_indices)::text, "
-                 "cpu_threads, memory_bytes FROM replicas WHERE node_id IS NOT NULL AND state IN "
+                 "SELECT id, quota_replicas, quota_gpus, quota_gpu_memory_bytes, quota_cpu_cores FROM tenants "
+                 "WHERE quota_replicas IS NOT NULL OR quota_gpus IS NOT NULL "
+                 "OR quota_gpu_memory_bytes IS NOT NULL OR quota_cpu_cores IS NOT NULL")) {
+          TenantQuota& q = out.quotas[row[0].as<std::string>()];
+          auto opt = [&](int i) {
+            return row[i].is_null() ? std::nullopt : std::optional<int64_t>(row[i].as<int64_t>());
+          };
+          q.replicas = opt(1);
+          q.gpus = opt(2);
+          q.gpu_memory_bytes = opt(3);
+          q.cpu_cores = opt(4);
+        }
+        for (const auto& row : tx.exec(
+                 "SELECT r.node_id, r.service_id, r.state, r.device_id, array_to_json(r.device_indices)::text, "
+                 "r.cpu_threads, r.memory_bytes, r.id, s.tenant_id, s.priority, "
+                 "COALESCE((extract(epoch FROM r.scheduled_at) * 1000)::bigint, 0), "
+                 "COALESCE(r.reason LIKE 'preempted%', false) "
+                 "FROM replicas r JOIN services s ON s.id = r.service_id "
+                 "WHERE r.node_id IS NOT NULL AND r.state IN "
                  "('scheduled', 'starting', 'ready', 'failed', 'stopping')")) {
           auto it = index.find(row[0].as<std::string>());
           if (it == index.end()) continue;
@@ -177,16 +197,35 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
           node.free_cpu_cores = std::max(0, node.free_cpu_cores - cores);
           const int64_t device = row[3].is_null() ? 0 : row[3].as<int64_t>();
           auto off = out.offsets.find(device);
+          RunningReplica run;
+          run.replica_id = row[7].as<std::string>();
+          run.service_id = row[1].as<std::string>();
+          run.tenant_id = row[8].as<std::string>();
+          run.node_id = row[0].as<std::string>();
+          run.priority = row[9].as<int>();
+          run.started_ms = row[10].as<int64_t>();
+          run.preempted = row[2].as<std::string>() == "stopping" && row[11].as<bool>();
+          run.memory_bytes = static_cast<uint64_t>(std::max<int64_t>(0, memory));
+          run.cpu_cores = cores;
+          TenantUsage& use = out.usage[run.tenant_id];
+          ++use.replicas;
+          use.cpu_cores += cores;
           if (device == 0 || device == node.cpu_device_id || off == out.offsets.end()) {
             sub(node.free_ram_bytes, memory);
           } else {
+            run.gpu = true;
             for (int64_t i : int_list(row[4].as<std::string>())) {
               const int64_t at = off->second + i;
+              ++use.gpus;
+              use.gpu_memory_bytes += memory;
               if (at >= 0 && at < static_cast<int64_t>(node.gpus.size()) &&
-                  node.gpus[at].device_id == device)
+                  node.gpus[at].device_id == device) {
                 sub(node.gpus[at].free_bytes, memory);
+                run.gpu_slots.push_back(static_cast<int>(at));
+              }
             }
           }
+          if (row[2].as<std::string>() != "stopping" || run.preempted) out.running.push_back(std::move(run));
           if (row[2].as<std::string>() != "stopping")
             out.service_replicas.emplace_back(row[1].as<std::string>(), row[0].as<std::string>());
         }
@@ -199,11 +238,12 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
                  "SELECT r.id, r.version, r.reason, s.id, s.tenant_id, s.model_file_id, "
                  "s.context_length, s.placement::text, array_to_json(t.allowed_regions)::text, "
                  "f.size_bytes, m.architecture, m.parameters, m.n_layers, m.n_heads, m.n_kv_heads, "
-                 "m.head_dim, m.context_length "
+                 "m.head_dim, m.context_length, s.priority, "
+                 "(extract(epoch FROM r.created_at) * 1000)::bigint "
                  "FROM replicas r JOIN services s ON s.id = r.service_id "
                  "JOIN tenants t ON t.id = s.tenant_id JOIN model_files f ON f.id = s.model_file_id "
                  "JOIN models m ON m.id = s.model_id WHERE r.state = 'pending' "
-                 "AND s.deleted_at IS NULL AND s.status <> 'stopped' ORDER BY r.created_at, r.id")) {
+                 "AND s.deleted_at IS NULL AND s.status <> 'stopped' ORDER BY s.priority DESC, r.created_at, r.id")) {
           PendingReplica p;
           p.replica_id = row[0].as<std::string>();
           p.version = row[1].as<int64_t>();
@@ -238,6 +278,9 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
           p.request.model.kv_bytes_per_token = static_cast<uint64_t>(std::max<int64_t>(
               0, catalog::kv_bytes_per_token(facts, catalog::kEngineKvElementBytes)));
           p.request.model.context_tokens = static_cast<uint32_t>(row[6].as<int64_t>());
+          p.priority = row[17].as<int>();
+          p.request.priority = p.priority;
+          p.request.created_at_ms = row[18].as<int64_t>();
           out.pending.push_back(std::move(p));
         }
         return out;
@@ -273,6 +316,9 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
   view.node_versions = std::move(read->versions);
   view.gpu_offsets = std::move(read->offsets);
   view.pending = std::move(read->pending);
+  view.quotas = std::move(read->quotas);
+  view.usage = std::move(read->usage);
+  view.running = std::move(read->running);
   return view;
 }
 

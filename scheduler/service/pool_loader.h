@@ -24,6 +24,11 @@
 //    allowed_regions (both given: their intersection). A placement that
 //    cannot be read, or regions outside the tenant's, leaves `invalid` set
 //    (the why-pending text) instead.
+//  - Sharing (quotas.h): `quotas` of the tenants that set one, `usage` of
+//    every tenant with bound replicas in scheduled/starting/ready/failed/
+//    stopping, and those replicas as RunningReplica (stopping ones only when
+//    their reason starts with "preempted", marked `preempted`). Pending
+//    replicas come highest services.priority first, then oldest.
 //  - node_versions and gpu_offsets are what binding (binder.h) needs.
 #pragma once
 
@@ -34,6 +39,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "scheduler/service/quotas.h"
 #include "scheduler/snapshot.h"
 
 namespace scn::db {
@@ -47,6 +53,7 @@ namespace scn::scheduler {
 
 struct PendingReplica {
   std::string replica_id;
+  int priority = 0;           // services.priority (also in request.priority)
   int64_t version = 0;        // replicas.version as read
   std::string reason;         // replicas.reason as read
   ReplicaRequest request;
@@ -57,7 +64,10 @@ struct PoolView {
   Snapshot snapshot;
   std::map<std::string, int64_t> node_versions;  // nodes.version as read
   std::map<int64_t, int> gpu_offsets;            // GPU devices.id -> first node-wide index
-  std::vector<PendingReplica> pending;
+  std::vector<PendingReplica> pending;   // highest priority first, then oldest
+  std::map<std::string, TenantQuota> quotas;  // tenants with a quota set
+  std::map<std::string, TenantUsage> usage;   // per tenant: its bound live replicas
+  std::vector<RunningReplica> running;        // bound live replicas (preemption)
 };
 
 Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,

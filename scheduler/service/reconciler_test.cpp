@@ -15,34 +15,6 @@ namespace {
 using namespace scn::scheduler::testing;
 using std::chrono::milliseconds;
 
-struct Pool2 {
-  std::string center_a, center_b, tenant, file;
-  std::string n1, s1, n2, s2;
-};
-
-Pool2 make_pool(Env& env) {
-  Pool2 p;
-  p.center_a = add_center(env.pool(), "gd-1", "guangdong");
-  p.center_b = add_center(env.pool(), "sc-1", "sichuan");
-  std::tie(p.n1, p.s1) = register_node(env, add_join_token(env.pool(), p.center_a), "node-1");
-  std::tie(p.n2, p.s2) = register_node(env, add_join_token(env.pool(), p.center_b), "node-2");
-  p.tenant = add_tenant(env.pool(), "acme");
-  p.file = add_model_file(env.pool());
-  return p;
-}
-
-std::string replica_json(const std::string& id, const std::string& state, int port) {
-  return R"({"replica_id":")" + id + R"(","state":")" + state + R"(","port":)" + std::to_string(port) +
-         R"(,"restarts":0})";
-}
-
-std::vector<std::string> desired_ids(const boost::json::object& answer) {
-  std::vector<std::string> out;
-  for (const auto& r : answer.at("replicas").as_array())
-    out.emplace_back(r.as_object().at("replica_id").as_string());
-  return out;
-}
-
 // Collects what is published on `scn:routes`.
 struct RouteListener {
   explicit RouteListener(const std::string& url) {
@@ -122,6 +94,8 @@ TEST_CASE("cycle: 2 replicas placed on two nodes, run, become ready, routed; sca
   CHECK(one(env->pool(), "SELECT state || ':' || port || ':' || (started_at IS NOT NULL) FROM replicas WHERE id = " + q(r1)) == "starting:21001:true");
   heartbeat(*env, p.n1, p.s1, "[" + replica_json(r1, "ready", 21001) + "]");
   CHECK(one(env->pool(), "SELECT state || ':' || (ready_at IS NOT NULL) FROM replicas WHERE id = " + q(r1)) == "ready:true");
+  // The "why here" of the binding outlives the agent's reports (replicas.placement).
+  CHECK(one(env->pool(), "SELECT placement FROM replicas WHERE id = " + q(r1)).find("score") != std::string::npos);
   CHECK(listener.got(svc));
   auto doc = common::parse_json_object(env->redis->get(routes_key(svc))->value_or("{}"));
   REQUIRE(doc.is_ok());

@@ -56,7 +56,8 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::start(SchedulerOptio
   SchedulerService* self = s.get();
   s->server_->route("GET", "/health", [self](const http::Request&, http::Response& res) {
     res.set_json(200, common::to_json(boost::json::object{{"status", "ok"},
-                                                          {"leader", self->is_leader()}}));
+                                                          {"leader", self->is_leader()},
+                                                          {"epoch", self->epoch_.load()}}));
   });
   s->server_->route("GET", "/metrics", [self](const http::Request&, http::Response& res) {
     res.set_content(200, self->registry_.render(), "text/plain; version=0.0.4");
@@ -133,11 +134,26 @@ void SchedulerService::loop() {
       lead = leader_->poll();
       next_poll = now + std::chrono::seconds(1);
     }
-    if (lead && !was_leader) reconciler_->became_leader();
+    if (lead && !was_leader) {
+      Status took = reconciler_->became_leader();
+      if (!took.is_ok()) {
+        common::log_warn("scheduler: cannot take a fencing epoch: ", took.to_string());
+        leader_->release();
+        lead = false;
+      }
+    }
+    epoch_ = lead ? reconciler_->epoch() : 0;
     was_leader = lead;
     leader_flag_ = lead;
     metrics_.leader.set(lead ? 1 : 0);
-    if (lead) reconciler_->run_cycle();
+    if (lead && reconciler_->run_cycle().fenced) {
+      common::log_warn("scheduler: fenced by a newer leader; standing by");
+      leader_->release();
+      was_leader = false;
+      leader_flag_ = false;
+      epoch_ = 0;
+      metrics_.leader.set(0);
+    }
     std::unique_lock<std::mutex> lock(mu_);
     const auto period = lead ? options_.config.loop : std::chrono::milliseconds(1000);
     cv_.wait_for(lock, period, [this] { return stopping_ || wake_; });

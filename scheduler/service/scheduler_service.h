@@ -4,13 +4,15 @@
 // Contract:
 //  - start() connects to PostgreSQL (applying the embedded migrations) and
 //    Redis, serves POST /agent/v1/register, POST /agent/v1/heartbeat,
-//    GET /health ({"status":"ok","leader":bool}) and GET /metrics
+//    GET /health ({"status":"ok","leader":bool,"epoch":n}: n is the
+//    fencing epoch while leading, 0 otherwise) and GET /metrics
 //    (Prometheus text of `registry`), and starts the loop thread: every
 //    second it tries to become leader (leader.h); while leader it runs
 //    Reconciler::run_cycle() every config.loop, and at once when a message
 //    arrives on Redis channel `scn:scheduler:wake`. Losing the lock's
 //    connection stops the cycles until leadership is regained (with a new
-//    start-up grace).
+//    start-up grace). On taking the lock the reconciler takes a new fencing
+//    epoch (fencing.h); a cycle refused as fenced releases the lock.
 //  - stop() is graceful and idempotent (the running cycle finishes, the
 //    server finishes requests in flight, the lock is released); wait()
 //    returns once everything has stopped. The destructor stops and waits.
@@ -63,6 +65,7 @@ class SchedulerService {
 
   int port() const;
   bool is_leader() const { return leader_flag_.load(); }
+  int64_t epoch() const { return epoch_.load(); }
   // Runs the loop now (as a wake message does).
   void wake();
   void stop();
@@ -94,6 +97,7 @@ class SchedulerService {
   bool wake_ = false;
   bool stopping_ = false;
   std::atomic<bool> leader_flag_{false};
+  std::atomic<int64_t> epoch_{0};  // the fencing epoch while leading, else 0
   bool waited_ = false;
 };
 

@@ -23,6 +23,9 @@ struct SchedulerConfig {
   std::chrono::milliseconds heartbeat{2000};  // what agents are told to use
   std::chrono::milliseconds node_ttl{6000};   // liveness TTL of a node
   std::chrono::milliseconds loop{500};        // reconcile period of the leader
+  // Autoscaling stabilisation windows (autoscaler.h).
+  std::chrono::milliseconds scale_up_window{15000};
+  std::chrono::milliseconds scale_down_window{60000};
 };
 
 struct SchedulerMetrics {

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "common/crypto/crypto.h"
 #include "common/db/pg.h"
@@ -181,6 +183,35 @@ inline boost::json::object heartbeat(Env& env, const std::string& node_id, const
   auto obj = common::parse_json_object(r->body);
   REQUIRE(obj.is_ok());
   return *obj;
+}
+
+// Two centers (guangdong, sichuan) with one CPU node each, a tenant and a model file.
+struct Pool2 {
+  std::string center_a, center_b, tenant, file;
+  std::string n1, s1, n2, s2;
+};
+
+inline Pool2 make_pool(Env& env) {
+  Pool2 p;
+  p.center_a = add_center(env.pool(), "gd-1", "guangdong");
+  p.center_b = add_center(env.pool(), "sc-1", "sichuan");
+  std::tie(p.n1, p.s1) = register_node(env, add_join_token(env.pool(), p.center_a), "node-1");
+  std::tie(p.n2, p.s2) = register_node(env, add_join_token(env.pool(), p.center_b), "node-2");
+  p.tenant = add_tenant(env.pool(), "acme");
+  p.file = add_model_file(env.pool());
+  return p;
+}
+
+inline std::string replica_json(const std::string& id, const std::string& state, int port) {
+  return R"({"replica_id":")" + id + R"(","state":")" + state + R"(","port":)" + std::to_string(port) +
+         R"(,"restarts":0})";
+}
+
+inline std::vector<std::string> desired_ids(const boost::json::object& answer) {
+  std::vector<std::string> out;
+  for (const auto& r : answer.at("replicas").as_array())
+    out.emplace_back(r.as_object().at("replica_id").as_string());
+  return out;
 }
 
 }  // namespace scn::scheduler::testing

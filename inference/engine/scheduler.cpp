@@ -1,0 +1,370 @@
+// Scheduler: admission with prefix reuse, step planning with preemption,
+// sampling and callbacks (see scheduler.h).
+#include "inference/engine/scheduler.h"
+
+#include <algorithm>
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "inference/engine/sampler.h"
+
+namespace scn::inference {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+bool cancel_set(const GenerateRequest& req) {
+  return req.cancel && req.cancel->load(std::memory_order_relaxed);
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+struct Scheduler::Sequence {
+  EngineJob* job = nullptr;
+  std::vector<int32_t> tokens;     // the prompt, then the generated tokens
+  int64_t n_computed = 0;          // positions whose K/V are in `blocks`
+  std::vector<int> blocks;         // block table
+  int64_t n_published = 0;         // leading blocks that are in the prefix index
+  uint64_t chain = KvPool::kRootHash;  // chain hash of those blocks
+  std::unique_ptr<Sampler> sampler;
+  std::vector<float> logits;       // [n_vocab]
+  GenerateResult result;
+  uint64_t order = 0;              // admission order (renewed on re-admission)
+  uint64_t first_order = 0;        // order of the first admission
+  bool in_running = false;
+  bool ever_admitted = false;
+  bool prompt_done = false;        // the prompt's logits were sampled once
+  Clock::time_point t_admit, t_decode;
+
+  int64_t pending() const { return static_cast<int64_t>(tokens.size()) - n_computed; }
+};
+
+Scheduler::Scheduler(BatchContext& batch, KvPool& pool, const SchedulerOptions& options,
+                     std::function<bool(int32_t)> is_eog)
+    : batch_(batch), pool_(pool), opt_(options), is_eog_(std::move(is_eog)) {}
+
+Scheduler::~Scheduler() {
+  for (auto& s : running_) release_blocks(*s);
+}
+
+bool Scheduler::prefix_in_flight(const std::vector<int32_t>& tokens) const {
+  const int bt = pool_.block_tokens();
+  if (!opt_.prefix_cache || static_cast<int64_t>(tokens.size()) <= bt) return false;
+  for (const auto& s : running_) {
+    // A running sequence still prefilling a prompt whose first block is the
+    // same: waiting for it lets this request reuse all of the common prefix.
+    if (s->prompt_done || static_cast<int64_t>(s->tokens.size()) <= bt) continue;
+    if (std::equal(tokens.begin(), tokens.begin() + bt, s->tokens.begin())) return true;
+  }
+  return false;
+}
+
+bool Scheduler::admit(SeqPtr& seq) {
+  if (static_cast<int>(running_.size()) >= opt_.max_running) return false;
+  const int bt = pool_.block_tokens();
+  const auto n = static_cast<int64_t>(seq->tokens.size());
+  // Reuse cached blocks over at most n - 1 tokens.
+  std::vector<int> hits;
+  uint64_t chain = KvPool::kRootHash;
+  if (opt_.prefix_cache) {
+    for (int64_t i = 0; (i + 1) * bt <= n - 1; ++i) {
+      std::span<const int32_t> blk(seq->tokens.data() + i * bt, static_cast<size_t>(bt));
+      const int b = pool_.lookup(chain, blk);
+      if (b < 0) break;
+      hits.push_back(b);
+      chain = KvPool::chain_hash(chain, blk);
+    }
+  }
+  const int64_t need = ceil_div(n + 1, bt) - static_cast<int64_t>(hits.size());
+  if (!running_.empty() && need + reserved_ > pool_.available()) {
+    for (int b : hits) pool_.release(b);
+    return false;
+  }
+  reserved_ += static_cast<int>(std::max<int64_t>(0, need));
+  seq->blocks = std::move(hits);
+  seq->n_published = static_cast<int64_t>(seq->blocks.size());
+  seq->chain = chain;
+  seq->n_computed = seq->n_published * bt;
+  seq->order = next_order_++;
+  seq->in_running = true;
+  if (!seq->ever_admitted) {
+    seq->ever_admitted = true;
+    seq->first_order = seq->order;
+    seq->t_admit = Clock::now();
+    seq->result.cached_prompt_tokens = static_cast<int>(seq->n_computed);
+    seq->result.queue_seconds = seconds_between(seq->job->t_submit, seq->t_admit);
+    ++admitted_;
+    prompt_tokens_ += seq->result.prompt_tokens;
+    cached_prompt_tokens_ += seq->result.cached_prompt_tokens;
+  }
+  running_.push_back(std::move(seq));
+  return true;
+}
+
+bool Scheduler::resume() {
+  if (preempted_.empty()) return false;
+  if (!admit(preempted_.front())) return false;
+  preempted_.pop_front();
+  return true;
+}
+
+bool Scheduler::try_admit(EngineJob* job) {
+  const GenerateRequest& req = *job->req;
+  if (prefix_in_flight(req.prompt)) return false;
+  auto seq = std::make_unique<Sequence>();
+  seq->job = job;
+  seq->tokens = req.prompt;
+  seq->result.prompt_tokens = static_cast<int>(req.prompt.size());
+  if (!admit(seq)) return false;
+  Sequence& s = *running_.back();
+  s.sampler = std::make_unique<Sampler>(req.sampling, batch_.n_vocab());
+  s.sampler->add_context(req.prompt);
+  s.logits.resize(static_cast<size_t>(batch_.n_vocab()));
+  job->state = EngineJob::State::kRunning;
+  return true;
+}
+
+void Scheduler::release_blocks(Sequence& seq) {
+  for (int b : seq.blocks) pool_.release(b);
+  seq.blocks.clear();
+  seq.n_computed = 0;
+  seq.n_published = 0;
+  seq.chain = KvPool::kRootHash;
+}
+
+Scheduler::Sequence* Scheduler::newest_running() {
+  Sequence* best = nullptr;
+  for (auto& s : running_)
+    if (!best || s->order > best->order) best = s.get();
+  return best;
+}
+
+void Scheduler::preempt(Sequence* seq) {
+  release_blocks(*seq);
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [&](const SeqPtr& p) { return p.get() == seq; });
+  SeqPtr owned = std::move(*it);
+  running_.erase(it);
+  owned->in_running = false;
+  // Keep the preempted list in first-admitted order.
+  auto pos = std::find_if(preempted_.begin(), preempted_.end(), [&](const SeqPtr& p) {
+    return p->first_order > owned->first_order;
+  });
+  preempted_.insert(pos, std::move(owned));
+  ++preemptions_;
+}
+
+bool Scheduler::grow(Sequence& seq, int64_t positions) {
+  const int bt = pool_.block_tokens();
+  while (static_cast<int64_t>(seq.blocks.size()) * bt < positions) {
+    const int b = pool_.allocate();
+    if (b < 0) return false;
+    seq.blocks.push_back(b);
+  }
+  return true;
+}
+
+void Scheduler::publish_full_blocks(Sequence& seq) {
+  if (!opt_.prefix_cache) return;
+  const int bt = pool_.block_tokens();
+  while ((seq.n_published + 1) * bt <= seq.n_computed) {
+    std::span<const int32_t> blk(seq.tokens.data() + seq.n_published * bt,
+                                 static_cast<size_t>(bt));
+    seq.chain = pool_.publish(seq.blocks[static_cast<size_t>(seq.n_published)], seq.chain, blk);
+    ++seq.n_published;
+  }
+}
+
+void Scheduler::finish(Sequence& seq, FinishReason reason) {
+  const auto now = Clock::now();
+  seq.result.finish = reason;
+  if (seq.prompt_done) seq.result.decode_seconds = seconds_between(seq.t_decode, now);
+  seq.job->result = seq.result;
+  finished_.push_back(seq.job);
+  seq.job = nullptr;
+}
+
+void Scheduler::finish_error(Sequence& seq, Status st) {
+  seq.job->result = std::move(st);
+  finished_.push_back(seq.job);
+  seq.job = nullptr;
+}
+
+bool Scheduler::sample_next(Sequence& seq) {
+  const GenerateRequest& req = *seq.job->req;
+  const auto now = Clock::now();
+  if (!seq.prompt_done) {
+    seq.prompt_done = true;
+    seq.result.prompt_seconds = seconds_between(seq.t_admit, now);
+    seq.t_decode = now;
+  }
+  if (cancel_set(req)) {
+    finish(seq, FinishReason::kCancelled);
+    return false;
+  }
+  const int32_t token = seq.sampler->sample(seq.logits.data());
+  if (seq.result.completion_tokens == 0)
+    seq.result.first_token_seconds = seconds_between(seq.job->t_submit, Clock::now());
+  if (is_eog_(token)) {
+    finish(seq, FinishReason::kStop);
+    return false;
+  }
+  TokenEvent event;
+  event.token = token;
+  if (req.logprobs || req.top_logprobs > 0) {
+    Logprobs lp = compute_logprobs(seq.logits, token, req.top_logprobs);
+    event.logprob = lp.chosen;
+    event.top = std::move(lp.top);
+  }
+  seq.sampler->accept(token);
+  seq.tokens.push_back(token);
+  ++seq.result.completion_tokens;
+  ++generated_tokens_;
+  bool go_on = true;
+  try {
+    go_on = *seq.job->on_token ? (*seq.job->on_token)(event) : true;
+  } catch (const std::exception& e) {
+    finish_error(seq, Status::internal(std::string("token callback threw: ") + e.what()));
+    return false;
+  } catch (...) {
+    finish_error(seq, Status::internal("token callback threw"));
+    return false;
+  }
+  if (!go_on || cancel_set(req)) {
+    finish(seq, FinishReason::kCancelled);
+    return false;
+  }
+  if (seq.result.completion_tokens >= req.max_tokens ||
+      static_cast<int64_t>(seq.tokens.size()) - 1 >= opt_.n_ctx) {
+    finish(seq, FinishReason::kLength);
+    return false;
+  }
+  return true;
+}
+
+std::vector<EngineJob*> Scheduler::abort_all(const Status& error) {
+  finished_.clear();
+  for (auto& s : running_) {
+    release_blocks(*s);
+    finish_error(*s, error);
+  }
+  for (auto& s : preempted_) finish_error(*s, error);
+  running_.clear();
+  preempted_.clear();
+  return std::move(finished_);
+}
+
+std::vector<EngineJob*> Scheduler::step() {
+  finished_.clear();
+  reserved_ = 0;  // admission's promises end here: planning allocates the blocks
+  // Cancelled sequences leave before the step.
+  for (auto& s : running_)
+    if (cancel_set(*s->job->req)) finish(*s, FinishReason::kCancelled);
+  for (auto& s : preempted_)
+    if (cancel_set(*s->job->req)) finish(*s, FinishReason::kCancelled);
+  auto drop_done = [&] {
+    for (auto& s : running_)
+      if (!s->job) release_blocks(*s);
+    std::erase_if(running_, [](const SeqPtr& s) { return !s->job; });
+    std::erase_if(preempted_, [](const SeqPtr& s) { return !s->job; });
+  };
+  drop_done();
+  if (running_.empty()) return std::move(finished_);
+
+  // ---- plan ----
+  const int bt = pool_.block_tokens();
+  struct Planned {
+    Sequence* seq;
+    int64_t n;
+  };
+  std::vector<Planned> plan;
+  int64_t budget = opt_.max_batch_tokens;
+  auto planned = [&](const Sequence* s) {
+    return std::any_of(plan.begin(), plan.end(), [&](const Planned& p) { return p.seq == s; });
+  };
+  // Pass 1: decode tokens, oldest first; the newest sequence is preempted
+  // when blocks run out (it is never one already planned: those are older).
+  std::vector<Sequence*> order;
+  for (auto& s : running_) order.push_back(s.get());
+  for (Sequence* s : order) {
+    if (budget == 0) break;
+    if (!s->in_running || !s->prompt_done || s->pending() != 1) continue;
+    bool ok = true;
+    while (!grow(*s, s->n_computed + 1)) {
+      Sequence* victim = newest_running();
+      preempt(victim);
+      if (victim == s) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    plan.push_back({s, 1});
+    --budget;
+  }
+  // Pass 2: prefill chunks (prompts, and recomputation after preemption).
+  for (Sequence* s : order) {
+    if (budget == 0) break;
+    if (!s->in_running || planned(s) || s->pending() < 1) continue;
+    for (;;) {
+      const int64_t room = static_cast<int64_t>(s->blocks.size()) * bt - s->n_computed +
+                           static_cast<int64_t>(pool_.available()) * bt;
+      const int64_t n = std::min({s->pending(), budget, room});
+      if (n > 0) {
+        grow(*s, s->n_computed + n);
+        plan.push_back({s, n});
+        budget -= n;
+        break;
+      }
+      if (!plan.empty()) break;
+      // Nothing else runs: make room by preempting the newest other sequence.
+      Sequence* victim = newest_running();
+      if (victim == s) break;  // cannot happen while the pool holds n_ctx positions
+      preempt(victim);
+    }
+  }
+  if (plan.empty()) return std::move(finished_);
+
+  // ---- run ----
+  std::vector<SeqChunk> chunks;
+  chunks.reserve(plan.size());
+  for (const Planned& p : plan) {
+    Sequence& s = *p.seq;
+    SeqChunk c;
+    c.tokens = std::span<const int32_t>(s.tokens.data() + s.n_computed, static_cast<size_t>(p.n));
+    c.pos0 = static_cast<int32_t>(s.n_computed);
+    c.blocks = s.blocks;
+    c.logits = s.n_computed + p.n == static_cast<int64_t>(s.tokens.size()) ? s.logits.data()
+                                                                            : nullptr;
+    chunks.push_back(c);
+  }
+  Status st = Status::ok();
+  try {
+    st = batch_.eval(chunks);
+  } catch (const std::exception& e) {
+    st = Status::internal(std::string("forward pass failed: ") + e.what());
+  }
+  if (!st.is_ok()) {
+    for (const Planned& p : plan) finish_error(*p.seq, st.with_context("evaluating a batch"));
+    drop_done();
+    return std::move(finished_);
+  }
+  for (const Planned& p : plan) {
+    Sequence& s = *p.seq;
+    s.n_computed += p.n;
+    publish_full_blocks(s);
+    if (s.pending() == 0) sample_next(s);
+  }
+  drop_done();
+  return std::move(finished_);
+}
+
+}  // namespace scn::inference

@@ -1,0 +1,123 @@
+// The engine's continuous-batching scheduler: admits requests into the
+// running batch, plans every forward step (decode tokens + prefill chunks),
+// runs it on a BatchContext over the paged KvPool, samples, and calls back.
+//
+// Contract (all members are called from the engine's compute thread only):
+//  - try_admit(job) admits a queued request when fewer than max_running
+//    sequences run and the pool can hold its remaining prompt (blocks of a
+//    cached prefix are reused first: the prefix index is walked block by
+//    block over at most prompt.size() - 1 tokens, so the last prompt token is
+//    always evaluated into a block of its own sequence). A request whose
+//    first block equals that of a prompt still being prefilled waits until
+//    that prefill is done (n > 1 and prompts with a common prefix arriving
+//    together then share the prefix's blocks instead of computing them twice). A preempted sequence is
+//    re-admitted before any new request (resume()).
+//  - step() runs one forward pass: first one decode token of every running
+//    sequence that has one (oldest first), then prefill chunks (oldest
+//    first) up to max_batch_tokens rows. When a sequence needs a block and
+//    none is free (cached unreferenced blocks are evicted, LRU first), the
+//    most recently admitted running sequence is preempted: its blocks are
+//    released and it waits to be re-admitted, then recomputes its prompt and
+//    the tokens it already generated (which are not emitted again; its
+//    sampler state is kept, so greedy and seeded outputs are unchanged).
+//  - A sequence finishes at an end-of-generation token (kStop), max_tokens
+//    or a full context (kLength), or when its callback returns false / its
+//    cancel flag is set (kCancelled; checked before every step too). A
+//    finished sequence releases its blocks at once; step() returns its job
+//    with job->result set.
+//  - Full blocks are published to the prefix index as soon as they are
+//    computed (when prefix_cache).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "common/status.h"
+#include "inference/engine/engine.h"
+#include "inference/model/batch_context.h"
+#include "inference/model/kv_pool.h"
+
+namespace scn::inference {
+
+class Sampler;
+
+// One generate() call, shared by the calling thread and the compute thread
+// (under the engine's lock, except req/on_token which are read-only).
+struct EngineJob {
+  enum class State { kQueued, kRunning, kDone };
+  const GenerateRequest* req = nullptr;
+  const TokenCallback* on_token = nullptr;
+  State state = State::kQueued;
+  std::chrono::steady_clock::time_point t_submit = std::chrono::steady_clock::now();
+  std::optional<Result<GenerateResult>> result;
+};
+
+struct SchedulerOptions {
+  int max_batch_tokens = 512;
+  int max_running = 32;
+  int n_ctx = 0;              // per-sequence positions
+  bool prefix_cache = true;
+};
+
+class Scheduler {
+ public:
+  Scheduler(BatchContext& batch, KvPool& pool, const SchedulerOptions& options,
+            std::function<bool(int32_t)> is_eog);
+  ~Scheduler();
+
+  // A preempted sequence is re-admitted if it fits (true when one was).
+  bool resume();
+  bool has_preempted() const { return !preempted_.empty(); }
+  // Admits a queued job (true) or leaves it queued (false).
+  bool try_admit(EngineJob* job);
+  // Runs one step; returns the jobs that finished (result set).
+  std::vector<EngineJob*> step();
+  // Ends every admitted or preempted sequence with `error` (shutdown) and
+  // returns their jobs.
+  std::vector<EngineJob*> abort_all(const Status& error);
+
+  int running() const { return static_cast<int>(running_.size()); }
+  int preempted() const { return static_cast<int>(preempted_.size()); }
+  bool idle() const { return running_.empty() && preempted_.empty(); }
+  int64_t preemptions() const { return preemptions_; }
+  int64_t admitted() const { return admitted_; }
+  int64_t prompt_tokens() const { return prompt_tokens_; }
+  int64_t cached_prompt_tokens() const { return cached_prompt_tokens_; }
+  int64_t generated_tokens() const { return generated_tokens_; }
+
+ private:
+  struct Sequence;
+  using SeqPtr = std::unique_ptr<Sequence>;
+
+  bool admit(SeqPtr& seq);       // prefix lookup + capacity check
+  void preempt(Sequence* seq);
+  Sequence* newest_running();
+  // Grows seq's block table to cover `positions`; false if the pool is out.
+  bool grow(Sequence& seq, int64_t positions);
+  void release_blocks(Sequence& seq);
+  void publish_full_blocks(Sequence& seq);
+  // Samples the next token after a computed step; false when seq finished.
+  bool sample_next(Sequence& seq);
+  void finish(Sequence& seq, FinishReason reason);
+  void finish_error(Sequence& seq, Status st);
+  bool prefix_in_flight(const std::vector<int32_t>& tokens) const;
+
+  BatchContext& batch_;
+  KvPool& pool_;
+  SchedulerOptions opt_;
+  std::function<bool(int32_t)> is_eog_;
+  std::vector<SeqPtr> running_;     // admission order, oldest first
+  std::deque<SeqPtr> preempted_;    // waiting to be re-admitted, oldest first
+  std::vector<EngineJob*> finished_;
+  int reserved_ = 0;                // blocks promised to sequences admitted this step
+  uint64_t next_order_ = 0;
+  int64_t preemptions_ = 0, admitted_ = 0;
+  int64_t prompt_tokens_ = 0, cached_prompt_tokens_ = 0, generated_tokens_ = 0;
+};
+
+}  // namespace scn::inference

@@ -1,0 +1,94 @@
+// Autoscaling of services with min_replicas/max_replicas (sql/0003): the
+// leader moves replicas_wanted between the bounds on the load its replicas
+// report, with stabilisation windows, scales to zero after an idle period
+// and wakes a service at zero on the next request.
+//
+// Contract:
+//  - Load of a service = max(sum of `outstanding` its ready replicas report
+//    in their node's heartbeat (`scn:node:{id}:status`), sum of `in_flight`
+//    over the brokers' fields of `scn:load:{service_id}`). Each broker
+//    writes its field as {"in_flight":n,"last_request_ms":unix ms}.
+//  - decide_scale() is the pure decision (table-tested):
+//    1. wanted < min -> min; wanted > max -> max (at once).
+//    2. wanted == 0: a wake (`scn:demand:{service_id}` exists) or load > 0
+//       -> max(1, min) at once ("woken by a request"); else stays 0.
+//    3. min == 0, load == 0 and the last request (or the service's
+//       creation) is idle_seconds or more ago -> 0 ("idle for N s").
+//    4. desired = clamp(ceil(load / target_outstanding), max(1, min), max);
+//       above wanted for `up` without a break -> desired; below wanted for
+//       `down` without a break -> desired; a break resets the window.
+//  - Autoscaler::run() applies the decisions of every autoscaled service
+//    that is neither stopped nor deleted (one UPDATE each, optimistic on
+//    replicas_wanted, fenced by `epoch`), keeps services.last_request_at at
+//    the newest request a broker reported, and deletes the demand key of a
+//    service it woke. Returns the number of services whose wanted changed.
+//  - Not thread-safe (the leader's loop thread).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace scn::db {
+class PgPool;
+}
+namespace scn::redis {
+class RedisClient;
+}
+
+namespace scn::scheduler {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+struct AutoscaleWindows {
+  std::chrono::milliseconds up{15000};
+  std::chrono::milliseconds down{60000};
+};
+
+struct AutoscaleSignal {
+  int min_replicas = 0;
+  int max_replicas = 1;
+  int wanted = 0;
+  double target_outstanding = 4;
+  double load = 0;            // requests outstanding over the service
+  bool demand = false;        // a wake was requested
+  double idle_for_s = 0;      // seconds since the last request (or creation)
+  int idle_seconds = 300;
+};
+
+struct AutoscaleMemory {  // per service, kept between cycles
+  std::optional<SteadyTime> above_since, below_since;
+};
+
+struct AutoscaleDecision {
+  int wanted = 0;
+  std::string reason;  // empty when unchanged
+};
+
+AutoscaleDecision decide_scale(const AutoscaleSignal& s, AutoscaleMemory& memory, SteadyTime now,
+                               const AutoscaleWindows& windows);
+
+// `scn:load:{service_id}` and `scn:demand:{service_id}`.
+std::string load_key(std::string_view service_id);
+std::string demand_key(std::string_view service_id);
+
+class Autoscaler {
+ public:
+  Autoscaler(db::PgPool& pool, redis::RedisClient& redis, AutoscaleWindows windows)
+      : pool_(pool), redis_(redis), windows_(windows) {}
+  Result<int> run(int64_t epoch, SteadyTime now = std::chrono::steady_clock::now());
+  void set_windows(AutoscaleWindows w) { windows_ = w; }
+
+ private:
+  db::PgPool& pool_;
+  redis::RedisClient& redis_;
+  AutoscaleWindows windows_;
+  std::map<std::string, AutoscaleMemory> memory_;
+};
+
+}  // namespace scn::scheduler

@@ -1,0 +1,162 @@
+#include "scheduler/service/autoscaler.h"
+
+#include <doctest/doctest.h>
+
+#include "scheduler/service/service_test_util.h"
+
+namespace scn::scheduler {
+namespace {
+
+using namespace scn::scheduler::testing;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST_CASE("decide_scale: bounds, wake, idle to zero, and the stabilisation windows") {
+  const AutoscaleWindows w{seconds(10), seconds(30)};
+  const SteadyTime t0{};
+  struct Case {
+    const char* name;
+    AutoscaleSignal s;
+    int expect;
+    const char* reason_part;
+  };
+  auto sig = [](int min, int max, int wanted, double load) {
+    AutoscaleSignal s;
+    s.min_replicas = min;
+    s.max_replicas = max;
+    s.wanted = wanted;
+    s.load = load;
+    s.target_outstanding = 4;
+    s.idle_for_s = 1;
+    s.idle_seconds = 60;
+    return s;
+  };
+  AutoscaleSignal demand = sig(0, 3, 0, 0);
+  demand.demand = true;
+  AutoscaleSignal idle = sig(0, 3, 2, 0);
+  idle.idle_for_s = 61;
+  AutoscaleSignal idle_min1 = sig(1, 3, 2, 0);
+  idle_min1.idle_for_s = 61;
+  AutoscaleSignal idle_busy = sig(0, 3, 2, 1);
+  idle_busy.idle_for_s = 61;
+  const Case cases[] = {
+      {"below min", sig(2, 5, 1, 0), 2, "below min_replicas"},
+      {"above max", sig(0, 3, 5, 0), 3, "above max_replicas"},
+      {"at zero, no demand", sig(0, 3, 0, 0), 0, ""},
+      {"at zero, wake", demand, 1, "woken"},
+      {"at zero, load", sig(0, 3, 0, 2), 1, "woken"},
+      {"idle to zero", idle, 0, "idle for 61 s"},
+      {"idle but min 1: down window first", idle_min1, 2, ""},
+      {"idle time but load", idle_busy, 2, ""},
+      {"load within target", sig(1, 5, 2, 8), 2, ""},
+      {"load above: window not yet passed", sig(1, 5, 2, 20), 2, ""},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    AutoscaleMemory m;
+    AutoscaleDecision d = decide_scale(c.s, m, t0, w);
+    CHECK(d.wanted == c.expect);
+    CHECK(d.reason.find(c.reason_part) != std::string::npos);
+  }
+
+  // Up: 20 outstanding / 4 per replica = 5, after 10 s above without a break.
+  AutoscaleMemory m;
+  CHECK(decide_scale(sig(1, 8, 2, 20), m, t0, w).wanted == 2);
+  CHECK(decide_scale(sig(1, 8, 2, 20), m, t0 + seconds(5), w).wanted == 2);
+  CHECK(decide_scale(sig(1, 8, 2, 8), m, t0 + seconds(6), w).wanted == 2);   // a break resets
+  CHECK(decide_scale(sig(1, 8, 2, 20), m, t0 + seconds(12), w).wanted == 2);
+  CHECK(decide_scale(sig(1, 8, 2, 20), m, t0 + seconds(21), w).wanted == 2);
+  AutoscaleDecision up = decide_scale(sig(1, 8, 2, 20), m, t0 + seconds(22), w);
+  CHECK(up.wanted == 5);
+  CHECK(up.reason == "load 20.0 above target");
+  CHECK(decide_scale(sig(1, 4, 2, 100), m, t0 + seconds(40), w).wanted == 2);  // window again
+  CHECK(decide_scale(sig(1, 4, 2, 100), m, t0 + seconds(50), w).wanted == 4);  // capped at max
+  // Down: after 30 s below, to ceil(load / target) but never under max(1, min).
+  AutoscaleMemory d;
+  CHECK(decide_scale(sig(0, 8, 5, 3), d, t0, w).wanted == 5);
+  CHECK(decide_scale(sig(0, 8, 5, 3), d, t0 + seconds(29), w).wanted == 5);
+  CHECK(decide_scale(sig(0, 8, 5, 3), d, t0 + seconds(30), w).wanted == 1);
+  CHECK(decide_scale(sig(2, 8, 5, 0), d, t0 + seconds(31), w).wanted == 5);
+  CHECK(decide_scale(sig(2, 8, 5, 0), d, t0 + seconds(61), w).wanted == 2);
+}
+
+std::string wanted_of(Env& env, const std::string& svc) {
+  return one(env.pool(), "SELECT replicas_wanted FROM services WHERE id = " + q(svc));
+}
+
+TEST_CASE("autoscaler in the cycle: up on broker load, down, to zero when idle, woken by demand") {
+  auto env = make_env(seconds(30));
+  if (!env) return;
+  Pool2 p = make_pool(*env);
+  heartbeat(*env, p.n1, p.s1);
+  heartbeat(*env, p.n2, p.s2);
+  const std::string svc = add_service(env->pool(), p.tenant, p.file, "chat", 1, R"({"device_kind":"cpu"})");
+  one(env->pool(), "UPDATE services SET min_replicas = 0, max_replicas = 3, target_outstanding = 2, "
+                   "idle_seconds = 1 WHERE id = " + q(svc) + " RETURNING id");
+  env->config.scale_up_window = milliseconds(0);
+  env->config.scale_down_window = milliseconds(200);
+  Reconciler rec(env->pool(), *env->redis, *env->routes, env->config, env->metrics);
+  REQUIRE(rec.became_leader().is_ok());
+
+  // Two brokers report 5 in flight: ceil(5 / 2) = 3 replicas.
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  };
+  REQUIRE(env->redis->hset(load_key(svc), {{"broker-a", R"({"in_flight":3,"last_request_ms":)" + std::to_string(now_ms()) + "}"},
+                                           {"broker-b", R"({"in_flight":2})"}}).is_ok());
+  CycleReport r = rec.run_cycle();
+  CHECK(r.autoscaled == 1);
+  CHECK(wanted_of(*env, svc) == "3");
+  CHECK(r.counts.created == 3);
+  CHECK(one(env->pool(), "SELECT last_request_at IS NOT NULL FROM services") == "t");
+
+  // The load falls to 1: after the down window, 1 replica.
+  REQUIRE(env->redis->hset(load_key(svc), {{"broker-a", R"({"in_flight":1,"last_request_ms":)" + std::to_string(now_ms()) + "}"},
+                                           {"broker-b", R"({"in_flight":0})"}}).is_ok());
+  r = rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "3");
+  std::this_thread::sleep_for(milliseconds(250));
+  r = rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "1");
+
+  // No load and no request for idle_seconds: to zero.
+  REQUIRE(env->redis->del({load_key(svc)}).is_ok());
+  std::this_thread::sleep_for(milliseconds(1100));
+  r = rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "0");
+  CHECK(one(env->pool(), "SELECT count(*) FROM replicas WHERE state IN ('pending', 'scheduled')") == "0");
+  r = rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "0");
+
+  // A wake from a broker: back to 1 at once, and the demand key is consumed.
+  REQUIRE(env->redis->set(demand_key(svc), "1").is_ok());
+  r = rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "1");
+  CHECK(r.placement.placed == 1);
+  CHECK(!env->redis->get(demand_key(svc))->has_value());
+}
+
+TEST_CASE("autoscaler: load from the agents' heartbeats (outstanding per ready replica)") {
+  auto env = make_env();
+  if (!env) return;
+  Pool2 p = make_pool(*env);
+  heartbeat(*env, p.n1, p.s1);
+  one(env->pool(), "UPDATE nodes SET status = 'draining' WHERE id = " + q(p.n2) + " RETURNING id");
+  const std::string svc = add_service(env->pool(), p.tenant, p.file, "chat", 1, R"({"device_kind":"cpu"})");
+  one(env->pool(), "UPDATE services SET min_replicas = 1, max_replicas = 4, target_outstanding = 2 "
+                   "WHERE id = " + q(svc) + " RETURNING id");
+  env->config.scale_up_window = milliseconds(0);
+  Reconciler rec(env->pool(), *env->redis, *env->routes, env->config, env->metrics);
+  REQUIRE(rec.became_leader().is_ok());
+  rec.run_cycle();
+  const std::string rid = one(env->pool(), "SELECT id FROM replicas");
+  REQUIRE(!rid.empty());
+  heartbeat(*env, p.n1, p.s1,
+            R"([{"replica_id":")" + rid + R"(","state":"ready","port":21001,"restarts":0,"outstanding":7}])");
+  CycleReport r = rec.run_cycle();
+  CHECK(r.autoscaled == 1);
+  CHECK(wanted_of(*env, svc) == "4");
+}
+
+}  // namespace
+}  // namespace scn::scheduler

@@ -1,0 +1,82 @@
+// Data hooks: load an API path, optionally re-poll it, expose reload().
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, get } from './api';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: ApiError | Error | undefined;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** GETs `path` (null: nothing) and re-GETs it every `intervalMs` while mounted. */
+export function useApi<T>(path: string | null, intervalMs = 0): Loaded<T> {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<ApiError | Error | undefined>(undefined);
+  const [loading, setLoading] = useState(path !== null);
+  const [tick, setTick] = useState(0);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  const pathRef = useRef(path);
+
+  useEffect(() => {
+    if (pathRef.current !== path) {
+      pathRef.current = path;
+      setData(undefined);
+    }
+    if (path === null) {
+      setLoading(false);
+      return;
+    }
+    const ctrl = new AbortController();
+    setLoading(true);
+    get<T>(path, ctrl.signal)
+      .then((d) => {
+        setData(d);
+        setError(undefined);
+      })
+      .catch((e) => {
+        if (ctrl.signal.aborted) return;
+        setError(e);
+      })
+      .finally(() => {
+        if (!ctrl.signal.aborted) setLoading(false);
+      });
+    return () => ctrl.abort();
+  }, [path, tick]);
+
+  useEffect(() => {
+    if (!intervalMs || path === null) return;
+    const id = window.setInterval(() => {
+      if (document.visibilityState !== 'hidden') setTick((n) => n + 1);
+    }, intervalMs);
+    return () => window.clearInterval(id);
+  }, [path, intervalMs]);
+
+  return { data, error, loading, reload };
+}
+
+/** Re-renders every `ms` (for "x seconds ago" labels). */
+export function useNow(ms = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const id = window.setInterval(() => setNow(Date.now()), ms);
+    return () => window.clearInterval(id);
+  }, [ms]);
+  return now;
+}
+
+export function loadJson<T>(storage: Storage, key: string, fallback: T): T {
+  try {
+    const raw = storage.getItem(key);
+    return raw ? (JSON.parse(raw) as T) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+export function saveJson(storage: Storage, key: string, value: unknown) {
+  try {
+    storage.setItem(key, JSON.stringify(value));
+  } catch {
+    /* full or disabled */
+  }
+}
