@@ -149,7 +149,16 @@ Status handle_audit(ApiCall& call, BrokerContext& ctx) {
   SCN_ASSIGN_OR_RETURN(auto before, query_int(call, "before_id"));
   if (limit) SCN_RETURN_IF_ERROR(check_range("limit", *limit, 1, 1000));
   if (before) SCN_RETURN_IF_ERROR(check_range("before_id", *before, 1, INT64_MAX));
-  SCN_ASSIGN_OR_RETURN(auto rows, list_audit(ctx.pg, static_cast<int>(limit.value_or(100)), before.value_or(0)));
+  auto text = [&](std::string_view name) {
+    auto v = call.request.query_param(name);
+    return v ? std::string(*v) : std::string();
+  };
+  AuditFilter filter{text("action"), text("target_kind"), text("outcome"), text("actor")};
+  if (!filter.outcome.empty() && filter.outcome != "ok" && filter.outcome != "denied" &&
+      filter.outcome != "failed")
+    return Status::invalid_argument("param 'outcome' must be ok, denied or failed");
+  SCN_ASSIGN_OR_RETURN(auto rows, list_audit(ctx.pg, static_cast<int>(limit.value_or(100)),
+                                             before.value_or(0), filter));
   boost::json::array items;
   for (const auto& a : rows) items.emplace_back(audit_json(a));
   reply_json(call, 200, list_of(std::move(items)));

@@ -8,6 +8,9 @@
 #include "common/db/pg.h"
 #include "common/log.h"
 
+#include <map>
+#include <string>
+
 namespace scn::broker {
 namespace {
 
@@ -23,6 +26,36 @@ json::object summary_json(const catalog::ImportSummary& s) {
                       {"summary", s.to_string()}};
 }
 
+// model_file_id -> [{"center_id","center_name","nodes"}]: the centers whose
+// non-removed nodes report the file present, by center name.
+Result<std::map<std::string, json::array>> presence_by_file(db::PgPool& pg) {
+  return pg.with_tx([](pqxx::work& tx) -> Result<std::map<std::string, json::array>> {
+    pqxx::result r = tx.exec(
+        "SELECT f.model_file_id::text, c.id::text, c.name, count(*) "
+        "FROM node_model_files f JOIN nodes n ON n.id = f.node_id "
+        "JOIN centers c ON c.id = n.center_id "
+        "WHERE f.state = 'present' AND n.status <> 'removed' "
+        "GROUP BY f.model_file_id, c.id, c.name ORDER BY f.model_file_id, c.name");
+    std::map<std::string, json::array> out;
+    for (const auto& row : r)
+      out[row[0].as<std::string>()].push_back(json::object{{"center_id", row[1].as<std::string>()},
+                                                           {"center_name", row[2].as<std::string>()},
+                                                           {"nodes", row[3].as<std::int64_t>()}});
+    return out;
+  }, db::TxOptions{db::Isolation::kReadCommitted, true});
+}
+
+json::object card_with_presence(const catalog::ModelCard& card,
+                                const std::map<std::string, json::array>& presence) {
+  json::object o = catalog::card_view_json(card);
+  for (auto& fv : o["files"].as_array()) {
+    json::object& fo = fv.as_object();
+    auto it = presence.find(std::string(fo["id"].as_string()));
+    fo["present_in"] = it == presence.end() ? json::array{} : it->second;
+  }
+  return o;
+}
+
 }  // namespace
 
 void add_catalog_routes(ApiRouter& router, BrokerContext& ctx) {
@@ -30,8 +63,9 @@ void add_catalog_routes(ApiRouter& router, BrokerContext& ctx) {
              [&ctx](ApiCall& call) -> Status {
                catalog::CatalogStore store(ctx.pg);
                SCN_ASSIGN_OR_RETURN(auto cards, store.list_models());
+               SCN_ASSIGN_OR_RETURN(auto presence, presence_by_file(ctx.pg));
                json::array data;
-               for (const auto& c : cards) data.push_back(catalog::card_view_json(c));
+               for (const auto& c : cards) data.push_back(card_with_presence(c, presence));
                reply_json(call, 200, json::object{{"data", std::move(data)}});
                return Status::ok();
              });
@@ -40,7 +74,8 @@ void add_catalog_routes(ApiRouter& router, BrokerContext& ctx) {
              [&ctx](ApiCall& call) -> Status {
                catalog::CatalogStore store(ctx.pg);
                SCN_ASSIGN_OR_RETURN(auto card, store.get_model(call.param("name")));
-               reply_json(call, 200, catalog::card_view_json(card));
+               SCN_ASSIGN_OR_RETURN(auto presence, presence_by_file(ctx.pg));
+               reply_json(call, 200, card_with_presence(card, presence));
                return Status::ok();
              });
 

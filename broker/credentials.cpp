@@ -114,15 +114,21 @@ Status revoke_join_token(db::PgPool& pg, std::string_view token_id, std::string_
   });
 }
 
-Result<std::vector<AuditRow>> list_audit(db::PgPool& pg, int limit, std::int64_t before_id) {
+Result<std::vector<AuditRow>> list_audit(db::PgPool& pg, int limit, std::int64_t before_id,
+                                         const AuditFilter& filter) {
   if (limit < 1 || limit > 1000) return Status::unprocessable("field 'limit' must be between 1 and 1000");
   return pg.with_tx([&](pqxx::work& tx) -> Result<std::vector<AuditRow>> {
     std::vector<AuditRow> out;
     pqxx::result r = tx.exec_params(
         "SELECT id, " + sql_time("at") + ", actor_kind, actor_user_id::text, actor_name, tenant_id::text, "
             "center_id::text, action, target_kind, target_id, outcome, details::text, host(client_ip) "
-            "FROM audit_log WHERE ($1::bigint = 0 OR id < $1::bigint) ORDER BY id DESC LIMIT $2",
-        before_id, limit);
+            "FROM audit_log WHERE ($1::bigint = 0 OR id < $1::bigint) "
+            "AND ($3::text = '' OR starts_with(action, $3::text)) "
+            "AND ($4::text = '' OR target_kind = $4::text) "
+            "AND ($5::text = '' OR outcome = $5::text) "
+            "AND ($6::text = '' OR actor_name = $6::text) ORDER BY id DESC LIMIT $2",
+        before_id, limit, filter.action_prefix, filter.target_kind, filter.outcome,
+        filter.actor_name);
     for (const auto& row : r) {
       AuditRow a;
       a.id = row[0].as<std::int64_t>();

@@ -73,7 +73,18 @@ Result<std::vector<JoinTokenInfo>> list_join_tokens(db::PgPool& pg, std::string_
 Status revoke_join_token(db::PgPool& pg, std::string_view token_id, std::string_view center_id,
                          const Actor& actor);
 
+// Filters of list_audit; an empty field does not filter. action matches as a
+// prefix ("api_key." lists every api_key action), the others exactly; outcome
+// is one of ok|denied|failed (the caller validates it).
+struct AuditFilter {
+  std::string action_prefix;
+  std::string target_kind;
+  std::string outcome;
+  std::string actor_name;
+};
+
 // Newest first; before_id 0 = from the newest; limit 1..1000.
-Result<std::vector<AuditRow>> list_audit(db::PgPool& pg, int limit, std::int64_t before_id);
+Result<std::vector<AuditRow>> list_audit(db::PgPool& pg, int limit, std::int64_t before_id,
+                                         const AuditFilter& filter = {});
 
 }  // namespace scn::broker

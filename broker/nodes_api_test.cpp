@@ -173,5 +173,58 @@ TEST_CASE("catalog: everyone reads, admins import") {
   CHECK(r.obj().at("models_unchanged").as_int64() == 1);
 }
 
+TEST_CASE("catalog: each file lists the centers whose nodes hold it") {
+  ResourceFixture f;
+  if (!f.setup()) return;
+  const std::string file = f.sql1(
+      "SELECT f.id FROM model_files f JOIN models m ON m.id = f.model_id "
+      "WHERE m.name = 'stories260k' LIMIT 1");
+  REQUIRE(!file.empty());
+  const std::string node_x2 = f.sql1(
+      "INSERT INTO nodes (center_id, name, address, secret_hash) VALUES ('" + f.center_x +
+      "', 'node-x2', '127.0.0.1', sha256(gen_random_uuid()::text::bytea)) RETURNING id");
+  const std::string node_y2 = f.sql1(
+      "INSERT INTO nodes (center_id, name, address, status, secret_hash) VALUES ('" + f.center_y +
+      "', 'node-y2', '127.0.0.1', 'removed', sha256(gen_random_uuid()::text::bytea)) RETURNING id");
+  // Counted: x1 and x2 present. Not counted: y1 still downloading, y2 removed.
+  f.sql1("INSERT INTO node_model_files (node_id, model_file_id, state) VALUES ('" + f.node_x +
+         "', '" + file + "', 'present'), ('" + node_x2 + "', '" + file + "', 'present'), ('" +
+         f.node_y + "', '" + file + "', 'downloading'), ('" + node_y2 + "', '" + file +
+         "', 'present')");
+  auto file_of = [&](const boost::json::value& card) -> const boost::json::object* {
+    for (const auto& fv : card.at("files").as_array())
+      if (fv.at("id").as_string() == file) return &fv.as_object();
+    return nullptr;
+  };
+  auto check_presence = [&](const boost::json::object& fo) {
+    const auto& in = fo.at("present_in").as_array();
+    REQUIRE(in.size() == 1);
+    CHECK(in[0].at("center_id").as_string() == f.center_x);
+    CHECK(in[0].at("center_name").as_string() == "center-x");
+    CHECK(in[0].at("nodes").as_int64() == 2);
+  };
+  Reply one = f.call("member-a", "GET", "/api/v1/catalog/models/stories260k");
+  REQUIRE(one.status == 200);
+  const auto* fo = file_of(one.body);
+  REQUIRE(fo != nullptr);
+  check_presence(*fo);
+
+  Reply all = f.call("member-a", "GET", "/api/v1/catalog/models");
+  REQUIRE(all.status == 200);
+  for (const auto& card : all.obj().at("data").as_array()) {
+    for (const auto& fv : card.at("files").as_array()) {
+      if (fv.at("id").as_string() == file) check_presence(fv.as_object());
+      else CHECK(fv.at("present_in").as_array().empty());
+    }
+  }
+  // Draining still counts; once removed the center drops out.
+  f.sql1("UPDATE nodes SET status = 'draining' WHERE id = '" + node_x2 + "'");
+  CHECK(file_of(f.call("member-a", "GET", "/api/v1/catalog/models/stories260k").body)
+            ->at("present_in").as_array()[0].at("nodes").as_int64() == 2);
+  f.sql1("UPDATE nodes SET status = 'removed' WHERE id IN ('" + node_x2 + "', '" + f.node_x + "')");
+  CHECK(file_of(f.call("member-a", "GET", "/api/v1/catalog/models/stories260k").body)
+            ->at("present_in").as_array().empty());
+}
+
 }  // namespace
 }  // namespace scn::broker

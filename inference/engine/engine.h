@@ -24,6 +24,8 @@
 //    blocks are freed at the next step at the latest.
 //  - Generation stops at an end-of-generation token (not emitted as text),
 //    at max_tokens, or when the context is full (finish reason kLength).
+//    With GenerateRequest::ignore_eos, end-of-generation tokens are emitted
+//    like any other token and only max_tokens / the context end it.
 //    Stop *strings* are text-level and handled by the caller (server/), which
 //    returns false from the callback once one matched.
 //  - With temperature 0 a request's tokens do not depend on what else runs
@@ -68,6 +70,8 @@ struct GenerateRequest {
   int top_logprobs = 0;             // alternatives per token to report (0..20)
   bool logprobs = false;            // report the chosen token's logprob
   std::shared_ptr<std::atomic<bool>> cancel;  // set to true to cancel (may be null)
+  bool ignore_eos = false;          // end-of-generation tokens do not stop generation:
+                                    // they are sampled and emitted like any other token
 };
 
 struct TokenLogprob {

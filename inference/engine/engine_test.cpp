@@ -15,6 +15,7 @@
 
 #include <boost/json.hpp>
 
+#include "inference/model/model_test_util.h"
 #include "tests/testing.h"
 
 namespace scn::inference {
@@ -224,6 +225,62 @@ TEST_CASE("engine: a small context stops generation with kLength") {
   CHECK(r.tokens() == std::vector<int32_t>(golden.begin(), golden.begin() + 12));
   CHECK(run(*engine, greedy(std::vector<int32_t>(16, 1), 1)).result.status().code() ==
         Code::kTooLarge);
+}
+
+TEST_CASE("engine: ignore_eos generates past an end-of-generation token") {
+  // stories260K was trained without EOS, so greedy decoding never ends on
+  // its own: a copy whose EOS is token 426, the 11th golden greedy token
+  // after "Once upon a time", ends there.
+  const auto golden = load_golden()[0].greedy;
+  REQUIRE(golden[10] == 426);
+  testing::TempDir dir;
+  const std::string path = dir.file("stories-eos426.gguf");
+  {
+    model_test::Rewrite rw;
+    rw.extra = [](GgufWriter& w) { w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(426)); };
+    const std::vector<uint8_t> bytes = model_test::rewrite(*model_test::open_stories(), rw);
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    REQUIRE(out.good());
+  }
+  EngineOptions o;
+  o.n_threads = 1;
+  auto loaded = Engine::load(path, o);
+  REQUIRE_MESSAGE(loaded.is_ok(), loaded.status().to_string());
+  Engine& engine = *loaded.value();
+
+  Run stops = run(engine, greedy(kOnce, 40));
+  REQUIRE(stops.result.is_ok());
+  CHECK(stops.result->finish == FinishReason::kStop);
+  CHECK(stops.tokens() == std::vector<int32_t>(golden.begin(), golden.begin() + 10));
+
+  // With ignore_eos the EOS token is emitted like any other and generation
+  // runs to max_tokens, alone and beside other requests in one batch.
+  auto req = greedy(kOnce, 40);
+  req.ignore_eos = true;
+  const std::vector<int32_t> want(golden.begin(), golden.begin() + 40);
+  Run alone = run(engine, req);
+  REQUIRE(alone.result.is_ok());
+  CHECK(alone.result->finish == FinishReason::kLength);
+  CHECK(alone.result->completion_tokens == 40);
+  CHECK(alone.tokens() == want);
+
+  std::vector<Run> runs(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < runs.size(); ++i)
+    threads.emplace_back([&, i] { runs[i] = run(engine, i % 2 == 0 ? req : greedy(kOnce, 40)); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < runs.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(runs[i].result.is_ok());
+    if (i % 2 == 0) {
+      CHECK(runs[i].result->finish == FinishReason::kLength);
+      CHECK(runs[i].tokens() == want);
+    } else {
+      CHECK(runs[i].result->finish == FinishReason::kStop);
+      CHECK(runs[i].tokens() == std::vector<int32_t>(golden.begin(), golden.begin() + 10));
+    }
+  }
 }
 
 TEST_CASE("engine: cancellation") {

@@ -97,7 +97,7 @@ Result<GenerateResult> Generator::run(const GenerateRequest& req, const TokenCal
       break;
     }
     const int32_t token = sampler.sample(logits_.data());
-    if (is_eog_(token)) {
+    if (!req.ignore_eos && is_eog_(token)) {
       result.finish = FinishReason::kStop;
       break;
     }

@@ -12,7 +12,8 @@
 //    request's tokens and this prompt (at least the prompt's last token is
 //    always evaluated, to get its logits), evaluates the rest of the prompt,
 //    then samples. An end-of-generation token (is_eog) ends with kStop and is
-//    not passed to the callback; max_tokens or a full context end with
+//    not passed to the callback (unless req.ignore_eos: then it is emitted
+//    like any other token); max_tokens or a full context end with
 //    kLength; the callback returning false, or req.cancel set, ends with
 //    kCancelled. An exception thrown by the callback is a kInternal error.
 //  - After an evaluation error the cache is cleared and the error returned.

@@ -92,6 +92,12 @@ TEST_CASE("generator: an end-of-generation token stops without being emitted") {
   const auto out = generate(g, greedy(kOnce, 40), &finish);
   CHECK(finish == FinishReason::kStop);
   CHECK(out == std::vector<int32_t>(kOnceGreedy.begin(), kOnceGreedy.begin() + 10));
+
+  // ignore_eos: the token is emitted and generation runs to max_tokens.
+  GenerateRequest req = greedy(kOnce, static_cast<int>(kOnceGreedy.size()));
+  req.ignore_eos = true;
+  CHECK(generate(g, req, &finish) == kOnceGreedy);
+  CHECK(finish == FinishReason::kLength);
 }
 
 TEST_CASE("generator: check() rejects bad requests without touching the cache") {

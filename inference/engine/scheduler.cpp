@@ -213,7 +213,7 @@ bool Scheduler::sample_next(Sequence& seq) {
   const int32_t token = seq.sampler->sample(seq.logits.data());
   if (seq.result.completion_tokens == 0)
     seq.result.first_token_seconds = seconds_between(seq.job->t_submit, Clock::now());
-  if (is_eog_(token)) {
+  if (!req.ignore_eos && is_eog_(token)) {
     finish(seq, FinishReason::kStop);
     return false;
   }

@@ -20,7 +20,8 @@
 //    released and it waits to be re-admitted, then recomputes its prompt and
 //    the tokens it already generated (which are not emitted again; its
 //    sampler state is kept, so greedy and seeded outputs are unchanged).
-//  - A sequence finishes at an end-of-generation token (kStop), max_tokens
+//  - A sequence finishes at an end-of-generation token (kStop; not with
+//    req.ignore_eos, where it is emitted like any other token), max_tokens
 //    or a full context (kLength), or when its callback returns false / its
 //    cancel flag is set (kCancelled; checked before every step too). A
 //    finished sequence releases its blocks at once; step() returns its job

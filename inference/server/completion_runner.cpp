@@ -148,6 +148,7 @@ int run_completion(const CompletionRequest& req, const std::vector<int32_t>& pro
     run->g.sampling.seed = choice_seed(req.sampling, i);
     run->g.logprobs = req.logprobs;
     run->g.top_logprobs = req.top_logprobs;
+    run->g.ignore_eos = req.ignore_eos;
     run->g.cancel = cancel;
     runs.push_back(std::move(run));
   }

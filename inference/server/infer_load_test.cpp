@@ -1,7 +1,7 @@
 // `scn infer` under load, as a real child process on stories260K over real
 // HTTP: overload (429 + Retry-After, accepted requests exact), /health
 // ready/busy, /metrics moving, KV blocks returned after a disconnect,
-// prefix-cache hits in usage, n > 1 choices, and the engine v2 flags.
+// prefix-cache hits in usage, n > 1 choices, --ctx-total, and the engine v2 flags.
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
 
@@ -221,6 +221,57 @@ TEST_CASE("scn infer: metrics move; a repeated prompt reports cached tokens; n >
   for (const auto& c : choices) CHECK(c.at("text").as_string() == text_of(first));
   CHECK(three.body.at("usage").at("completion_tokens").as_int64() ==
         3 * first.body.at("usage").at("completion_tokens").as_int64());
+}
+
+TEST_CASE("scn infer: --ctx-total sizes the KV pool; concurrent requests still complete exactly") {
+  auto p = start({"--threads", "1", "--ctx-total", "256", "--parallel", "4"});
+  // 256 positions = 16 blocks of 16; one sequence may use 15 of them.
+  CHECK(metric(*p, "scn_infer_kv_blocks_total") == 16.0);
+  CHECK(metric(*p, "scn_infer_kv_blocks_free") == 16.0);
+  auto models = http::request("GET", p->url("/v1/models"));
+  REQUIRE(models.is_ok());
+  CHECK(json::parse(models->body).at("data").at(0).at("meta").at("n_ctx").as_int64() == 240);
+
+  // 5 + 70 positions: 5 blocks each, so 4 at once (20 blocks) do not fit in
+  // 16 together: they wait or are preempted, and still come out exact.
+  const std::string body = R"({"prompt": "Once upon a time", "max_tokens": 70, "temperature": 0,
+                              "ignore_eos": true})";
+  const Answer alone = post(*p, "/v1/completions", body);
+  REQUIRE(alone.status == 200);
+  const std::string expected = text_of(alone);
+  CHECK(alone.body.at("usage").at("completion_tokens").as_int64() == 70);
+
+  constexpr int kClients = 4;
+  std::vector<Answer> answers(kClients);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i)
+    clients.emplace_back([&, i] { answers[static_cast<size_t>(i)] = post(*p, "/v1/completions", body); });
+  for (auto& t : clients) t.join();
+  for (const Answer& a : answers) {
+    REQUIRE(a.status == 200);
+    CHECK(text_of(a) == expected);
+    CHECK(a.body.at("usage").at("completion_tokens").as_int64() == 70);
+  }
+
+  // A prompt longer than one sequence's 240 positions is refused.
+  std::string long_prompt;
+  for (int i = 0; i < 8; ++i) long_prompt += kStory;
+  const Answer too_long = post(*p, "/v1/completions",
+                               std::string(R"({"prompt": ")") + long_prompt + R"(", "max_tokens": 4})");
+  CHECK(too_long.status == 400);
+  REQUIRE(too_long.body.is_object());
+  CHECK(std::string(too_long.body.at("error").at("message").as_string()).find("is 240 tokens") !=
+        std::string::npos);
+
+  bool idle = false;
+  for (int i = 0; i < 100 && !idle; ++i) {
+    idle = metric(*p, "scn_infer_sequences_running") == 0.0 &&
+           metric(*p, "scn_infer_kv_blocks_used") == 0.0 &&
+           metric(*p, "scn_infer_kv_blocks_free") == 16.0;
+    if (!idle) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(idle);
+  CHECK(metric(*p, "scn_infer_kv_blocks_total") == 16.0);
 }
 
 TEST_CASE("scn infer: --no-prefix-cache reports no cached tokens; engine flags are checked") {

@@ -87,6 +87,7 @@ struct CompletionRequest {
   int top_logprobs = 0;                    // alternatives per token (0..20)
   bool stream = false;
   bool include_usage = false;              // stream_options.include_usage
+  bool ignore_eos = false;                 // end-of-generation tokens do not stop (llama.cpp)
 };
 
 inline constexpr int kMaxChoices = 8;

@@ -364,6 +364,7 @@ ApiResult<CompletionRequest> parse_completion_request(std::string_view body, Api
     req.top_logprobs = static_cast<int>(*v);
   }
   if (auto v = r.boolean("stream")) req.stream = *v;
+  if (auto v = r.boolean("ignore_eos")) req.ignore_eos = *v;
   if (const json::value* so = r.find("stream_options")) {
     if (!so->is_object()) {
       r.fail_type("stream_options", "an object", *so);

@@ -14,7 +14,7 @@ TEST_CASE("parse_completion_request: a full completions request") {
       "temperature": 0, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1,
       "frequency_penalty": 0.5, "presence_penalty": -0.5, "seed": 42, "stop": ["\n", "END"],
       "n": 2, "logprobs": 5, "stream": true, "stream_options": {"include_usage": true},
-      "user": "someone", "echo": false, "best_of": 1, "unknown_field": {"x": 1}})",
+      "ignore_eos": true, "user": "someone", "echo": false, "best_of": 1, "unknown_field": {"x": 1}})",
                                     ApiKind::kCompletion);
   REQUIRE(r.ok());
   const CompletionRequest& q = r.value();
@@ -37,6 +37,7 @@ TEST_CASE("parse_completion_request: a full completions request") {
   CHECK(q.top_logprobs == 5);
   CHECK(q.stream);
   CHECK(q.include_usage);
+  CHECK(q.ignore_eos);
 }
 
 TEST_CASE("parse_completion_request: defaults and prompt forms") {
@@ -49,6 +50,7 @@ TEST_CASE("parse_completion_request: defaults and prompt forms") {
   CHECK_FALSE(r.value().logprobs);
   CHECK_FALSE(r.value().stream);
   CHECK(r.value().stop.empty());
+  CHECK_FALSE(r.value().ignore_eos);
 
   auto one = parse_completion_request(R"({"prompt": ["hello"], "stop": "\n"})", ApiKind::kCompletion);
   REQUIRE(one.ok());
@@ -92,6 +94,13 @@ TEST_CASE("parse_completion_request: chat messages") {
   CHECK(r.value().logprobs);
   CHECK(r.value().top_logprobs == 3);
   CHECK(r.value().max_tokens == 7);
+  CHECK_FALSE(r.value().ignore_eos);
+
+  auto ignore = parse_completion_request(
+      R"({"messages": [{"role": "user", "content": "hi"}], "ignore_eos": true})",
+      ApiKind::kChatCompletion);
+  REQUIRE(ignore.ok());
+  CHECK(ignore.value().ignore_eos);
 }
 
 struct ErrorCase {
@@ -141,6 +150,9 @@ TEST_CASE("parse_completion_request: errors name the field") {
       {R"({"prompt": "x", "logprobs": 21})", C, 400, "logprobs", "between 0 and 20"},
       {R"({"prompt": "x", "logprobs": true})", C, 400, "logprobs", "an integer"},
       {R"({"prompt": "x", "stream": "yes"})", C, 400, "stream", "a boolean"},
+      {R"({"prompt": "x", "ignore_eos": 1})", C, 400, "ignore_eos", "a boolean"},
+      {R"({"messages": [{"role": "user", "content": "hi"}], "ignore_eos": "true"})", H, 400,
+       "ignore_eos", "a boolean"},
       {R"({"prompt": "x", "stream_options": {"include_usage": true}})", C, 400, "stream_options",
        "only allowed when 'stream' is true"},
       {R"({"prompt": "x", "stream": true, "stream_options": {"include_usage": 1}})", C, 400,

@@ -102,8 +102,14 @@ export interface ModelFile {
   sha256: string | null;
   uri: string | null;
   requirements: Requirements;
-  /** Not in the API yet: centers that hold the file (shown when the broker sends it). */
-  present_in?: string[];
+  /** The centers whose (non-removed) nodes hold the file, by center name. */
+  present_in: FilePresence[];
+}
+export interface FilePresence {
+  center_id: string;
+  center_name: string;
+  /** How many of the center's nodes report the file present. */
+  nodes: number;
 }
 export interface ModelCard {
   id: string;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { bytesForContext, emptyFilter, filterCards, sizeBucket } from './catalog';
+import { bytesForContext, emptyFilter, filterCards, sizeBucket, weightsIn } from './catalog';
 import type { ModelCard, ModelFile } from './api';
 
 const file = (quantization: string, present: boolean): ModelFile => ({
   id: quantization, quantization, file_name: `${quantization}.gguf`, size_bytes: 100, size_source: 'exact',
-  weights_present: present, sha256: null, uri: null,
+  weights_present: present, sha256: null, uri: null, present_in: [],
   requirements: { weight_bytes: 100, kv_bytes_per_token: 2, kv_element_bytes: 4, runtime_overhead_bytes: 10, context_length: 50, bytes_at_max_context: 210 },
 });
 const card = (name: string, family: string, parameters: number, context_length: number, files: ModelFile[]): ModelCard => ({
@@ -33,5 +33,20 @@ describe('catalog filters', () => {
   it('caps the KV cache at the file context', () => {
     expect(bytesForContext(file('F32', true), 10)).toBe(100 + 20 + 10);
     expect(bytesForContext(file('F32', true), 1000)).toBe(100 + 100 + 10);
+  });
+});
+
+describe('weightsIn', () => {
+  const at = (center: string, nodes: number) => ({ center_id: `id-${center}`, center_name: center, nodes });
+  it('lists each center once, by name, with its most nodes for one file', () => {
+    const c = card('m', 'f', 1e9, 512, [
+      { ...file('Q4', true), present_in: [at('sh-gpu', 1), at('bj-gpu', 1)] },
+      { ...file('Q8', true), present_in: [at('bj-gpu', 3)] },
+      file('F16', false),
+    ]);
+    expect(weightsIn(c)).toEqual([at('bj-gpu', 3), at('sh-gpu', 1)]);
+  });
+  it('is empty when no center holds a file', () => {
+    expect(weightsIn(card('m', 'f', 1e9, 512, [file('Q4', false)]))).toEqual([]);
   });
 });

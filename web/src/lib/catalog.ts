@@ -1,5 +1,5 @@
 // Pure helpers of the catalog page (tested in catalog.test.ts).
-import type { ModelCard, ModelFile } from './api';
+import type { FilePresence, ModelCard, ModelFile } from './api';
 
 export type SizeBucket = '' | 'lt3' | '3to10' | '10to40' | 'gt40';
 export interface CatalogFilter {
@@ -42,4 +42,19 @@ export function bytesForContext(file: ModelFile, context: number): number {
 
 export function defaultContext(card: ModelCard): number {
   return Math.min(card.context_length, 4096);
+}
+
+/**
+ * Where a card's weights are: each center holding any of its files, by name,
+ * with the most nodes that hold one file there.
+ */
+export function weightsIn(card: ModelCard): FilePresence[] {
+  const by = new Map<string, FilePresence>();
+  for (const f of card.files) {
+    for (const p of f.present_in ?? []) {
+      const old = by.get(p.center_id);
+      if (!old || old.nodes < p.nodes) by.set(p.center_id, { ...p });
+    }
+  }
+  return [...by.values()].sort((a, b) => a.center_name.localeCompare(b.center_name));
 }

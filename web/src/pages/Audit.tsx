@@ -2,7 +2,10 @@ import { useEffect, useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { en, type MessageKey } from '../i18n/en';
 import { get, type AuditRow, type List } from '../lib/api';
+import { auditOutcomes, auditUrl, emptyAuditFilter, type AuditFilter } from '../lib/audit';
 import { ErrorBox, Loading, PageHeader } from '../components/ui';
+
+const kPage = 200;
 
 export function AuditPage() {
   const i = useI18n();
@@ -11,18 +14,23 @@ export function AuditPage() {
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
   const [done, setDone] = useState(false);
-  const [action, setAction] = useState('');
-  const [actor, setActor] = useState('');
-  const [outcome, setOutcome] = useState('');
-  const [target, setTarget] = useState('');
+  // What the form shows, and what the loaded rows were filtered by (the server filters).
+  const [draft, setDraft] = useState<AuditFilter>(emptyAuditFilter);
+  const [applied, setApplied] = useState<AuditFilter>(emptyAuditFilter);
+  const [actions, setActions] = useState<string[]>([]);
+  const [targets, setTargets] = useState<string[]>([]);
 
-  const load = async (before?: number) => {
+  const load = async (f: AuditFilter, before?: number) => {
     setLoading(true);
     try {
-      const r = await get<List<AuditRow>>(`/api/v1/audit?limit=200${before ? `&before_id=${before}` : ''}`);
+      const r = await get<List<AuditRow>>(auditUrl(f, kPage, before));
       setRows((old) => (before ? [...old, ...r.data] : r.data));
-      setDone(r.data.length < 200);
+      setApplied(f);
+      setDone(r.data.length < kPage);
       setError(null);
+      // Suggestions for the text filters: every action and target seen so far.
+      setActions((old) => [...new Set([...old, ...r.data.map((x) => x.action)])].sort());
+      setTargets((old) => [...new Set([...old, ...r.data.map((x) => x.target_kind).filter(Boolean)])].sort());
     } catch (e) {
       setError(e);
     } finally {
@@ -30,55 +38,74 @@ export function AuditPage() {
     }
   };
   useEffect(() => {
-    load();
+    load(emptyAuditFilter);
   }, []);
 
   const outcomeLabel = (o: string) => {
     const key = `audit.outcome.${o}` as MessageKey;
     return key in en ? t(key) : o;
   };
-  const actions = [...new Set(rows.map((r) => r.action))].sort();
-  const targets = [...new Set(rows.map((r) => r.target_kind))].sort();
-  const outcomes = [...new Set(rows.map((r) => r.outcome))].sort();
-  const shown = rows.filter(
-    (r) =>
-      (!action || r.action === action) &&
-      (!target || r.target_kind === target) &&
-      (!outcome || r.outcome === outcome) &&
-      (!actor || r.actor_name.toLowerCase().includes(actor.toLowerCase())),
-  );
+  const set = (patch: Partial<AuditFilter>) => setDraft({ ...draft, ...patch });
 
   return (
     <section>
       <PageHeader title={t('audit.title')}>
-        <button type="button" class="btn" onClick={() => load()} data-testid="audit-refresh">
+        <button type="button" class="btn" onClick={() => load(applied)} data-testid="audit-refresh">
           {t('refresh')}
         </button>
       </PageHeader>
-      <form class="filters" onSubmit={(e) => e.preventDefault()}>
+      <form
+        class="filters"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          load(draft);
+        }}
+      >
         <label>
           {t('audit.action')}
-          <select value={action} onChange={(e) => setAction(e.currentTarget.value)} data-testid="audit-action">
-            <option value="">{t('all')}</option>
+          <input
+            type="search"
+            list="audit-actions"
+            value={draft.action}
+            placeholder={t('audit.actionHint')}
+            onInput={(e) => set({ action: e.currentTarget.value })}
+            data-testid="audit-action"
+          />
+          <datalist id="audit-actions">
             {actions.map((a) => (
-              <option key={a}>{a}</option>
+              <option key={a} value={a} />
             ))}
-          </select>
+          </datalist>
         </label>
         <label>
           {t('audit.target')}
-          <select value={target} onChange={(e) => setTarget(e.currentTarget.value)} data-testid="audit-target">
-            <option value="">{t('all')}</option>
+          <input
+            type="search"
+            list="audit-targets"
+            value={draft.target_kind}
+            onInput={(e) => set({ target_kind: e.currentTarget.value })}
+            data-testid="audit-target"
+          />
+          <datalist id="audit-targets">
             {targets.map((a) => (
-              <option key={a}>{a}</option>
+              <option key={a} value={a} />
             ))}
-          </select>
+          </datalist>
         </label>
         <label>
           {t('audit.outcome')}
-          <select value={outcome} onChange={(e) => setOutcome(e.currentTarget.value)} data-testid="audit-outcome">
+          <select
+            value={draft.outcome}
+            onChange={(e) => {
+              const f = { ...draft, outcome: e.currentTarget.value };
+              setDraft(f);
+              load(f);
+            }}
+            data-testid="audit-outcome"
+          >
             <option value="">{t('all')}</option>
-            {outcomes.map((a) => (
+            {auditOutcomes.map((a) => (
               <option key={a} value={a}>
                 {outcomeLabel(a)}
               </option>
@@ -87,11 +114,20 @@ export function AuditPage() {
         </label>
         <label>
           {t('audit.actor')}
-          <input type="search" value={actor} onInput={(e) => setActor(e.currentTarget.value)} data-testid="audit-actor" />
+          <input
+            type="search"
+            value={draft.actor}
+            placeholder={t('audit.actorHint')}
+            onInput={(e) => set({ actor: e.currentTarget.value })}
+            data-testid="audit-actor"
+          />
         </label>
+        <button type="submit" class="btn" data-testid="audit-apply">
+          {t('audit.apply')}
+        </button>
       </form>
       <ErrorBox error={error} />
-      <p class="small muted">{t('audit.count', { n: shown.length, total: rows.length })}</p>
+      <p class="small muted">{t('audit.count', { n: rows.length })}</p>
       <div class="table-scroll">
         <table data-testid="audit-table">
           <thead>
@@ -105,7 +141,7 @@ export function AuditPage() {
             </tr>
           </thead>
           <tbody>
-            {shown.map((r) => (
+            {rows.map((r) => (
               <tr key={r.id} data-testid="audit-row">
                 <td>{i.date(r.at)}</td>
                 <td>
@@ -135,7 +171,7 @@ export function AuditPage() {
       </div>
       {loading && <Loading />}
       {!done && !loading && rows.length > 0 && (
-        <button type="button" class="btn" onClick={() => load(rows[rows.length - 1].id)} data-testid="audit-more">
+        <button type="button" class="btn" onClick={() => load(applied, rows[rows.length - 1].id)} data-testid="audit-more">
           {t('audit.more')}
         </button>
       )}

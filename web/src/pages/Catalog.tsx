@@ -1,8 +1,16 @@
 import { useMemo, useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { useApi } from '../lib/hooks';
-import type { List, ModelCard } from '../lib/api';
-import { bytesForContext, defaultContext, emptyFilter, filterCards, type CatalogFilter, type SizeBucket } from '../lib/catalog';
+import type { FilePresence, List, ModelCard } from '../lib/api';
+import {
+  bytesForContext,
+  defaultContext,
+  emptyFilter,
+  filterCards,
+  weightsIn,
+  type CatalogFilter,
+  type SizeBucket,
+} from '../lib/catalog';
 import { ErrorBox, Loading, PageHeader } from '../components/ui';
 import { LaunchDialog } from './LaunchDialog';
 
@@ -22,6 +30,12 @@ export function CatalogPage() {
     .sort((a, b) => a.p - b.p || a.k - b.k)
     .map((x) => x.c);
   const set = (patch: Partial<CatalogFilter>) => setF({ ...f, ...patch });
+  const centers = (ps: FilePresence[]) =>
+    ps
+      .map((p) =>
+        t(p.nodes === 1 ? 'catalog.centerNodes.one' : 'catalog.centerNodes.other', { name: p.center_name, n: i.num(p.nodes) }),
+      )
+      .join(', ');
 
   return (
     <section>
@@ -97,6 +111,7 @@ export function CatalogPage() {
         {shown.map((c) => {
           const present = c.files.some((x) => x.weights_present);
           const ctx = defaultContext(c);
+          const where = weightsIn(c);
           return (
             <article class="card model" key={c.id} data-testid={`model-card-${c.name}`}>
               <header>
@@ -116,6 +131,11 @@ export function CatalogPage() {
                 <dt>{t('catalog.licence')}</dt>
                 <dd>{c.licence}</dd>
               </dl>
+              {where.length > 0 && (
+                <p class="small" data-testid="weights-in">
+                  {t('catalog.weightsIn', { list: centers(where) })}
+                </p>
+              )}
               {c.description && <p class="small">{c.description}</p>}
               <div class="table-scroll">
                 <table class="compact">
@@ -142,7 +162,7 @@ export function CatalogPage() {
                         <td>
                           {x.weights_present
                             ? x.present_in?.length
-                              ? x.present_in.join(', ')
+                              ? centers(x.present_in)
                               : t('catalog.present')
                             : t('catalog.absent')}
                         </td>
