@@ -8,18 +8,6 @@
 
 namespace scn::broker {
 
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (s[i] != '-') return false;
-    } else if (std::isxdigit(static_cast<unsigned char>(s[i])) == 0) {
-      return false;
-    }
-  }
-  return true;
-}
-
 void publish_wake(redis::RedisClient& redis, std::string_view id) {
   auto r = redis.publish(kSchedulerWakeChannel, id);
   if (!r.is_ok()) {

@@ -23,6 +23,7 @@
 
 #include "broker/principal.h"
 #include "common/status.h"
+#include "common/uuid.h"
 
 namespace scn::redis {
 class RedisClient;
@@ -32,7 +33,7 @@ namespace scn::broker {
 
 inline constexpr std::string_view kSchedulerWakeChannel = "scn:scheduler:wake";
 
-bool is_uuid(std::string_view s);
+using common::is_uuid;  // common/uuid.h
 
 void publish_wake(redis::RedisClient& redis, std::string_view id);
 

@@ -35,7 +35,7 @@ TEST_CASE("services: autoscaling at creation and through /autoscale; /scale turn
   CHECK(r.obj().at("replicas_wanted").as_int64() == 2);  // clamped up into [2, 4]
   CHECK(r.obj().at("autoscale").at("min_replicas").as_int64() == 2);
   CHECK(r.obj().at("autoscale").at("target_outstanding").as_double() == 2.5);  // kept
-  CHECK(wake.count(id) >= 2);
+  CHECK(wake.count(id, 2) >= 2);
   CHECK(f.sql1("SELECT count(*) FROM audit_log WHERE action = 'service.autoscale'") == "1");
 
   r = f.call("member-a", "POST", "/api/v1/services/" + id + "/scale", R"({"replicas":1})");

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/db/pg.h"
+#include "common/uuid.h"
 #include "common/log.h"
 
 namespace scn::catalog {
@@ -12,18 +13,7 @@ namespace {
 
 const char* opt_cstr(const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; }
 
-bool is_uuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-      return false;
-    }
-  }
-  return true;
-}
+using common::is_uuid;
 
 // Upsert returning (id, inserted) for a changed row; no row when the stored
 // row already equals the new values.

@@ -26,17 +26,4 @@ std::string routes_key(std::string_view service_id) {
   return "scn:routes:" + std::string(service_id);
 }
 
-bool is_uuid(std::string_view t) {
-  if (t.size() != 36) return false;
-  for (size_t i = 0; i < t.size(); ++i) {
-    const char c = t[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace scn::scheduler

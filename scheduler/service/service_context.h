@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "common/metrics.h"
+#include "common/uuid.h"
 
 namespace scn::scheduler {
 
@@ -53,7 +54,7 @@ std::string routes_key(std::string_view service_id);
 inline constexpr std::string_view kRoutesChannel = "scn:routes";
 inline constexpr std::string_view kWakeChannel = "scn:scheduler:wake";
 
-// True for the canonical text form of a uuid (8-4-4-4-12 hex digits).
-bool is_uuid(std::string_view text);
+// True for the canonical text form of a uuid (common/uuid.h).
+using common::is_uuid;
 
 }  // namespace scn::scheduler
