@@ -7,6 +7,7 @@
 #include "broker/accounts.h"
 #include "broker/accounts_api_util.h"
 #include "broker/admin_cli_internal.h"
+#include "broker/pool_api.h"
 #include "broker/resource_util.h"
 #include "common/db/pg.h"
 
@@ -71,45 +72,42 @@ int list_nodes(db::PgPool& pg, bool json) {
   return 0;
 }
 
-// Per center and device model: nodes, devices, memory and what replicas use.
+// Per center and device model: nodes, devices, memory and what replicas use
+// (the pool overview of GET /api/v1/pool, one row per device group).
 int list_pool(db::PgPool& pg, bool json) {
-  auto rows = pg.with_tx([](pqxx::work& tx) -> Result<pqxx::result> {
-    return tx.exec(
-        "SELECT c.name, c.region, d.kind, d.model, n.simulated, count(DISTINCT n.id), sum(d.count), "
-        "       sum(d.memory_bytes * CASE WHEN d.kind = 'gpu' THEN d.count ELSE 1 END)::bigint, "
-        "       coalesce(sum((SELECT sum(r.memory_bytes) FROM replicas r WHERE r.device_id = d.id "
-        "           AND r.state IN ('scheduled', 'starting', 'ready', 'stopping'))), 0)::bigint "
-        "  FROM centers c JOIN nodes n ON n.center_id = c.id AND n.status IN ('ready', 'draining') "
-        "  JOIN devices d ON d.node_id = n.id "
-        " GROUP BY c.name, c.region, d.kind, d.model, n.simulated ORDER BY c.name, d.kind DESC, d.model");
-  }, {db::Isolation::kReadCommitted, true});
-  if (!rows.is_ok()) return fail(rows.status());
-  if (json) {
-    boost::json::array items;
-    for (const auto& r : *rows) {
-      boost::json::object o;
-      o["center"] = r[0].as<std::string>();
-      o["region"] = r[1].as<std::string>();
-      o["kind"] = r[2].as<std::string>();
-      o["model"] = r[3].as<std::string>();
-      o["simulated"] = r[4].as<bool>();
-      o["nodes"] = r[5].as<long long>();
-      o["count"] = r[6].as<long long>();
-      o["memory_bytes"] = r[7].as<long long>();
-      o["used_memory_bytes"] = r[8].as<long long>();
-      o["free_memory_bytes"] = std::max(0LL, r[7].as<long long>() - r[8].as<long long>());
-      items.emplace_back(std::move(o));
+  auto overview = pool_overview(pg);
+  if (!overview.is_ok()) return fail(overview.status());
+  boost::json::array items;
+  for (const auto& cv : overview->at("centers").as_array()) {
+    const auto& c = cv.as_object();
+    for (const auto& dv : c.at("devices").as_array()) {
+      const auto& d = dv.as_object();
+      items.push_back(boost::json::object{{"center", c.at("name")},
+                                          {"region", c.at("region")},
+                                          {"kind", d.at("kind")},
+                                          {"model", d.at("model")},
+                                          {"simulated", d.at("simulated")},
+                                          {"nodes", d.at("nodes")},
+                                          {"count", d.at("count")},
+                                          {"memory_bytes", d.at("memory_bytes")},
+                                          {"used_memory_bytes", d.at("used_memory_bytes")},
+                                          {"free_memory_bytes", d.at("free_memory_bytes")}});
     }
+  }
+  if (json) {
     print_json(account_api::list_of(std::move(items)));
     return 0;
   }
   std::vector<std::vector<std::string>> table{
       {"CENTER", "REGION", "KIND", "MODEL", "SIMULATED", "NODES", "COUNT", "MEMORY", "USED", "FREE"}};
-  for (const auto& r : *rows) {
-    long long mem = r[7].as<long long>(), used = r[8].as<long long>();
-    table.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                     r[3].as<std::string>(), r[4].as<bool>() ? "yes" : "no", r[5].as<std::string>(),
-                     r[6].as<std::string>(), gib(mem), gib(used), gib(std::max(0LL, mem - used))});
+  for (const auto& iv : items) {
+    const auto& o = iv.as_object();
+    table.push_back({std::string(o.at("center").as_string()), std::string(o.at("region").as_string()),
+                     std::string(o.at("kind").as_string()), std::string(o.at("model").as_string()),
+                     o.at("simulated").as_bool() ? "yes" : "no",
+                     std::to_string(o.at("nodes").as_int64()), std::to_string(o.at("count").as_int64()),
+                     gib(o.at("memory_bytes").as_int64()), gib(o.at("used_memory_bytes").as_int64()),
+                     gib(o.at("free_memory_bytes").as_int64())});
   }
   print_table(table);
   return 0;

@@ -82,9 +82,10 @@ std::string usage_csv(const json::array& rows, bool by_day) {
   return out;
 }
 
-Status pool(BrokerContext& ctx, ApiCall& call) {
-  if (!call.who().is_admin()) return Status::permission_denied("only admins see the pool");
-  auto body = ctx.pg.with_tx(
+}  // namespace
+
+Result<json::object> pool_overview(db::PgPool& pg) {
+  return pg.with_tx(
       [&](pqxx::work& tx) -> Result<json::object> {
         json::array centers;
         std::map<std::string, std::size_t> index;
@@ -116,7 +117,8 @@ Status pool(BrokerContext& ctx, ApiCall& call) {
                  "SELECT n.center_id, d.kind, d.model, n.simulated, sum(d.count)::bigint, "
                  "sum(CASE WHEN d.kind = 'gpu' THEN d.memory_bytes * d.count "
                  "    ELSE d.memory_bytes END)::bigint, "
-                 "coalesce(sum(u.n), 0)::bigint, coalesce(sum(u.mem), 0)::bigint "
+                 "coalesce(sum(u.n), 0)::bigint, coalesce(sum(u.mem), 0)::bigint, "
+                 "count(DISTINCT n.id) "
                  "FROM devices d JOIN nodes n ON n.id = d.node_id "
                  "LEFT JOIN used u ON u.device_id = d.id "
                  "WHERE n.status IN ('ready', 'draining') "
@@ -133,7 +135,8 @@ Status pool(BrokerContext& ctx, ApiCall& call) {
                          {"memory_bytes", memory},
                          {"used_count", r[6].as<std::int64_t>()},
                          {"used_memory_bytes", used_memory},
-                         {"free_memory_bytes", std::max<std::int64_t>(0, memory - used_memory)}};
+                         {"free_memory_bytes", std::max<std::int64_t>(0, memory - used_memory)},
+                         {"nodes", r[8].as<std::int64_t>()}};
           centers[it->second].as_object()["devices"].as_array().push_back(std::move(d));
         }
         json::object services;
@@ -148,8 +151,16 @@ Status pool(BrokerContext& ctx, ApiCall& call) {
         return json::object{{"centers", std::move(centers)},
                             {"services", std::move(services)},
                             {"replicas", std::move(replicas)}};
+      
       },
       {.read_only = true});
+}
+
+namespace {
+
+Status pool(BrokerContext& ctx, ApiCall& call) {
+  if (!call.who().is_admin()) return Status::permission_denied("only admins see the pool");
+  auto body = pool_overview(ctx.pg);
   if (!body.is_ok()) return body.status();
   reply_json(call, 200, *body);
   return Status::ok();

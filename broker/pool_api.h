@@ -19,11 +19,21 @@
 //    quoting) with Content-Disposition: attachment; filename="usage.csv".
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include "broker/api_router.h"
 #include "broker/broker_context.h"
+
+namespace scn::db {
+class PgPool;
+}
 
 namespace scn::broker {
 
 void add_pool_routes(ApiRouter& router, BrokerContext& ctx);
+
+// The body of GET /pool (above), each device group also with "nodes" (how
+// many nodes hold it). Shared by the API and `scn admin list pool`.
+Result<boost::json::object> pool_overview(db::PgPool& pg);
 
 }  // namespace scn::broker
