@@ -8,6 +8,7 @@
 #include "broker/up/up_cli.h"
 #include "catalog/catalog_cli.h"
 #include "common/db/migrate_cmd.h"
+#include "common/tls/pki_cli.h"
 #include "inference/cli/commands.h"
 #include "node-agent/agent_cli.h"
 #include "scheduler/scheduler_cli.h"
@@ -34,6 +35,7 @@ constexpr Command kCommands[] = {
     {"sim", scn::scheduler::sim::sim_main, "the real scheduler over a simulated national pool"},
     {"catalog", scn::catalog::catalog_main, "import and list the model catalog"},
     {"migrate", scn::db::migrate_main, "apply the schema migrations to PostgreSQL"},
+    {"pki", scn::tls::pki_main, "a private CA: issue TLS server and client certificates"},
 };
 
 void usage() {

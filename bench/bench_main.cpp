@@ -1,5 +1,6 @@
 // `scn bench infer|serve|membw|scheduler`: argument parsing and output of the benchmarks.
 #include "bench/bench.h"
+#include "bench/broker_bench.h"
 
 #include <cstdio>
 #include <exception>
@@ -11,6 +12,7 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include "bench/gpu_ops_bench.h"
 #include "bench/infer_bench.h"
 #include "bench/membw_bench.h"
 #include "bench/serve_bench.h"
@@ -30,18 +32,26 @@ int resolve_threads(int threads) {
 
 void usage(std::FILE* f) {
   std::fprintf(f,
-               "usage: scn bench infer --model F [--threads N] [--prompt-tokens 512]\n"
-               "                       [--gen-tokens 128] [--reps 3] [--mib 512] [--json]\n"
-               "       scn bench serve (--model F [--threads N] [--server-args \"FLAGS\"] | --url URL)\n"
+               "usage: scn bench infer --model F [--device cpu] [--threads N] [--prompt-tokens 512]\n"
+               "                       [--gen-tokens 128] [--reps 3] [--mib 512] [--batch 512]\n"
+               "                       [--peak-gbs G] [--json]\n"
+               "       scn bench serve (--model F [--device cpu] [--threads N] [--server-args \"FLAGS\"]\n"
+               "                        | --url URL)\n"
                "                       [--clients 1] [--prompt-tokens 100] [--max-tokens 128]\n"
+               "                       [--temperature 0]\n"
                "                       [--shared-prefix 0] [--requests N] [--seed S] [--json]\n"
                "       scn bench membw [--threads N] [--mib 512] [--json]\n"
+               "       scn bench broker [--model F] [--clients 64] [--seconds 5] [--json]\n"
                "       scn bench scheduler [--nodes 10000] [--centers 30] [--replicas 20000]\n"
                "                           [--sample N] [--seed S]\n"
+               "       scn bench gpu-ops [--device cuda:0] [--json] [--reps 30] [--peak-gbs 4800]\n"
                "\n"
                "infer: prompt processing (one eval of a prompt of random ids) and decode\n"
                "       (one token per eval after the prompt) speed in tokens/s, and decode as\n"
                "       a fraction of the memory read bandwidth measured in the same run.\n"
+               "       --device cuda[:N]: through the engine's batched forward pass on the GPU\n"
+               "       (prompt in chunks of --batch tokens, greedy decode sampled on the device);\n"
+               "       the bandwidth is --peak-gbs (default: 4800 on an H200, else not shown).\n"
                "serve: N concurrent streaming clients against `scn infer` over HTTP (started here\n"
                "       with --model, or a running server at --url): aggregate generated tok/s,\n"
                "       time to first token and per output token p50/p99, 429s, prefix hit\n"
@@ -73,7 +83,9 @@ int infer_main(int argc, char** argv) {
       "model,m", po::value(&o.model_path)->required(), "")(
       "threads,t", po::value(&o.threads), "")("prompt-tokens,p", po::value(&o.prompt_tokens), "")(
       "gen-tokens,n", po::value(&o.gen_tokens), "")("reps,r", po::value(&o.reps), "")(
-      "mib", po::value(&mib), "")("seed", po::value(&o.seed), "");
+      "mib", po::value(&mib), "")("seed", po::value(&o.seed), "")(
+      "device", po::value(&o.device), "")("batch", po::value(&o.batch), "")(
+      "peak-gbs", po::value(&o.peak_gbs), "");
   po::variables_map vm;
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
@@ -115,6 +127,7 @@ int serve_main(int argc, char** argv) {
   po::options_description desc;
   desc.add_options()("help,h", "")("json", "")("model,m", po::value(&o.model_path), "")(
       "url", po::value(&o.url), "")("threads,t", po::value(&o.threads), "")(
+      "device", po::value(&o.device), "")("temperature", po::value(&o.temperature), "")(
       "max-queue", po::value(&o.max_queue), "")("server-args", po::value(&server_args), "")(
       "clients,c", po::value(&o.clients), "")("prompt-tokens,p", po::value(&o.prompt_tokens), "")(
       "max-tokens,n", po::value(&o.max_tokens), "")("shared-prefix", po::value(&o.shared_prefix), "")(
@@ -202,6 +215,8 @@ int bench_main(int argc, char** argv) {
   if (what == "serve") return serve_main(argc - 1, argv + 1);
   if (what == "membw") return membw_main(argc - 1, argv + 1);
   if (what == "scheduler") return scheduler_main(argc - 1, argv + 1);
+  if (what == "broker") return broker_bench_main(argc - 1, argv + 1);
+  if (what == "gpu-ops") return gpu_ops_bench_main(argc - 1, argv + 1);
   if (what == "--help" || what == "-h") {
     usage(stdout);
     return 0;

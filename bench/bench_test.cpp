@@ -1,4 +1,5 @@
 #include "bench/infer_bench.h"
+#include "inference/backend/gpu.h"
 
 #include <doctest/doctest.h>
 
@@ -90,6 +91,39 @@ TEST_CASE("bench infer rejects bad sizes and files") {
   o = tiny();
   o.model_path = "/nonexistent.gguf";
   CHECK_FALSE(run_infer_bench(o).is_ok());
+}
+
+// A device other than "cpu" runs through BatchContext (the GPU path); "auto"
+// without a usable GPU is the CPU backend on that same path, so CI covers it.
+TEST_CASE("bench infer through the batched forward pass (--device auto, --batch)") {
+  if (inference::built_with_cuda() && inference::list_gpus().is_ok()) return;  // a real GPU
+  auto o = tiny();
+  o.device = "auto";
+  o.batch = 10;  // the 32-token prompt in chunks of 10, 10, 10, 2
+  o.peak_gbs = 100;
+  auto r = run_infer_bench(o);
+  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  CHECK(r->device == "auto");
+  CHECK(r->device_description.rfind("cpu", 0) == 0);
+  CHECK(r->batch == 10);
+  CHECK(r->pp_tok_s > 0);
+  CHECK(r->tg_tok_s > 0);
+  CHECK(r->membw_is_peak);
+  CHECK(r->membw_gbs == 100);
+  CHECK(r->decode_bw_fraction ==
+        doctest::Approx(static_cast<double>(r->weight_bytes_per_token) * r->tg_tok_s / 100e9));
+  const std::string table = format_infer_report(*r);
+  for (const char* field : {"device", "chunks of 10", "peak memory bandwidth", "tg8", "pp32"})
+    CHECK_MESSAGE(table.find(field) != std::string::npos, field);
+  const auto j = boost::json::parse(infer_report_json(*r)).as_object();
+  CHECK(j.at("device_description").as_string().size() > 0);
+
+  // Without a GPU, cuda is an error naming the reason.
+  o.device = "cuda";
+  CHECK(run_infer_bench(o).status().code() == Code::kUnavailable);
+  o.device = "auto";
+  o.batch = 0;
+  CHECK(run_infer_bench(o).status().code() == Code::kInvalidArgument);
 }
 
 TEST_CASE("membw probe gives a plausible figure") {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <new>
 #include <random>
 #include <span>
 
@@ -14,7 +15,9 @@
 #include "inference/backend/backend.h"
 #include "inference/backend/cpu/cpu_features.h"
 #include "inference/gguf/gguf.h"
+#include "inference/model/batch_context.h"
 #include "inference/model/context.h"
+#include "inference/model/kv_pool.h"
 #include "inference/model/model.h"
 
 namespace scn::bench {
@@ -75,6 +78,61 @@ std::string mib(double bytes) {
   return buf;
 }
 
+// The device path: prompt in chunks of o.batch tokens through a
+// BatchContext, then greedy decode with the arg-max on the device.
+Status run_device_passes(const InferBenchOptions& o, inf::Model& model,
+                         const std::vector<int32_t>& prompt, const std::vector<int32_t>& gen,
+                         InferBenchReport* r) {
+  const inf::ModelHparams& hp = model.hparams();
+  const int bt = 16;
+  const int32_t n_ctx = o.prompt_tokens + o.gen_tokens + 1;
+  const int n_blocks = (n_ctx + bt - 1) / bt;
+  std::unique_ptr<inf::KvPool> pool;
+  try {
+    pool = std::make_unique<inf::KvPool>(model.backend(), hp.n_layer, hp.kv_dim(), bt, n_blocks);
+  } catch (const std::bad_alloc&) {
+    return Status::exhausted("cannot allocate the KV cache on " + model.backend().describe());
+  }
+  std::vector<int> blocks;
+  for (int i = 0; i < n_blocks; ++i) blocks.push_back(pool->allocate());
+  const int32_t chunk = std::min(o.batch, o.prompt_tokens);
+  SCN_ASSIGN_OR_RETURN(std::unique_ptr<inf::BatchContext> batch,
+                       inf::BatchContext::create(model, *pool, chunk, n_ctx, 1));
+  int32_t id = 0;
+  // Evaluates tokens[0..n) at pos0 (in chunks); the last chunk asks for the arg-max.
+  auto eval = [&](const int32_t* tokens, int32_t n, int32_t pos0) -> Status {
+    for (int32_t done = 0; done < n;) {
+      const int32_t m = std::min(chunk, n - done);
+      inf::SeqChunk c;
+      c.tokens = std::span<const int32_t>(tokens + done, static_cast<size_t>(m));
+      c.pos0 = pos0 + done;
+      c.blocks = blocks;
+      if (done + m == n) c.argmax_out = &id;
+      SCN_RETURN_IF_ERROR(batch->eval({&c, 1}));
+      done += m;
+    }
+    return Status::ok();
+  };
+  // Warm-up: the prompt path and the decode path (its graph) once.
+  SCN_RETURN_IF_ERROR(eval(prompt.data(), std::min<int32_t>(o.prompt_tokens, 16), 0));
+  SCN_RETURN_IF_ERROR(eval(prompt.data(), 1, 16 < o.prompt_tokens ? 16 : o.prompt_tokens));
+  std::vector<double> pp, tg;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    auto t0 = Clock::now();
+    SCN_RETURN_IF_ERROR(eval(prompt.data(), o.prompt_tokens, 0));
+    model.backend().synchronize();
+    pp.push_back(static_cast<double>(prompt.size()) / seconds_since(t0));
+    if (gen.empty()) continue;
+    t0 = Clock::now();
+    for (size_t i = 0; i < gen.size(); ++i)
+      SCN_RETURN_IF_ERROR(eval(&gen[i], 1, o.prompt_tokens + static_cast<int32_t>(i)));
+    tg.push_back(static_cast<double>(gen.size()) / seconds_since(t0));
+  }
+  mean_sd(pp, &r->pp_tok_s, &r->pp_tok_s_sd);
+  mean_sd(tg, &r->tg_tok_s, &r->tg_tok_s_sd);
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
@@ -82,6 +140,9 @@ Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
   if (o.gen_tokens < 0) return Status::invalid_argument("--gen-tokens must be >= 0");
   if (o.reps < 1) return Status::invalid_argument("--reps must be >= 1");
   if (o.threads < 0) return Status::invalid_argument("--threads must be >= 0");
+  if (o.batch < 1) return Status::invalid_argument("--batch must be >= 1");
+  if (!(o.peak_gbs >= 0)) return Status::invalid_argument("--peak-gbs must be >= 0");
+  const bool on_cpu = o.device.empty() || o.device == "cpu";
 
   InferBenchReport r;
   r.model_path = o.model_path;
@@ -92,11 +153,22 @@ Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
   const auto t_load = Clock::now();
   SCN_ASSIGN_OR_RETURN(std::unique_ptr<inf::GgufFile> opened, inf::GgufFile::open(o.model_path));
   std::shared_ptr<const inf::GgufFile> file = std::move(opened);
-  std::shared_ptr<inf::Backend> backend = inf::make_cpu_backend(o.threads);
-  if (!backend) return Status::internal("cannot create the CPU backend");
+  std::shared_ptr<inf::Backend> backend;
+  if (on_cpu) {
+    backend = inf::make_cpu_backend(o.threads);
+  } else {
+    SCN_ASSIGN_OR_RETURN(std::unique_ptr<inf::Backend> be, inf::make_backend(o.device, o.threads));
+    backend = std::move(be);
+  }
+  if (!backend) return Status::internal("cannot create the " + o.device + " backend");
+  r.device = on_cpu ? "cpu" : o.device;
+  r.device_description = backend->describe();
   SCN_ASSIGN_OR_RETURN(std::unique_ptr<inf::Model> model, inf::Model::load(file, backend));
   const int32_t n_ctx = o.prompt_tokens + o.gen_tokens + 1;
-  SCN_ASSIGN_OR_RETURN(std::unique_ptr<inf::Context> ctx, inf::Context::create(*model, n_ctx));
+  std::unique_ptr<inf::Context> ctx;
+  if (on_cpu) {
+    SCN_ASSIGN_OR_RETURN(ctx, inf::Context::create(*model, n_ctx));
+  }
   r.load_seconds = seconds_since(t_load);
 
   const inf::ModelHparams& hp = model->hparams();
@@ -124,6 +196,19 @@ Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
   std::vector<int32_t> gen(static_cast<size_t>(o.gen_tokens));
   for (auto& t : gen) t = pick(rng);
   std::vector<float> logits(static_cast<size_t>(hp.n_vocab));
+
+  if (!on_cpu) {
+    r.batch = std::min(o.batch, o.prompt_tokens);
+    SCN_RETURN_IF_ERROR(run_device_passes(o, *model, prompt, gen, &r));
+    r.membw_gbs = o.peak_gbs;
+    if (r.membw_gbs == 0 && r.device_description.find("H200") != std::string::npos)
+      r.membw_gbs = 4800;
+    r.membw_is_peak = r.membw_gbs > 0;
+    if (r.membw_gbs > 0)
+      r.decode_bw_fraction =
+          static_cast<double>(r.weight_bytes_per_token) * r.tg_tok_s / (r.membw_gbs * 1e9);
+    return r;
+  }
 
   // Warm-up: touch the weights and the kernels' paths once.
   {
@@ -188,9 +273,17 @@ std::string format_infer_report(const InferBenchReport& r) {
   // The CPU backend takes the AMX tile path for quantized matmuls of
   // kAmxMinTokens or more tokens (prompts) when the CPU allows it.
   const bool amx = inf::cpu::active_isa() == inf::cpu::Isa::kAvx512 && inf::cpu::amx_usable();
-  add("threads      %d (%s kernels%s)\n", r.threads, r.isa.c_str(),
-      amx ? "; prompts on AMX bf16 tiles" : "");
-  if (r.membw_gbs > 0)
+  if (r.device != "cpu") {
+    add("device       %s (prompt in chunks of %d tokens, greedy decode sampled on the device)\n",
+        r.device_description.c_str(), r.batch);
+    if (r.membw_is_peak)
+      add("membw        %.2f GB/s (the device's peak memory bandwidth, not measured)\n",
+          r.membw_gbs);
+  } else {
+    add("threads      %d (%s kernels%s)\n", r.threads, r.isa.c_str(),
+        amx ? "; prompts on AMX bf16 tiles" : "");
+  }
+  if (r.membw_gbs > 0 && !r.membw_is_peak)
     add("membw        %.2f GB/s read (STREAM-like probe, %s buffer, %d threads)\n", r.membw_gbs,
         mib(static_cast<double>(r.membw_bytes)).c_str(), r.threads);
   add("\n%-10s %12s %10s %12s\n", "test", "tok/s", "+/-", "% of membw");
@@ -239,6 +332,10 @@ std::string infer_report_json(const InferBenchReport& r) {
       {"membw_bytes", r.membw_bytes},
       {"membw_gbs", r.membw_gbs},
       {"decode_bw_fraction", r.decode_bw_fraction},
+      {"device", r.device},
+      {"device_description", r.device_description},
+      {"membw_is_peak", r.membw_is_peak},
+      {"batch", r.batch},
   };
   return boost::json::serialize(o);
 }

@@ -14,8 +14,16 @@
 //    projection, i.e. the whole embedding matrix when tied) plus one
 //    embedding row. decode_bw_fraction = weight bytes per token × decode
 //    tok/s ÷ the read bandwidth measured with the same thread count.
-//  - Errors (model cannot be loaded, bad sizes) are a Status; the benchmark
-//    itself never fails on figures.
+//  - device other than "cpu" (make_backend: "cuda", "cuda:N", "auto"): the
+//    model runs through the engine's batched forward pass (BatchContext over
+//    a KvPool in device memory, one sequence): the prompt is evaluated in
+//    chunks of `batch` tokens, then every decode step evaluates one token
+//    and takes its greedy arg-max on the device (only the id comes back, as
+//    in the engine). The bandwidth is then not probed but taken as the
+//    device's peak: peak_gbs, else 4800 GB/s when the device is an H200,
+//    else unknown (no fraction reported). "cpu" keeps the path above.
+//  - Errors (model cannot be loaded, bad sizes, device unavailable) are a
+//    Status; the benchmark itself never fails on figures.
 #pragma once
 
 #include <cstddef>
@@ -35,6 +43,9 @@ struct InferBenchOptions {
   int reps = 3;              // >= 1
   size_t membw_bytes = size_t{512} << 20;  // buffer of the bandwidth probe; 0: skip it
   uint64_t seed = 1;         // of the random token ids
+  std::string device = "cpu";  // see above
+  int batch = 512;           // prompt tokens per forward pass on a device (>= 1)
+  double peak_gbs = 0;       // device memory bandwidth for the fraction; 0: known devices only
 };
 
 // Tensors of one type in the file.
@@ -65,6 +76,10 @@ struct InferBenchReport {
   double membw_gbs = 0;                   // 0 when not measured
   size_t membw_bytes = 0;
   double decode_bw_fraction = 0;          // 0 when membw_gbs is 0
+  std::string device = "cpu";
+  std::string device_description;         // Backend::describe()
+  bool membw_is_peak = false;             // membw_gbs is the device's peak, not measured
+  int batch = 0;                          // prompt chunk on a device
 };
 
 Result<InferBenchReport> run_infer_bench(const InferBenchOptions& options);

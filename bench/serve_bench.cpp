@@ -50,12 +50,12 @@ int pick_free_port() {
   return port;
 }
 
-std::string request_body(const std::vector<int32_t>& prompt, int max_tokens) {
+std::string request_body(const std::vector<int32_t>& prompt, int max_tokens, double temperature) {
   json::array ids;
   for (int32_t id : prompt) ids.emplace_back(id);
   json::object o{{"prompt", std::move(ids)},
                  {"max_tokens", max_tokens},
-                 {"temperature", 0},
+                 {"temperature", temperature},
                  {"ignore_eos", true},
                  {"stream", true},
                  {"stream_options", json::object{{"include_usage", true}}}};
@@ -63,7 +63,8 @@ std::string request_body(const std::vector<int32_t>& prompt, int max_tokens) {
 }
 
 // One streamed completion on `client`.
-RequestSample run_one(http::Client& client, const std::vector<int32_t>& prompt, int max_tokens) {
+RequestSample run_one(http::Client& client, const std::vector<int32_t>& prompt, int max_tokens,
+                      double temperature) {
   RequestSample s;
   http::SseDecoder decoder;
   int text_chunks = 0;
@@ -95,7 +96,7 @@ RequestSample run_one(http::Client& client, const std::vector<int32_t>& prompt, 
     });
     return true;
   };
-  auto r = client.request_stream("POST", "/v1/completions", request_body(prompt, max_tokens),
+  auto r = client.request_stream("POST", "/v1/completions", request_body(prompt, max_tokens, temperature),
                                  {{"Content-Type", "application/json"}}, on_data);
   if (!r.is_ok()) {
     s.error = r.status().to_string();
@@ -148,6 +149,8 @@ Status check(const ServeBenchOptions& o) {
       o.max_queue < 0 || o.timeout_seconds < 1)
     return Status::invalid_argument("--clients, --prompt-tokens, --max-tokens must be >= 1; "
                                     "--requests, --threads, --max-queue >= 0");
+  if (!(o.temperature >= 0 && o.temperature <= 2))
+    return Status::invalid_argument("--temperature must be in [0, 2]");
   if (o.shared_prefix < 0 || o.shared_prefix >= o.prompt_tokens)
     return Status::invalid_argument("--shared-prefix must be >= 0 and < --prompt-tokens");
   return Status::ok();
@@ -188,6 +191,19 @@ Result<ServeBenchReport> run_serve_bench(const ServeBenchOptions& options) {
     if (options.threads > 0) {
       so.argv.push_back("--threads");
       so.argv.push_back(std::to_string(options.threads));
+    }
+    if (!options.device.empty()) {
+      so.argv.push_back("--device");
+      so.argv.push_back(options.device);
+    }
+    // Every client's request runs at once (the server's default admits 32).
+    const bool has_parallel = std::any_of(options.server_args.begin(), options.server_args.end(),
+                                          [](const std::string& a) {
+                                            return a.rfind("--parallel", 0) == 0;
+                                          });
+    if (options.clients > 32 && !has_parallel) {
+      so.argv.push_back("--parallel");
+      so.argv.push_back(std::to_string(options.clients));
     }
     so.argv.insert(so.argv.end(), options.server_args.begin(), options.server_args.end());
     log_path = std::filesystem::temp_directory_path() /
@@ -231,7 +247,7 @@ Result<ServeBenchReport> run_serve_bench(const ServeBenchOptions& options) {
   const std::chrono::milliseconds timeout(1000LL * options.timeout_seconds);
   {
     http::Client warm(report.url, timeout);
-    RequestSample w = run_one(warm, prompts[0], 4);
+    RequestSample w = run_one(warm, prompts[0], 4, options.temperature);
     if (w.http_status == 0) {
       stop_server();
       return Status::unavailable("warm-up request failed: " + w.error);
@@ -246,7 +262,8 @@ Result<ServeBenchReport> run_serve_bench(const ServeBenchOptions& options) {
     clients.emplace_back([&] {
       http::Client client(report.url, timeout);
       for (int i; (i = next.fetch_add(1)) < total;)
-        samples[static_cast<size_t>(i)] = run_one(client, prompts[static_cast<size_t>(i) + 1], options.max_tokens);
+        samples[static_cast<size_t>(i)] = run_one(client, prompts[static_cast<size_t>(i) + 1], options.max_tokens,
+                    options.temperature);
     });
   }
   for (auto& t : clients) t.join();
@@ -268,8 +285,8 @@ std::string format_serve_report(const ServeBenchReport& r) {
   line("server       %s%s%s\n", r.url.c_str(), r.server_command.empty() ? "" : " (started: ",
        r.server_command.empty() ? "" : (r.server_command + ")").c_str());
   line("load         %d clients, %d requests, prompt %d tokens (shared prefix %d), max_tokens %d, "
-       "temperature 0, streaming\n",
-       o.clients, s.requests, o.prompt_tokens, o.shared_prefix, o.max_tokens);
+       "temperature %g, streaming\n",
+       o.clients, s.requests, o.prompt_tokens, o.shared_prefix, o.max_tokens, o.temperature);
   line("requests     %d ok, %d failed, %d rejected (429)\n", s.ok, s.failed, s.rejected);
   if (!s.first_error.empty()) line("first error  %s\n", s.first_error.substr(0, 300).c_str());
   line("throughput   %.1f generated tok/s (%lld tokens in %.2f s)\n", s.tok_s,
@@ -294,6 +311,8 @@ std::string serve_report_json(const ServeBenchReport& r) {
                  {"prompt_tokens", r.options.prompt_tokens},
                  {"shared_prefix", r.options.shared_prefix},
                  {"max_tokens", r.options.max_tokens},
+                 {"temperature", r.options.temperature},
+                 {"device", r.options.device},
                  {"requests", s.requests},
                  {"ok", s.ok},
                  {"failed", s.failed},

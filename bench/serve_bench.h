@@ -4,14 +4,17 @@
 //
 // Contract:
 //  - With model_path set, run_serve_bench() starts `<scn_binary> infer
-//    --model F --port <free> [--threads N] [--max-queue Q] <server_args>`,
+//    --model F --port <free> [--threads N] [--max-queue Q] [--device D]
+//    [--parallel C when clients C > 32 and server_args has no --parallel]
+//    <server_args>`,
 //    waits (up to 120 s) until GET /health answers 200, and terminates it at
 //    the end; peak_rss_bytes is its VmHWM (from /proc/<pid>/status, read
 //    just before it is stopped). Otherwise it drives `url`; peak RSS is 0.
 //  - Prompts are token ids (build_prompts()) drawn from the ids of an
 //    ordinary English text tokenized by the server's POST /tokenize; they
 //    are sent to POST /v1/completions as {"prompt": [ids], "max_tokens": M,
-//    "temperature": 0, "ignore_eos": true, "stream": true,
+//    "temperature": T (default 0: greedy, which the engine samples on the
+//    device), "ignore_eos": true, "stream": true,
 //    "stream_options": {"include_usage": true}} (servers that do not know
 //    ignore_eos may stop early; the figures count the tokens really made).
 //  - One warm-up request (4 tokens, not counted) runs first: it shares the
@@ -38,6 +41,8 @@ struct ServeBenchOptions {
   std::string model_path;                // start `scn infer` on this model
   std::string scn_binary;                // the `scn` to start ("": this executable)
   int threads = 0;                       // --threads of the started server (0: its default)
+  std::string device;                    // --device of the started server ("": its default, cpu)
+  double temperature = 0;                // of every request, 0..2
   int max_queue = 0;                     // --max-queue of the started server (0: 2 x clients, >= 64)
   std::vector<std::string> server_args;  // more flags for the started server
   int clients = 1;                       // >= 1

@@ -3,6 +3,7 @@
 
 #include "broker/account_checks.h"
 #include "broker/accounts_api_util.h"
+#include "broker/limits/limits_api.h"
 #include "broker/resource_util.h"
 #include "common/json.h"
 
@@ -94,11 +95,24 @@ Status handle_create_api_key(ApiCall& call, BrokerContext& ctx) {
     spec.tenant_id = p.tenant_id;
   }
   spec.created_by = p.user_id;
+  // Limits and service scope (broker/limits): checked before the key exists,
+  // applied right after; a key they cannot be applied to is revoked again.
+  SCN_ASSIGN_OR_RETURN(limits::KeyExtras extras, limits::parse_key_extras(body));
   auto key = create_api_key(ctx.pg, spec, Actor::of(p, call.client_ip()));
   if (!key.is_ok() && key.status().code() == Code::kNotFound) {
     return Status::not_found("field 'tenant_id' names no tenant");
   }
   if (!key.is_ok()) return key.status();
+  std::optional<limits::ApiKeyView> view;
+  if (!extras.empty()) {
+    auto updated = limits::update_api_key(ctx.pg, key->id, spec.tenant_id, extras.limits, extras.services,
+                                          !p.is_admin(), Actor::of(p, call.client_ip()));
+    if (!updated.is_ok()) {
+      (void)revoke_api_key(ctx.pg, key->id, spec.tenant_id, Actor::of(p, call.client_ip()));
+      return updated.status();
+    }
+    view = std::move(updated).value();
+  }
   boost::json::object out;
   out["id"] = key->id;
   out["tenant_id"] = spec.tenant_id;
@@ -110,6 +124,14 @@ Status handle_create_api_key(ApiCall& call, BrokerContext& ctx) {
     out["expires_at"] = nullptr;
   } else {
     out["expires_at"] = key->expires_at;
+  }
+  if (view) {
+    boost::json::object extra = limits::key_json(ctx, *view);
+    out["limits"] = extra["limits"];
+    out["services"] = extra["services"];
+  } else {
+    out["limits"] = limits::limits_json({});
+    out["services"] = nullptr;
   }
   call.response.set_header("Cache-Control", "no-store");
   reply_json(call, 201, out);
@@ -179,6 +201,7 @@ void add_credential_routes(ApiRouter& router, BrokerContext& ctx) {
   router.add("GET", "/api/v1/api-keys", kAuth, bind(handle_list_api_keys));
   router.add("DELETE", "/api/v1/api-keys/{id}", kAuth, bind(handle_revoke_api_key));
   router.add("GET", "/api/v1/audit", kAuth, bind(handle_audit));
+  limits::add_limit_routes(router, ctx);  // limits of tenants and keys, key scopes
 }
 
 }  // namespace scn::broker::account_api

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,7 +46,9 @@ struct Creds {
 class AccountsServer {
  public:
   // nullptr when the test is to be skipped (no PostgreSQL / Redis).
-  static std::unique_ptr<AccountsServer> start() {
+  // `more_routes` adds other endpoints to the same router (other tests).
+  static std::unique_ptr<AccountsServer> start(
+      const std::function<void(ApiRouter&, BrokerContext&)>& more_routes = {}) {
     auto db = db::testing::make_test_database();
     if (!db) return nullptr;
     auto redis_url = redis::testing::redis_url_for_tests();
@@ -61,6 +64,7 @@ class AccountsServer {
     s->keys_ = std::make_unique<ApiKeyCache>(*s->db_->pool, std::chrono::milliseconds(0));
     s->router_ = std::make_unique<ApiRouter>(make_authenticator(*s->db_->pool, *s->keys_));
     add_account_routes(*s->router_, *s->ctx_);
+    if (more_routes) more_routes(*s->router_, *s->ctx_);
     s->server_ = std::make_unique<http::Server>();
     s->router_->mount(*s->server_);
     Status st = s->server_->start();

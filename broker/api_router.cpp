@@ -227,4 +227,11 @@ void ApiRouter::mount(http::Server& server, const std::string& prefix) const {
   }
 }
 
+std::vector<std::pair<std::string, std::string>> ApiRouter::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(routes_.size());
+  for (const auto& r : routes_) out.emplace_back(r->method, r->pattern);
+  return out;
+}
+
 }  // namespace scn::broker

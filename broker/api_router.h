@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "broker/principal.h"
@@ -68,6 +69,9 @@ class ApiRouter {
   void dispatch(const http::Request& request, http::Response& response) const;
   // Mounts dispatch() on `server` for GET, POST, PUT, PATCH, DELETE under `prefix`.
   void mount(http::Server& server, const std::string& prefix = "/api/v1/") const;
+  // (method, pattern) of every route, in the order added (the authorization
+  // matrix test compares them with docs/API.md).
+  std::vector<std::pair<std::string, std::string>> routes() const;
 
  private:
   struct Route;

@@ -23,6 +23,10 @@ int broker_main(int argc, char** argv) {
       .add("host", &o.host, "address to listen on")
       .add("port", &o.port, "port to listen on (0: any free port)")
       .add("usage-flush-ms", &o.usage_flush_ms, "how often usage counts are written to PostgreSQL")
+      .add("route-wait-ms", &o.route_wait_ms, "how long a request waits for a ready replica before 503")
+      .add("cold-start-hold-ms", &o.cold_start_hold_ms,
+           "how long a request to a service scaled to zero is held while it wakes (0: 503 at once; 0..600000)")
+      .add("request-log-days", &o.request_log_days, "days the request log is kept (1..3650)")
       .add("model-store", &o.model_store_dir, "directory served under /store/ (empty: none)")
       .add("web-root", &o.web_root,
            "directory of the web console's build (default: <source>/web/dist when built; empty: none)")

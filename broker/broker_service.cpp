@@ -7,6 +7,7 @@
 #include "broker/accounts_api.h"
 #include "broker/api_key_auth.h"
 #include "broker/api_router.h"
+#include "broker/billing/billing_api.h"
 #include "broker/broker_context.h"
 #include "broker/console_api.h"
 #include "broker/gateway/gateway.h"
@@ -47,6 +48,15 @@ Result<std::unique_ptr<BrokerService>> BrokerService::start(const BrokerOptions&
   if (options.redis_url.empty()) return Status::invalid_argument("--redis-url is required");
   if (options.port < 0 || options.port > 65535) return Status::invalid_argument("--port must be 0..65535");
   if (options.usage_flush_ms <= 0) return Status::invalid_argument("--usage-flush-ms must be > 0");
+  if (options.route_wait_ms < 0 || options.route_wait_ms > 600000) {
+    return Status::invalid_argument("--route-wait-ms must be 0..600000");
+  }
+  if (options.cold_start_hold_ms < 0 || options.cold_start_hold_ms > 600000) {
+    return Status::invalid_argument("--cold-start-hold-ms must be 0..600000");
+  }
+  if (options.request_log_days < 1 || options.request_log_days > 3650) {
+    return Status::invalid_argument("--request-log-days must be 1..3650");
+  }
   if (options.kdf.log2_n < 10 || options.kdf.log2_n > 20) {
     return Status::invalid_argument("--kdf-cost must be 10..20");
   }
@@ -67,10 +77,14 @@ Result<std::unique_ptr<BrokerService>> BrokerService::start(const BrokerOptions&
   impl->router = std::make_unique<ApiRouter>(make_authenticator(*impl->pg, *impl->keys));
   add_account_routes(*impl->router, *impl->ctx);
   add_resource_routes(*impl->router, *impl->ctx);
+  add_billing_routes(*impl->router, *impl->ctx);
   add_console_routes(*impl->router, *impl->ctx, ConsoleConfig{options.scheduler_url});
 
   GatewayOptions gateway_options;
   gateway_options.usage_flush = std::chrono::milliseconds(options.usage_flush_ms);
+  gateway_options.route_wait = std::chrono::milliseconds(options.route_wait_ms);
+  gateway_options.cold_start_hold = std::chrono::milliseconds(options.cold_start_hold_ms);
+  gateway_options.request_log_retention = std::chrono::hours(24 * options.request_log_days);
   gateway_options.model_store_dir = options.model_store_dir;
   impl->gateway = std::make_unique<Gateway>(*impl->ctx, gateway_options);
 

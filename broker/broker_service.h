@@ -37,6 +37,9 @@ struct BrokerOptions {
   std::string host = "127.0.0.1";
   int port = 8000;
   std::int64_t usage_flush_ms = 1000;
+  std::int64_t route_wait_ms = 10000;  // waiting for a ready replica (gateway.h)
+  std::int64_t cold_start_hold_ms = 60000;  // holding a request while its service wakes from zero
+  int request_log_days = 30;           // request_log retention
   std::string model_store_dir;  // "" = no model store
   std::string web_root;         // "" = no web console
   std::string scheduler_url;    // shown by the console (join commands); may be ""

@@ -109,7 +109,9 @@ json::object service_json(const ServiceRecord& s) {
     o["autoscale"] = json::object{{"min_replicas", *s.min_replicas},
                                   {"max_replicas", *s.max_replicas},
                                   {"target_outstanding", s.target_outstanding},
-                                  {"idle_seconds", s.idle_seconds}};
+                                  {"idle_seconds", s.idle_seconds},
+                                  {"target_ttft_ms", s.target_ttft_ms ? json::value(*s.target_ttft_ms)
+                                                                      : json::value(nullptr)}};
   } else {
     o["autoscale"] = nullptr;
   }
@@ -172,10 +174,12 @@ Result<std::optional<AutoscaleSpec>> parse_autoscale(const JsonObject& body) {
   SCN_ASSIGN_OR_RETURN(auto max, common::get_optional_int(body, "max_replicas"));
   SCN_ASSIGN_OR_RETURN(auto target, common::get_optional_number(body, "target_outstanding"));
   SCN_ASSIGN_OR_RETURN(auto idle, common::get_optional_int(body, "idle_seconds"));
+  SCN_ASSIGN_OR_RETURN(auto ttft, common::get_optional_number(body, "target_ttft_ms"));
+  const bool clear_ttft = body.contains("target_ttft_ms") && body.at("target_ttft_ms").is_null();
   if (!min && !max) {
-    if (target || idle)
-      return Status::invalid_argument("fields 'target_outstanding' and 'idle_seconds' need "
-                                      "'min_replicas' and 'max_replicas'");
+    if (target || idle || ttft || clear_ttft)
+      return Status::invalid_argument("fields 'target_outstanding', 'idle_seconds' and 'target_ttft_ms' "
+                                      "need 'min_replicas' and 'max_replicas'");
     return std::optional<AutoscaleSpec>();
   }
   if (!min) return Status::invalid_argument("field 'min_replicas' is required with 'max_replicas'");
@@ -197,6 +201,12 @@ Result<std::optional<AutoscaleSpec>> parse_autoscale(const JsonObject& body) {
       return Status::unprocessable("field 'idle_seconds' must be between 1 and 604800");
     spec.idle_seconds = static_cast<int>(*idle);
   }
+  if (ttft) {
+    if (!(*ttft > 0 && *ttft <= 600000))
+      return Status::unprocessable("field 'target_ttft_ms' must be > 0 and <= 600000");
+    spec.target_ttft_ms = *ttft;
+  }
+  spec.clear_target_ttft = clear_ttft;
   return std::optional<AutoscaleSpec>(spec);
 }
 
@@ -205,7 +215,7 @@ Result<NewService> parse_create(BrokerContext& ctx, const ApiCall& call) {
   SCN_RETURN_IF_ERROR(unknown_fields(
       body, {"name", "model", "quantization", "replicas", "context_length", "placement",
              "tenant_id", "min_replicas", "max_replicas", "target_outstanding", "idle_seconds",
-             "priority"},
+             "priority", "target_ttft_ms"},
       ""));
   NewService spec;
   SCN_ASSIGN_OR_RETURN(spec.autoscale, parse_autoscale(body));
@@ -352,7 +362,9 @@ void add_service_routes(ApiRouter& router, BrokerContext& ctx) {
                SCN_ASSIGN_OR_RETURN(ServiceRecord cur, store.get(call.param("id"), scope));
                SCN_ASSIGN_OR_RETURN(JsonObject body, json_body(call));
                SCN_RETURN_IF_ERROR(unknown_fields(
-                   body, {"min_replicas", "max_replicas", "target_outstanding", "idle_seconds"}, ""));
+                   body, {"min_replicas", "max_replicas", "target_outstanding", "idle_seconds",
+                          "target_ttft_ms"},
+                   ""));
                SCN_ASSIGN_OR_RETURN(auto spec, parse_autoscale(body));
                if (!spec)
                  return Status::invalid_argument("fields 'min_replicas' and 'max_replicas' are required");

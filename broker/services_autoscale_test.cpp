@@ -28,6 +28,7 @@ TEST_CASE("services: autoscaling at creation and through /autoscale; /scale turn
   CHECK(a.at("target_outstanding").as_double() == 2.5);
   CHECK(a.at("idle_seconds").as_int64() == 60);
   CHECK(r.obj().at("priority").as_int64() == 0);
+  CHECK(a.at("target_ttft_ms").is_null());
 
   r = f.call("member-a", "POST", "/api/v1/services/" + id + "/autoscale",
              R"({"min_replicas":2,"max_replicas":4})");
@@ -37,6 +38,22 @@ TEST_CASE("services: autoscaling at creation and through /autoscale; /scale turn
   CHECK(r.obj().at("autoscale").at("target_outstanding").as_double() == 2.5);  // kept
   CHECK(wake.count(id, 2) >= 2);
   CHECK(f.sql1("SELECT count(*) FROM audit_log WHERE action = 'service.autoscale'") == "1");
+  CHECK(r.obj().at("autoscale").at("target_ttft_ms").is_null());
+
+  // A latency target (sql/0007): set, kept when absent, removed with null.
+  r = f.call("member-a", "POST", "/api/v1/services/" + id + "/autoscale",
+             R"({"min_replicas":2,"max_replicas":4,"target_ttft_ms":300})");
+  REQUIRE_MESSAGE(r.status == 200, boost::json::serialize(r.body));
+  CHECK(r.obj().at("autoscale").at("target_ttft_ms").as_double() == 300);
+  CHECK(f.sql1("SELECT target_ttft_ms FROM services WHERE id = '" + id + "'") == "300");
+  r = f.call("member-a", "POST", "/api/v1/services/" + id + "/autoscale", R"({"min_replicas":2,"max_replicas":4})");
+  REQUIRE(r.status == 200);
+  CHECK(r.obj().at("autoscale").at("target_ttft_ms").as_double() == 300);
+  r = f.call("member-a", "POST", "/api/v1/services/" + id + "/autoscale",
+             R"({"min_replicas":2,"max_replicas":4,"target_ttft_ms":null})");
+  REQUIRE(r.status == 200);
+  CHECK(r.obj().at("autoscale").at("target_ttft_ms").is_null());
+  CHECK(f.sql1("SELECT target_ttft_ms IS NULL FROM services WHERE id = '" + id + "'") == "t");
 
   r = f.call("member-a", "POST", "/api/v1/services/" + id + "/scale", R"({"replicas":1})");
   REQUIRE(r.status == 200);
@@ -48,6 +65,13 @@ TEST_CASE("services: autoscaling at creation and through /autoscale; /scale turn
                R"({"min_replicas":0,"max_replicas":1})").status == 404);
   CHECK(f.call("op-x", "POST", "/api/v1/services/" + id + "/autoscale",
                R"({"min_replicas":0,"max_replicas":1})").status == 403);
+
+  // A latency target at creation.
+  Reply with_ttft = f.call("member-a", "POST", "/api/v1/services",
+                           R"({"name":"quick","model":"stories260k","min_replicas":1,"max_replicas":2,)"
+                           R"("target_ttft_ms":150})");
+  REQUIRE_MESSAGE(with_ttft.status == 201, boost::json::serialize(with_ttft.body));
+  CHECK(with_ttft.obj().at("autoscale").at("target_ttft_ms").as_double() == 150);
 }
 
 TEST_CASE("services: autoscale and priority validation") {
@@ -72,6 +96,13 @@ TEST_CASE("services: autoscale and priority validation") {
       {R"({"min_replicas":0,"max_replicas":2,"target_outstanding":0})", 422},
       {R"({"min_replicas":0,"max_replicas":2,"idle_seconds":0})", 422},
       {R"({"min_replicas":0,"max_replicas":2,"idle_seconds":86400})", 200},
+      {R"({"target_ttft_ms":200})", 400},
+      {R"({"min_replicas":0,"max_replicas":2,"target_ttft_ms":"200"})", 400},
+      {R"({"min_replicas":0,"max_replicas":2,"target_ttft_ms":0})", 422},
+      {R"({"min_replicas":0,"max_replicas":2,"target_ttft_ms":-5})", 422},
+      {R"({"min_replicas":0,"max_replicas":2,"target_ttft_ms":600001})", 422},
+      {R"({"min_replicas":0,"max_replicas":2,"target_ttft_ms":250.5})", 200},
+      {R"({"min_replicas":0,"max_replicas":2,"target_ttft_ms":null})", 200},
   };
   for (const Case& c : cases) {
     CAPTURE(c.body);

@@ -18,7 +18,7 @@ const std::string& service_select() {
       "s.context_length, s.placement::text, s.status, s.status_reason, " +
       sql_time("s.created_at") + ", " + sql_time("s.updated_at") +
       ", s.version, s.min_replicas, s.max_replicas, s.target_outstanding, s.idle_seconds, "
-      "s.priority "
+      "s.priority, s.target_ttft_ms "
       "FROM services s JOIN models m ON m.id = s.model_id "
       "JOIN model_files f ON f.id = s.model_file_id ";
   return q;
@@ -47,6 +47,7 @@ ServiceRecord service_of_row(const pqxx::row& r) {
   s.target_outstanding = r[18].as<double>();
   s.idle_seconds = r[19].as<int>();
   s.priority = r[20].as<int>();
+  if (!r[21].is_null()) s.target_ttft_ms = r[21].as<double>();
   return s;
 }
 
@@ -163,9 +164,10 @@ Result<ServiceRecord> ServicesStore::create(const NewService& spec, const Actor&
         tx.exec_params1(
               "INSERT INTO services (tenant_id, name, model_id, model_file_id, replicas_wanted, "
               "context_length, placement, status, created_by, min_replicas, max_replicas, "
-              "target_outstanding, idle_seconds, priority) "
+              "target_outstanding, idle_seconds, priority, target_ttft_ms) "
               "VALUES ($1::uuid, $2, $3::uuid, $4::uuid, $5, $6, $7::jsonb, 'pending', $8::uuid, "
-              "$9::integer, $10::integer, COALESCE($11::float8, 4), COALESCE($12::integer, 300), $13) "
+              "$9::integer, $10::integer, COALESCE($11::float8, 4), COALESCE($12::integer, 300), $13, "
+              "$14::float8) "
               "RETURNING id",
               spec.tenant_id, spec.name, spec.model_id, spec.model_file_id, replicas,
               spec.context_length, spec.placement_json,
@@ -176,7 +178,8 @@ Result<ServiceRecord> ServicesStore::create(const NewService& spec, const Actor&
               nullable(spec.autoscale && spec.autoscale->idle_seconds
                            ? std::optional<double>(*spec.autoscale->idle_seconds)
                            : std::nullopt).c(),
-              spec.priority)[0]
+              spec.priority,
+              nullable(spec.autoscale ? spec.autoscale->target_ttft_ms : std::nullopt).c())[0]
             .as<std::string>();
     SCN_ASSIGN_OR_RETURN(ServiceRecord s, read_service(tx, id, ""));
     AuditEntry e = audit_of(s, "service.create");
@@ -288,6 +291,7 @@ Result<ServiceRecord> ServicesStore::autoscale(std::string_view id, std::string_
               "UPDATE services SET min_replicas = $3, max_replicas = $4, "
               "target_outstanding = COALESCE($5::float8, target_outstanding), "
               "idle_seconds = COALESCE($6::integer, idle_seconds), replicas_wanted = $7, "
+              "target_ttft_ms = CASE WHEN $8::boolean THEN NULL ELSE COALESCE($9::float8, target_ttft_ms) END, "
               "status = CASE WHEN status = 'stopped' AND $7 > 0 THEN 'pending' ELSE status END, "
               "status_reason = CASE WHEN status = 'stopped' AND $7 > 0 THEN NULL "
               "ELSE status_reason END, version = version + 1 "
@@ -295,7 +299,7 @@ Result<ServiceRecord> ServicesStore::autoscale(std::string_view id, std::string_
               cur.id, cur.version, spec.min_replicas, spec.max_replicas,
               nullable(spec.target_outstanding).c(),
               nullable(spec.idle_seconds ? std::optional<double>(*spec.idle_seconds) : std::nullopt).c(),
-              wanted)));
+              wanted, spec.clear_target_ttft, nullable(spec.target_ttft_ms).c())));
         }));
     AuditEntry e = audit_of(s, "service.autoscale");
     e.details["min_replicas"] = spec.min_replicas;

@@ -63,6 +63,7 @@ struct ServiceRecord {
   double target_outstanding = 4;
   int idle_seconds = 300;
   int priority = 0;
+  std::optional<double> target_ttft_ms;  // sql/0007; unset: no latency target
 };
 
 // POST /api/v1/services/{id}/autoscale (and the same fields at creation).
@@ -71,6 +72,8 @@ struct AutoscaleSpec {
   int max_replicas = 1;
   std::optional<double> target_outstanding;  // unset: keep (default 4)
   std::optional<int> idle_seconds;           // unset: keep (default 300)
+  std::optional<double> target_ttft_ms;      // unset: keep (default none)
+  bool clear_target_ttft = false;            // JSON null: remove the target
 };
 
 struct ReplicaRecord {

@@ -75,6 +75,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   fs::create_directories(options.state_dir, ec);
   if (ec) return Status::io_error("create " + options.state_dir + ": " + ec.message());
   SCN_ASSIGN_OR_RETURN(Capacity capacity, probe_capacity(options.simulate));
+  common::log_info("agent: ", capacity.cpu_cores, " CPU cores; ", capacity.gpu_probe);
   return std::unique_ptr<Agent>(new Agent(std::move(options), std::move(capacity)));
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/tls/https_client.h"  // --ca, --tls-cert, --tls-key (issue 9)
 #include "node-agent/agent.h"
 #include "node-agent/agent_cli.h"
 
@@ -27,6 +28,7 @@ std::string host_name() {
 int agent_main(int argc, char** argv) {
   AgentOptions o;
   std::string labels, port_range = "21000-21999";
+  tls::ClientTlsConfig tls_config;
   common::OptionSet opts("scn agent", "a node agent: registers with the scheduler, runs scn infer workers");
   opts.add("scheduler", &o.scheduler_url, "the scheduler's URL, e.g. http://127.0.0.1:7070")
       .add("join-token", &o.join_token, "join token from the center's operator (first start only)")
@@ -40,6 +42,9 @@ int agent_main(int argc, char** argv) {
       .add("port-range", &port_range, "ports for replicas the scheduler gives none, LOW-HIGH")
       .add("heartbeat-ms", &o.heartbeat_ms, "heartbeat interval until the scheduler names one")
       .add("infer-binary", &o.infer_binary, "the scn binary to run `infer` with (default: this one)")
+      .add("ca", &tls_config.ca_file, "CA that signed the scheduler's TLS certificate (https:// URLs)")
+      .add("tls-cert", &tls_config.cert_file, "client certificate bound to this node (scn pki issue --client --node-id)")
+      .add("tls-key", &tls_config.key_file, "the client certificate's key")
       .require("scheduler")
       .log_level_option();
   auto parsed = opts.parse(argc, argv);
@@ -56,6 +61,15 @@ int agent_main(int argc, char** argv) {
     std::fprintf(stderr, "scn agent: %s\n",
                  (l.is_ok() ? range.status() : l.status()).message().c_str());
     return 2;
+  }
+  // TLS towards the scheduler (https:// URLs go through common/tls).
+  if (!tls_config.ca_file.empty() || !tls_config.cert_file.empty() || !tls_config.key_file.empty()) {
+    auto ctx = tls::make_client_context(tls_config);
+    if (!ctx.is_ok()) {
+      std::fprintf(stderr, "scn agent: %s\n", ctx.status().message().c_str());
+      return 2;
+    }
+    tls::set_default_client_tls(tls_config);
   }
   o.labels = l.value();
   o.port_min = range->first;

@@ -66,6 +66,24 @@ Result<Device> parse_entry(std::string_view entry) {
 
 }  // namespace
 
+std::vector<Device> group_gpus(const std::vector<inference::GpuInfo>& gpus) {
+  std::vector<Device> out;
+  for (const auto& g : gpus) {
+    const std::string cc = std::to_string(g.cc_major) + "." + std::to_string(g.cc_minor);
+    const std::string model = g.name.empty() ? "NVIDIA GPU" : g.name.substr(0, 200);
+    const auto memory = static_cast<std::int64_t>(g.memory_total);
+    bool merged = false;
+    for (auto& d : out)
+      if (d.model == model && d.memory_bytes == memory && d.compute_capability == cc) {
+        ++d.count;
+        merged = true;
+        break;
+      }
+    if (!merged) out.push_back(Device{"gpu", model, memory, 1, cc});
+  }
+  return out;
+}
+
 std::vector<Device> Capacity::devices() const {
   std::vector<Device> out;
   out.push_back(Device{"cpu", cpu_model.empty() ? "cpu" : cpu_model, ram_bytes, cpu_cores});
@@ -147,6 +165,15 @@ Result<Capacity> probe_capacity(std::string_view simulate_spec) {
   if (!trim(simulate_spec).empty()) {
     SCN_ASSIGN_OR_RETURN(cap.gpus, parse_simulate_spec(simulate_spec));
     cap.simulated = true;
+    cap.gpu_probe = "simulated GPUs from --simulate";
+    return cap;
+  }
+  auto gpus = inference::list_gpus();
+  if (gpus.is_ok()) {
+    cap.gpus = group_gpus(*gpus);
+    cap.gpu_probe = std::to_string(gpus->size()) + " GPU(s) listed by the CUDA runtime";
+  } else {
+    cap.gpu_probe = "no GPUs: " + gpus.status().message();
   }
   return cap;
 }

@@ -4,8 +4,10 @@
 //  - probe_capacity() reads the real machine: online CPU cores (sysconf), RAM
 //    (MemTotal of /proc/meminfo), the CPU model name (/proc/cpuinfo). With a
 //    --simulate spec the GPUs come from the spec and the node is flagged
-//    simulated; without one the node has no GPUs (this build has no CUDA
-//    probe).
+//    simulated; without one the GPUs are the NVIDIA GPUs the CUDA runtime
+//    lists (inference/backend/gpu.h: name, memory, compute capability),
+//    grouped by model and memory; gpu_probe says how they were found or why
+//    there are none (a build without CUDA, no driver, no GPU).
 //  - parse_simulate_spec() reads "8xH200-141G" or "4xA100-80G,2xAscend-910B-64G":
 //    comma-separated `<count>x<model>-<memory>`, memory in GiB (suffix G) or
 //    MiB (suffix M), the model may contain '-' (the memory is after the last
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "inference/backend/gpu.h"
 
 namespace scn::node_agent {
 
@@ -31,6 +34,7 @@ struct Device {
   std::string model;
   std::int64_t memory_bytes = 0;  // per device
   int count = 0;
+  std::string compute_capability;  // "9.0" for GPUs listed by CUDA; empty otherwise
   bool operator==(const Device&) const = default;
 };
 
@@ -40,11 +44,17 @@ struct Capacity {
   std::string cpu_model;
   std::vector<Device> gpus;
   bool simulated = false;
+  std::string gpu_probe;  // "2 GPUs listed by the CUDA runtime" or why none
+
 
   std::vector<Device> devices() const;
 };
 
 Result<std::vector<Device>> parse_simulate_spec(std::string_view spec);
+
+// GPU rows from the CUDA runtime's list: one per (name, memory, compute
+// capability), in order of first appearance, counting the GPUs of each.
+std::vector<Device> group_gpus(const std::vector<inference::GpuInfo>& gpus);
 
 // `simulate_spec` empty: the real machine only.
 Result<Capacity> probe_capacity(std::string_view simulate_spec);

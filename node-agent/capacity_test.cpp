@@ -84,9 +84,14 @@ TEST_CASE("probe_capacity: the real machine, plus simulated GPUs") {
   CHECK(real->cpu_cores >= 1);
   CHECK(real->ram_bytes > 64 * kMiB);
   CHECK_FALSE(real->simulated);
-  CHECK(real->gpus.empty());
+  CHECK_FALSE(real->gpu_probe.empty());
+  // The GPUs are those CUDA lists (none on a machine without a GPU or driver,
+  // or in a build without CUDA: then gpu_probe says why).
+  auto listed = inference::list_gpus();
+  CHECK(real->gpus == (listed.is_ok() ? group_gpus(*listed) : std::vector<Device>{}));
+  if (!listed.is_ok()) CHECK(real->gpu_probe.find(listed.status().message()) != std::string::npos);
   auto devices = real->devices();
-  REQUIRE(devices.size() == 1);
+  REQUIRE(devices.size() == 1 + real->gpus.size());
   CHECK(devices[0].kind == "cpu");
   CHECK(devices[0].count == real->cpu_cores);
   CHECK(devices[0].memory_bytes == real->ram_bytes);
@@ -102,6 +107,21 @@ TEST_CASE("probe_capacity: the real machine, plus simulated GPUs") {
   CHECK(sd[2] == Device{"gpu", "Ascend-910B", 64 * kGiB, 2});
 
   CHECK(probe_capacity("8xH200").status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("group_gpus: one row per model, memory and compute capability") {
+  using inference::GpuInfo;
+  const uint64_t h200 = 150754820096, a100 = 85899345920;
+  std::vector<GpuInfo> gpus = {
+      {0, "NVIDIA H200", h200, h200, 9, 0, "0000:19:00.0"},
+      {1, "NVIDIA A100-SXM4-80GB", a100, a100, 8, 0, "0000:3b:00.0"},
+      {2, "NVIDIA H200", h200, 1000, 9, 0, "0000:4c:00.0"},  // free memory does not split
+  };
+  auto rows = group_gpus(gpus);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] == Device{"gpu", "NVIDIA H200", static_cast<std::int64_t>(h200), 2, "9.0"});
+  CHECK(rows[1] == Device{"gpu", "NVIDIA A100-SXM4-80GB", static_cast<std::int64_t>(a100), 1, "8.0"});
+  CHECK(group_gpus({}).empty());
 }
 
 }  // namespace

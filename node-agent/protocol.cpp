@@ -73,10 +73,12 @@ std::string register_body(const std::string& join_token, const NodeIdentity& ide
   for (const auto& [k, v] : identity.labels) labels[k] = v;
   json::array devices;
   for (const auto& d : capacity.devices()) {
-    devices.push_back(json::object{{"kind", d.kind},
-                                   {"model", d.model},
-                                   {"memory_bytes", d.memory_bytes},
-                                   {"count", d.count}});
+    json::object row{{"kind", d.kind},
+                     {"model", d.model},
+                     {"memory_bytes", d.memory_bytes},
+                     {"count", d.count}};
+    if (!d.compute_capability.empty()) row["compute_capability"] = d.compute_capability;
+    devices.push_back(std::move(row));
   }
   json::object body{{"join_token", join_token},
                     {"name", identity.name},

@@ -212,6 +212,9 @@ bool Supervisor::start_child(Replica& r, const std::string& model_path) {
              "--log-level", "warn"};
   if (!options_.simulated && !r.spec.gpu_indices.empty()) {
     so.env.emplace_back("CUDA_VISIBLE_DEVICES", join_ints(r.spec.gpu_indices));
+    // The replica's GPUs when this build and machine can use them, else the
+    // CPU (scn infer logs which and why).
+    so.argv.insert(so.argv.end(), {"--device", "auto"});
   }
   so.log_path = log_path(r.spec.replica_id);
   auto child = process::Subprocess::spawn(so);

@@ -12,13 +12,37 @@ constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 uint64_t add_sat(uint64_t a, uint64_t b) { return a > kMax - b ? kMax : a + b; }
 uint64_t mul_sat(uint64_t a, uint64_t b) { return (b != 0 && a > kMax / b) ? kMax : a * b; }
 
+// The GPU fields plan_assignment() reads, from the snapshot's packed hot
+// fields when the node is the snapshot's own, else from the node.
+struct GpuView {
+  uint64_t free_bytes, memory_bytes;
+  int64_t device_id;
+  int index;
+};
+
 // Best-fit GPU position among the allowed GPUs with enough free memory, or -1.
-int best_gpu(const Cycle& cycle, const Node& node) {
+int best_gpu(const Cycle& cycle, const Node& node, GpuView* view) {
+  const auto& nodes = cycle.snapshot.nodes();
   int best = -1;
+  if (!nodes.empty() && &node >= nodes.data() && &node < nodes.data() + nodes.size()) {
+    const NodeHot& h = cycle.snapshot.hot()[static_cast<size_t>(&node - nodes.data())];
+    const GpuHot* gpus = cycle.snapshot.gpu_hot().data() + h.gpu_begin;
+    for (int i = 0; i < h.gpu_count; ++i) {
+      const GpuHot& g = gpus[i];
+      if (g.free_bytes < cycle.need_gpu_bytes || !cycle.gpu_model_allowed[g.model_id]) continue;
+      if (best < 0 || g.free_bytes < gpus[best].free_bytes) best = i;
+    }
+    if (best >= 0) *view = {gpus[best].free_bytes, gpus[best].memory_bytes, gpus[best].device_id, gpus[best].index};
+    return best;
+  }
   for (int i = 0; i < static_cast<int>(node.gpus.size()); ++i) {
     const Gpu& g = node.gpus[i];
     if (!cycle.gpu_allowed(g) || g.free_bytes < cycle.need_gpu_bytes) continue;
     if (best < 0 || g.free_bytes < node.gpus[best].free_bytes) best = i;
+  }
+  if (best >= 0) {
+    const Gpu& g = node.gpus[best];
+    *view = {g.free_bytes, g.memory_bytes, g.device_id, g.index};
   }
   return best;
 }
@@ -34,10 +58,17 @@ uint64_t replica_memory_bytes(const ModelRequirements& m, DeviceKind kind) {
 
 std::optional<Assignment> plan_assignment(const Cycle& cycle, const Node& node, const Center& center) {
   const ReplicaRequest& r = cycle.request;
-  if (r.device_kind != DeviceKind::kCpu && node.free_cpu_cores >= r.gpu_host_cores) {
-    const int gpu = best_gpu(cycle, node);
+  // Free cores and RAM from the packed hot fields when the node is the
+  // snapshot's own (they are equal; the hot ones are cheaper to reach).
+  const auto& nodes = cycle.snapshot.nodes();
+  const bool own = !nodes.empty() && &node >= nodes.data() && &node < nodes.data() + nodes.size();
+  const NodeHot* hot = own ? &cycle.snapshot.hot()[static_cast<size_t>(&node - nodes.data())] : nullptr;
+  const int free_cores = hot ? hot->free_cores : node.free_cpu_cores;
+  const uint64_t free_ram = hot ? hot->free_ram : node.free_ram_bytes;
+  if (r.device_kind != DeviceKind::kCpu && free_cores >= r.gpu_host_cores) {
+    GpuView g{};
+    const int gpu = best_gpu(cycle, node, &g);
     if (gpu >= 0) {
-      const Gpu& g = node.gpus[gpu];
       Assignment a;
       a.kind = DeviceKind::kGpu;
       a.gpu = gpu;
@@ -50,8 +81,7 @@ std::optional<Assignment> plan_assignment(const Cycle& cycle, const Node& node, 
       return a;
     }
   }
-  if (r.device_kind != DeviceKind::kGpu && node.free_cpu_cores >= r.cpu_cores &&
-      node.free_ram_bytes >= cycle.need_cpu_bytes) {
+  if (r.device_kind != DeviceKind::kGpu && free_cores >= r.cpu_cores && free_ram >= cycle.need_cpu_bytes) {
     Assignment a;
     a.kind = DeviceKind::kCpu;
     a.device_id = node.cpu_device_id;

@@ -1,12 +1,14 @@
 #include "scheduler/framework.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <set>
 
 #include "scheduler/assignment.h"
 #include "scheduler/plugins/registry.h"
+#include "scheduler/verdict_cache.h"
 
 namespace scn::scheduler {
 namespace {
@@ -24,6 +26,11 @@ uint64_t fnv1a(std::string_view s) {
 }
 
 }  // namespace
+
+Framework::Framework(Profile profile) : profile_(std::move(profile)) {
+  static std::atomic<uint64_t> next_uid{1};
+  uid_ = next_uid.fetch_add(1, std::memory_order_relaxed);
+}
 
 Result<Framework> Framework::create(Profile profile) {
   std::set<std::string_view> filter_names, score_names;
@@ -60,6 +67,9 @@ struct Scratch {
   std::vector<double> raw;
   std::vector<double> norm;
   std::vector<double> center_scores;  // centers x scores; NaN: not computed
+  std::vector<uint8_t> recorded;      // verdicts seen by this decision (0xFF: none)
+  std::vector<uint32_t> stamp;        // dedupes the change log's repeats
+  uint32_t stamp_clock = 0;
 };
 
 Scratch& scratch() {
@@ -114,6 +124,55 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
   const std::vector<uint32_t>& rank = snapshot.id_ranks();
   const uint64_t hash = fnv1a(request.replica_id);
   sc.center_scores.assign(nc * ns, std::numeric_limits<double>::quiet_NaN());
+  const auto feasible_verdict = static_cast<uint8_t>(nf + 1);
+
+  // The exact verdict of node i: the first filter that rejects it (its
+  // center's verdict first), nf for the fit rule, nf + 1 when feasible.
+  auto evaluate = [&](uint32_t i) -> uint8_t {
+    const int center_fail = sc.center_fail[snapshot.hot()[i].center];
+    if (center_fail >= 0) return static_cast<uint8_t>(center_fail);
+    const NodeEval eval(cycle, i);
+    for (size_t f = 0; f < nf; ++f) {
+      if (!filters[f]->filter(cycle, eval)) return static_cast<uint8_t>(f);
+    }
+    return eval.assignment() == nullptr ? static_cast<uint8_t>(nf) : feasible_verdict;
+  };
+
+  // The verdict cache: an entry for this shape, brought up to date.
+  const bool use_cache = profile_.cache_verdicts && nf + 2 <= 255;
+  VerdictCache* cache = use_cache ? &VerdictCache::local() : nullptr;
+  std::string shape;
+  VerdictEntry* entry = nullptr;
+  if (cache != nullptr) {
+    shape = shape_key(request);
+    entry = cache->find(uid_, snapshot, shape);
+    if (entry != nullptr) {
+      const auto changes = *snapshot.changes_since(entry->position);
+      sc.stamp.resize(n, 0);
+      if (++sc.stamp_clock == 0) {
+        std::fill(sc.stamp.begin(), sc.stamp.end(), 0);
+        sc.stamp_clock = 1;
+      }
+      for (size_t k = 0; k < changes.second; ++k) {
+        const uint32_t i = changes.first[k];
+        if (sc.stamp[i] == sc.stamp_clock) continue;
+        sc.stamp[i] = sc.stamp_clock;
+        const uint8_t v = evaluate(i);
+        uint8_t& old = entry->verdict[i];
+        if (v == old) continue;
+        entry->count[old]--;
+        entry->count[v]++;
+        old = v;
+      }
+      entry->position = snapshot.change_position();
+    }
+  }
+  // Unschedulable by the entry: every node's verdict is known and exact.
+  const bool pending_by_entry = entry != nullptr && entry->count[feasible_verdict] == 0;
+  // Without an entry, verdicts are recorded so an unschedulable result can
+  // become one (0xFF: not visited).
+  const bool record = cache != nullptr && entry == nullptr;
+  if (record) sc.recorded.assign(n, 0xFF);
 
   // One scan. With `use_bounds`, centers whose capacity bounds prove that
   // nothing fits are skipped (a speed-up only: they hold no feasible node).
@@ -138,6 +197,9 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
         out.nodes_evaluated += static_cast<uint32_t>(list.size());
         int64_t& ex = sc.example[fail];
         if (ex < 0 || rank[list.front()] < rank[ex]) ex = list.front();  // members are in id order
+        if (record) {
+          for (uint32_t i : list) sc.recorded[i] = static_cast<uint8_t>(fail);
+        }
         continue;
       }
       if (use_bounds && !center_may_fit(snapshot, cycle, c)) {
@@ -151,28 +213,38 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
       for (uint32_t c : sc.open_centers) {
         const auto& list = members[c];
         if (p >= list.size()) continue;
-        // In the exact rescan, a center whose bounds prove nothing fits
-        // rejects its nodes under the fit rule without planning them.
-        const bool center_fits = use_bounds || center_may_fit(snapshot, cycle, c);
         size_t at = (hash >> 17) % list.size() + p;
         if (at >= list.size()) at -= list.size();
         const uint32_t i = list[at];
         ++out.nodes_evaluated;
-        const NodeEval eval(cycle, i);
-        int fail = -1;
-        for (size_t f = 0; f < nf; ++f) {
-          if (!filters[f]->filter(cycle, eval)) {
-            fail = static_cast<int>(f);
-            break;
+        uint8_t v;
+        if (entry != nullptr) {
+          v = entry->verdict[i];
+        } else if (record && sc.recorded[i] != 0xFF) {
+          v = sc.recorded[i];  // visited by the bounded scan of this decision
+        } else {
+          // In the exact rescan, a center whose bounds prove nothing fits
+          // rejects its nodes under the fit rule without planning them.
+          const bool center_fits = use_bounds || center_may_fit(snapshot, cycle, c);
+          const NodeEval eval(cycle, i);
+          int fail = -1;
+          for (size_t f = 0; f < nf; ++f) {
+            if (!filters[f]->filter(cycle, eval)) {
+              fail = static_cast<int>(f);
+              break;
+            }
           }
+          if (fail < 0 && (!center_fits || eval.assignment() == nullptr)) fail = static_cast<int>(nf);
+          v = fail < 0 ? feasible_verdict : static_cast<uint8_t>(fail);
+          if (record) sc.recorded[i] = v;
         }
-        if (fail < 0 && (!center_fits || eval.assignment() == nullptr)) fail = static_cast<int>(nf);
-        if (fail >= 0) {
-          sc.rejected[fail]++;
-          int64_t& ex = sc.example[fail];
+        if (v != feasible_verdict) {
+          sc.rejected[v]++;
+          int64_t& ex = sc.example[v];
           if (ex < 0 || rank[i] < rank[ex]) ex = i;
           continue;
         }
+        const NodeEval eval(cycle, i);
         sc.feasible.push_back(i);
         for (size_t s = 0; s < ns; ++s) {
           const ScorePlugin& plugin = *scores[s].plugin;
@@ -188,10 +260,32 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
       }
     }
   };
-  scan(/*use_bounds=*/true);
-  // Unschedulable: scan again without skipping, so "why pending" counts every
-  // node under the filter that rejected it.
-  if (sc.feasible.empty() && out.nodes_skipped > 0) scan(/*use_bounds=*/false);
+  if (pending_by_entry) {
+    // What the exhaustive scan would find, from the entry's verdicts.
+    sc.rejected.assign(entry->count.begin(), entry->count.begin() + static_cast<std::ptrdiff_t>(nf + 1));
+    sc.example.assign(nf + 1, -1);
+    sc.feasible.clear();
+    sc.raw.clear();
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint8_t v = entry->verdict[i];
+      if (v > nf) continue;
+      int64_t& ex = sc.example[v];
+      if (ex < 0 || rank[i] < rank[ex]) ex = i;
+    }
+    out.nodes_evaluated = n;
+    out.nodes_skipped = 0;
+  } else {
+    scan(/*use_bounds=*/true);
+    // Unschedulable: scan again without skipping, so "why pending" counts
+    // every node under the filter that rejected it.
+    if (sc.feasible.empty() && out.nodes_skipped > 0) scan(/*use_bounds=*/false);
+    if (record && sc.feasible.empty()) {
+      // Every node was visited: keep the verdicts for the next of this shape.
+      VerdictEntry& e = cache->insert(uid_, snapshot, std::move(shape), nf + 2);
+      e.verdict.assign(sc.recorded.begin(), sc.recorded.end());
+      for (size_t f = 0; f <= nf; ++f) e.count[f] = sc.rejected[f];
+    }
+  }
   out.nodes_feasible = static_cast<uint32_t>(sc.feasible.size());
 
   // Why the others were rejected.

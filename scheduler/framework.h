@@ -27,6 +27,15 @@
 //    the scan is redone without skipping, so "why pending" counts every node
 //    under the filter that rejected it. Per-center scores (latency) are
 //    computed once per center. Scratch buffers are reused per thread.
+//    Filters and the fit rule read the snapshot's packed hot fields
+//    (NodeHot, GpuHot), not the Node, for every node visited.
+//  - Verdict cache (verdict_cache.h, with Profile::cache_verdicts): an
+//    unschedulable decision stores every node's verdict for the request's
+//    shape; the next decision of that shape re-evaluates only the nodes the
+//    snapshot changed since, then answers "why pending" from the counts
+//    without a scan, or scans reading the stored verdicts instead of running
+//    the filters. The Placement is identical to the uncached one (tested on
+//    random pools).
 //  - reserve()/unreserve() apply a Decision to the snapshot (Snapshot::reserve)
 //    so the next place() of the same cycle sees it; binding is the caller's.
 #pragma once
@@ -53,6 +62,10 @@ struct Profile {
   std::vector<std::shared_ptr<const FilterPlugin>> filters;  // in order
   std::vector<WeightedScore> scores;
   uint32_t max_feasible_nodes = 0;  // 0: all
+  // Keep per-request-shape verdicts (verdict_cache.h) so repeated decisions
+  // of one shape re-evaluate only the nodes changed since. Same results
+  // either way; false for the exhaustive reference path in tests.
+  bool cache_verdicts = true;
 };
 
 struct ScoreLine {
@@ -107,8 +120,9 @@ class Framework {
   const Profile& profile() const { return profile_; }
 
  private:
-  explicit Framework(Profile profile) : profile_(std::move(profile)) {}
+  explicit Framework(Profile profile);
   Profile profile_;
+  uint64_t uid_ = 0;  // names this framework's entries in the verdict cache
 };
 
 // place() with the default profile (plugins/registry.h).

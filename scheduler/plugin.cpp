@@ -1,5 +1,7 @@
 #include "scheduler/plugin.h"
 
+#include <algorithm>
+
 #include "scheduler/assignment.h"
 
 namespace scn::scheduler {
@@ -15,7 +17,13 @@ Cycle::Cycle(const Snapshot& snap, const ReplicaRequest& req)
   for (const std::string& m : req.device_models) {
     if (const auto id = snap.gpu_model_id(m)) gpu_model_allowed[*id] = 1;
   }
-  if (service) service_centers = snap.service_center_replicas(*service);
+  for (uint32_t id = 0; id < gpu_model_allowed.size(); ++id) {
+    if (gpu_model_allowed[id]) gpu_model_mask |= NodeHot::model_bit(id);
+  }
+  if (service) {
+    service_centers = snap.service_center_replicas(*service);
+    service_nodes = snap.service_node_replicas(*service);
+  }
   region_allowed.assign(snap.region_count(), 0);
   if (req.allowed_regions.empty()) {
     for (const auto& [key, id] : snap.regions()) region_allowed[id] = key.empty() || key == "unknown" ? 0 : 1;
@@ -35,16 +43,24 @@ uint32_t Cycle::service_replicas_in_center(uint32_t center) const {
   return (*service_centers)[center];
 }
 
-NodeEval::NodeEval(const Cycle& cycle, uint32_t node_index)
-    : cycle_(&cycle),
-      index_(node_index),
-      node_(&cycle.snapshot.nodes()[node_index]),
-      center_(&cycle.snapshot.centers()[node_->center]) {}
+uint32_t Cycle::service_replicas_on_node(uint32_t node) const {
+  if (service_nodes == nullptr) return 0;
+  auto it = std::lower_bound(service_nodes->begin(), service_nodes->end(), std::pair<uint32_t, uint32_t>{node, 0});
+  return it != service_nodes->end() && it->first == node ? it->second : 0;
+}
 
 const Assignment* NodeEval::assignment() const {
   if (!planned_) {
-    assignment_ = plan_assignment(*cycle_, *node_, *center_);
     planned_ = true;
+    // The hot fields are upper bounds of what plan_assignment() looks at:
+    // when they prove nothing fits, the node's GPUs are not visited.
+    const NodeHot& h = hot();
+    const ReplicaRequest& r = cycle_->request;
+    const bool gpu_may = r.device_kind != DeviceKind::kCpu && h.max_free_gpu >= cycle_->need_gpu_bytes &&
+                         h.free_cores >= r.gpu_host_cores && (h.gpu_models & cycle_->gpu_model_mask) != 0;
+    const bool cpu_may = r.device_kind != DeviceKind::kGpu && h.free_ram >= cycle_->need_cpu_bytes &&
+                         h.free_cores >= r.cpu_cores;
+    if (gpu_may || cpu_may) assignment_ = plan_assignment(*cycle_, node(), center());
   }
   return assignment_ ? &*assignment_ : nullptr;
 }

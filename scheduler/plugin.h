@@ -8,7 +8,14 @@
 //    interned model key and service, the service's replicas per center.
 //  - A NodeEval is one node seen by one decision. Its assignment() (which
 //    device the replica would take, assignment.h) is planned on first use and
-//    memoised; nullptr when nothing on the node fits.
+//    memoised; nullptr when nothing on the node fits (decided from the
+//    node's hot fields alone when they prove it). Filters should read the
+//    packed hot fields (NodeEval::hot(), snapshot.h) where they suffice:
+//    placement visits every node of the pool for an unschedulable replica.
+//  - A filter's verdict may depend only on the node, its center and the
+//    request's fields other than replica_id, service_id, tenant_region,
+//    priority and created_at_ms (the verdict cache, verdict_cache.h, relies
+//    on it); scores may read anything.
 //  - Filters answer pass/fail; the framework asks reason() only for the one
 //    example node per filter it reports, so rejecting is cheap. A filter may
 //    also judge a whole center (filter_center) once per decision: every node
@@ -48,30 +55,39 @@ struct Cycle {
   std::optional<uint32_t> model_key;  // interned request.model.model_key
   std::optional<uint32_t> service;    // interned request.service_id
   const std::vector<uint32_t>* service_centers = nullptr;  // replicas per center
+  // (node index, replicas) of the service, by node index (Snapshot::service_node_replicas).
+  const std::vector<std::pair<uint32_t, uint32_t>>* service_nodes = nullptr;
   // Pre-filter: by interned region id (Center::region_id), may the replica
   // run there? Known regions only (empty or "unknown" never), and only those
   // in request.allowed_regions when it is not empty (data residency).
   std::vector<uint8_t> region_allowed;
   std::optional<uint32_t> tenant_region;  // interned request.tenant_region
   bool tolerates_all = false;             // request.tolerations holds "*"
+  // NodeHot::gpu_models bits of the allowed GPU models (kModelOverflow too
+  // when an allowed model's id is >= 63: then Node::gpus decides).
+  uint64_t gpu_model_mask = 0;
 
   bool gpu_allowed(const Gpu& gpu) const { return gpu_model_allowed[gpu.model_id] != 0; }
   uint32_t service_replicas_in_center(uint32_t center) const;
+  uint32_t service_replicas_on_node(uint32_t node) const;
 };
 
 class NodeEval {
  public:
-  NodeEval(const Cycle& cycle, uint32_t node_index);
+  NodeEval(const Cycle& cycle, uint32_t node_index) : cycle_(&cycle), index_(node_index) {}
   uint32_t index() const { return index_; }
-  const Node& node() const { return *node_; }
-  const Center& center() const { return *center_; }
+  const Node& node() const { return cycle_->snapshot.nodes()[index_]; }
+  const NodeHot& hot() const { return cycle_->snapshot.hot()[index_]; }
+  const Center& center() const { return cycle_->snapshot.centers()[hot().center]; }
+  // The hot fields of the node's GPU at `position` in Node::gpus.
+  const GpuHot& gpu_hot(int position) const {
+    return cycle_->snapshot.gpu_hot()[hot().gpu_begin + static_cast<uint32_t>(position)];
+  }
   const Assignment* assignment() const;
 
  private:
   const Cycle* cycle_;
   uint32_t index_;
-  const Node* node_;
-  const Center* center_;
   mutable bool planned_ = false;
   mutable std::optional<Assignment> assignment_;
 };

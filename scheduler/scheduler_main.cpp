@@ -18,6 +18,8 @@ int scheduler_main(int argc, char** argv) {
   int64_t heartbeat_ms = o.config.heartbeat.count();
   int64_t node_ttl_ms = o.config.node_ttl.count();
   int64_t loop_ms = o.config.loop.count();
+  int64_t up_window_ms = o.config.scale_up_window.count();
+  int64_t down_window_ms = o.config.scale_down_window.count();
   common::OptionSet opts("scn scheduler",
                          "the pool's scheduler: agents' API, liveness, placement, failover");
   opts.add("pg-url", &o.pg_url, "PostgreSQL URL (postgresql://user@host:port/db)")
@@ -29,6 +31,10 @@ int scheduler_main(int argc, char** argv) {
       .add("heartbeat-ms", &heartbeat_ms, "heartbeat period agents are told to use")
       .add("node-ttl-ms", &node_ttl_ms, "a node without heartbeat for this long is lost")
       .add("loop-ms", &loop_ms, "period of the leader's reconcile loop")
+      .add("autoscale-up-window-ms", &up_window_ms,
+           "autoscaling: load must stay above the current replicas this long before scaling up")
+      .add("autoscale-down-window-ms", &down_window_ms,
+           "autoscaling: load must stay below the current replicas this long before scaling down")
       .log_level_option();
   auto parsed = opts.parse(argc, argv);
   if (!parsed.is_ok()) {
@@ -37,14 +43,17 @@ int scheduler_main(int argc, char** argv) {
     return 2;
   }
   if (parsed.value() == common::OptionSet::Outcome::kHelp) return 0;
-  if (heartbeat_ms <= 0 || node_ttl_ms <= 0 || loop_ms <= 0 || o.port < 0 || o.port > 65535) {
-    std::fprintf(stderr, "scn scheduler: --heartbeat-ms, --node-ttl-ms, --loop-ms must be > 0 "
-                         "and --port 0..65535\n");
+  if (heartbeat_ms <= 0 || node_ttl_ms <= 0 || loop_ms <= 0 || up_window_ms < 0 || down_window_ms < 0 ||
+      o.port < 0 || o.port > 65535) {
+    std::fprintf(stderr, "scn scheduler: --heartbeat-ms, --node-ttl-ms, --loop-ms must be > 0, "
+                         "--autoscale-*-window-ms >= 0 and --port 0..65535\n");
     return 2;
   }
   o.config.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   o.config.node_ttl = std::chrono::milliseconds(node_ttl_ms);
   o.config.loop = std::chrono::milliseconds(loop_ms);
+  o.config.scale_up_window = std::chrono::milliseconds(up_window_ms);
+  o.config.scale_down_window = std::chrono::milliseconds(down_window_ms);
 
   auto service = SchedulerService::start(o, metrics::default_registry());
   if (!service.is_ok()) {

@@ -1,6 +1,7 @@
 #include "scheduler/snapshot.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <set>
 
@@ -79,6 +80,55 @@ Status validate_request(const ReplicaRequest& r) {
   return Status::ok();
 }
 
+// ---- change tracking -------------------------------------------------------------
+
+namespace {
+std::atomic<uint64_t> next_snapshot_uid{1};
+}  // namespace
+
+Snapshot::Uid::Uid() : value(next_snapshot_uid.fetch_add(1, std::memory_order_relaxed)) {}
+
+Snapshot::Uid& Snapshot::Uid::operator=(const Uid&) {
+  value = next_snapshot_uid.fetch_add(1, std::memory_order_relaxed);
+  return *this;
+}
+
+void Snapshot::log_change(uint32_t node) {
+  if (change_log_.size() >= std::max<size_t>(4096, 2 * nodes_.size())) {
+    log_base_ += change_log_.size();
+    change_log_.clear();
+  }
+  change_log_.push_back(node);
+}
+
+void Snapshot::refresh_hot(uint32_t index) {
+  const Node& n = nodes_[index];
+  NodeHot& h = hot_[index];
+  h.max_free_gpu = 0;
+  h.gpu_models = 0;
+  for (size_t k = 0; k < n.gpus.size(); ++k) {
+    const Gpu& g = n.gpus[k];
+    h.max_free_gpu = std::max(h.max_free_gpu, g.free_bytes);
+    h.gpu_models |= NodeHot::model_bit(g.model_id);
+    gpu_hot_[h.gpu_begin + k] = {g.free_bytes, g.memory_bytes, g.device_id, g.model_id, g.index};
+  }
+  h.model_bloom = 0;
+  for (uint32_t m : n.model_ids) h.model_bloom |= uint64_t{1} << (m % 64);
+  h.replicas = n.replicas;
+  h.free_ram = n.free_ram_bytes;
+  h.free_cores = n.free_cpu_cores;
+  h.center = n.center;
+  h.alive = n.alive;
+  h.draining = n.draining;
+  h.has_taints = !n.taints.empty();
+}
+
+std::optional<std::pair<const uint32_t*, size_t>> Snapshot::changes_since(uint64_t position) const {
+  if (position < log_base_ || position > change_position()) return std::nullopt;
+  const size_t from = static_cast<size_t>(position - log_base_);
+  return std::make_pair(change_log_.data() + from, change_log_.size() - from);
+}
+
 // ---- building -----------------------------------------------------------------
 
 uint32_t Snapshot::intern(std::unordered_map<std::string, uint32_t>& table, std::string key) {
@@ -102,6 +152,7 @@ Status Snapshot::add_center(Center c) {
   center_max_gpu_.push_back(0);
   center_max_ram_.push_back(0);
   center_max_cores_.push_back(0);
+  ++structure_version_;
   return Status::ok();
 }
 
@@ -116,6 +167,7 @@ Status Snapshot::add_node(Node n) {
   if (n.free_ram_bytes > n.ram_bytes) {
     return Status::invalid_argument("node " + n.id + ": free RAM exceeds RAM");
   }
+  if (n.gpus.size() > 65535) return Status::invalid_argument("node " + n.id + ": more than 65,535 GPUs");
   std::set<int> indices;
   for (Gpu& g : n.gpus) {
     if (g.memory_bytes == 0 || g.free_bytes > g.memory_bytes) {
@@ -152,6 +204,11 @@ Status Snapshot::add_node(Node n) {
   auto& members = center_members_[*center];
   const std::string& id = n.id;
   nodes_.push_back(std::move(n));
+  NodeHot& h = hot_.emplace_back();
+  h.gpu_begin = static_cast<uint32_t>(gpu_hot_.size());
+  h.gpu_count = static_cast<uint16_t>(nodes_.back().gpus.size());
+  gpu_hot_.resize(gpu_hot_.size() + nodes_.back().gpus.size());
+  refresh_hot(index);
   if (members.empty() || nodes_[members.back()].id < id) {
     members.push_back(index);
   } else {
@@ -160,11 +217,13 @@ Status Snapshot::add_node(Node n) {
     });
     members.insert(at, index);
   }
+  ++structure_version_;
   return Status::ok();
 }
 
 void Snapshot::count_replica(uint32_t service, uint32_t node_index, int delta) {
   Node& node = nodes_[node_index];
+  log_change(node_index);
   auto it = std::lower_bound(node.service_replicas.begin(), node.service_replicas.end(),
                              std::pair<uint32_t, uint32_t>{service, 0});
   if (it == node.service_replicas.end() || it->first != service) {
@@ -174,6 +233,13 @@ void Snapshot::count_replica(uint32_t service, uint32_t node_index, int delta) {
   it->second = static_cast<uint32_t>(static_cast<int64_t>(it->second) + delta);
   if (it->second == 0) node.service_replicas.erase(it);
   node.replicas = static_cast<uint32_t>(std::max<int64_t>(0, static_cast<int64_t>(node.replicas) + delta));
+  refresh_hot(node_index);
+
+  auto& per_node = service_nodes_[service];
+  auto at = std::lower_bound(per_node.begin(), per_node.end(), std::pair<uint32_t, uint32_t>{node_index, 0});
+  if (at == per_node.end() || at->first != node_index) at = per_node.insert(at, {node_index, 0});
+  at->second = static_cast<uint32_t>(std::max<int64_t>(0, static_cast<int64_t>(at->second) + delta));
+  if (at->second == 0) per_node.erase(at);
 
   auto& per_center = service_centers_[service];
   if (per_center.size() < centers_.size()) per_center.resize(centers_.size(), 0);
@@ -193,6 +259,8 @@ Status Snapshot::set_node_state(std::string_view node_id, bool alive, bool drain
   if (!node) return Status::not_found("unknown node '" + std::string(node_id) + "'");
   nodes_[*node].alive = alive;
   nodes_[*node].draining = draining;
+  log_change(*node);
+  refresh_hot(*node);
   return Status::ok();
 }
 
@@ -200,6 +268,7 @@ Status Snapshot::set_node_outstanding(std::string_view node_id, uint32_t outstan
   const auto node = node_index(node_id);
   if (!node) return Status::not_found("unknown node '" + std::string(node_id) + "'");
   nodes_[*node].outstanding = outstanding;
+  log_change(*node);
   return Status::ok();
 }
 
@@ -207,10 +276,10 @@ void Snapshot::refresh_center_bounds(uint32_t center) {
   uint64_t max_gpu = 0, max_ram = 0;
   int max_cores = 0;
   for (uint32_t i : center_members_[center]) {
-    const Node& n = nodes_[i];
-    for (const Gpu& g : n.gpus) max_gpu = std::max(max_gpu, g.free_bytes);
-    max_ram = std::max(max_ram, n.free_ram_bytes);
-    max_cores = std::max(max_cores, n.free_cpu_cores);
+    const NodeHot& h = hot_[i];
+    max_gpu = std::max(max_gpu, h.max_free_gpu);
+    max_ram = std::max(max_ram, h.free_ram);
+    max_cores = std::max(max_cores, h.free_cores);
   }
   center_max_gpu_[center] = max_gpu;
   center_max_ram_[center] = max_ram;
@@ -260,6 +329,7 @@ Status Snapshot::reserve(const ReplicaRequest& request, std::string_view node_id
                         (a.kind == DeviceKind::kCpu && node.free_ram_bytes + a.memory_bytes == center_max_ram_[c]) ||
                         (a.cpu_cores > 0 && node.free_cpu_cores == center_max_cores_[c]);
   node.free_cpu_cores -= a.cpu_cores;
+  refresh_hot(*index);
   if (at_bound) refresh_center_bounds(c);
 
   Reservation r;
@@ -284,6 +354,7 @@ bool Snapshot::unreserve(std::string_view replica_id) {
     node.free_ram_bytes += r.assignment.memory_bytes;
   }
   node.free_cpu_cores += r.assignment.cpu_cores;
+  refresh_hot(r.node);
   const uint32_t c = node.center;
   if (r.assignment.kind == DeviceKind::kGpu) {
     center_max_gpu_[c] = std::max(center_max_gpu_[c], node.gpus[r.assignment.gpu].free_bytes);
@@ -351,6 +422,11 @@ std::optional<uint32_t> Snapshot::service_key(std::string_view service_id) const
   auto it = services_.find(std::string(service_id));
   if (it == services_.end()) return std::nullopt;
   return it->second;
+}
+
+const std::vector<std::pair<uint32_t, uint32_t>>* Snapshot::service_node_replicas(uint32_t service) const {
+  auto it = service_nodes_.find(service);
+  return it == service_nodes_.end() ? nullptr : &it->second;
 }
 
 const std::vector<uint32_t>* Snapshot::service_center_replicas(uint32_t service) const {

@@ -18,6 +18,12 @@
 //    (ASCII); ids are compared exactly.
 //  - Not thread-safe: one scheduling loop owns a snapshot (even const use:
 //    the node id order placement breaks ties with is computed on first use).
+//  - Change tracking (for placement's per-request-shape verdict cache,
+//    framework.h): every mutation of a node (reserve, unreserve, state,
+//    outstanding, service replicas) appends its index to a change log;
+//    adding a center or node bumps structure_version(). Each snapshot object
+//    has its own uid() (a copy or move gets a fresh one), so a cache entry
+//    names exactly one snapshot's history.
 #pragma once
 
 #include <cstdint>
@@ -107,6 +113,38 @@ struct Node {
   uint32_t replicas_of(uint32_t service_id) const;
 };
 
+// The fields placement's filters read for every node, packed (one cache line
+// per node, kept by the Snapshot on every change; Snapshot::hot()).
+struct NodeHot {
+  uint64_t max_free_gpu = 0;  // largest free memory of one GPU (any model)
+  uint64_t free_ram = 0;
+  // Bit m set when the node has a GPU of interned model m (m < 63); bit 63
+  // when it has one of a model id >= 63 (then look at Node::gpus).
+  uint64_t gpu_models = 0;
+  // Bit (model key id % 64) set for each model the node holds: a clear bit
+  // proves the model is absent (Node::has_model decides otherwise).
+  uint64_t model_bloom = 0;
+  int32_t free_cores = 0;
+  uint32_t center = 0;
+  uint32_t replicas = 0;   // Node::replicas
+  uint32_t gpu_begin = 0;  // the node's GPUs in Snapshot::gpu_hot()
+  uint16_t gpu_count = 0;
+  bool alive = true;
+  bool draining = false;
+  bool has_taints = false;
+  static constexpr uint64_t kModelOverflow = uint64_t{1} << 63;
+  static uint64_t model_bit(uint32_t model_id) { return model_id < 63 ? uint64_t{1} << model_id : kModelOverflow; }
+};
+
+// A GPU's hot fields, packed per node in Node::gpus order (Snapshot::gpu_hot()).
+struct GpuHot {
+  uint64_t free_bytes = 0;
+  uint64_t memory_bytes = 0;
+  int64_t device_id = 0;
+  uint32_t model_id = 0;
+  int32_t index = 0;
+};
+
 // ---- the replica to place ---------------------------------------------------
 
 // What a replica needs, from the catalog card (catalog/): the memory rule that
@@ -194,6 +232,9 @@ class Snapshot {
 
   const std::vector<Center>& centers() const { return centers_; }
   const std::vector<Node>& nodes() const { return nodes_; }
+  // Hot fields per node (indexed like nodes()), always equal to the nodes'.
+  const std::vector<NodeHot>& hot() const { return hot_; }
+  const std::vector<GpuHot>& gpu_hot() const { return gpu_hot_; }
   const Node* find_node(std::string_view id) const;
   std::optional<uint32_t> node_index(std::string_view id) const;
   std::optional<uint32_t> center_index(std::string_view id) const;
@@ -209,6 +250,15 @@ class Snapshot {
   uint64_t center_max_free_ram(uint32_t center) const { return center_max_ram_[center]; }
   int center_max_free_cores(uint32_t center) const { return center_max_cores_[center]; }
   std::optional<uint32_t> region_id(std::string_view region) const;  // case-insensitive
+
+  // Change tracking (see the contract). change_position() is the log's end;
+  // changes_since(pos) lists the nodes changed since then (with repeats), or
+  // nullopt when the log no longer reaches back to `pos` (it is trimmed after
+  // max(4,096, 2 x nodes) entries) or pos is in the future.
+  uint64_t uid() const { return uid_.value; }
+  uint64_t structure_version() const { return structure_version_; }
+  uint64_t change_position() const { return log_base_ + change_log_.size(); }
+  std::optional<std::pair<const uint32_t*, size_t>> changes_since(uint64_t position) const;
   size_t region_count() const { return regions_.size(); }
   // Interned region keys (region_key()) -> id.
   const std::unordered_map<std::string, uint32_t>& regions() const { return regions_; }
@@ -224,11 +274,28 @@ class Snapshot {
   // Replicas of a service per center (indexed like centers(); may be shorter:
   // missing entries are 0), or nullptr when the service has none.
   const std::vector<uint32_t>* service_center_replicas(uint32_t service) const;
+  // (node index, replicas of the service there) for each node holding one,
+  // in node index order, or nullptr when the service has none.
+  const std::vector<std::pair<uint32_t, uint32_t>>* service_node_replicas(uint32_t service) const;
 
  private:
   uint32_t intern(std::unordered_map<std::string, uint32_t>& table, std::string key);
   void count_replica(uint32_t service, uint32_t node, int delta);
   void refresh_center_bounds(uint32_t center);
+  void log_change(uint32_t node);
+  void refresh_hot(uint32_t node);
+
+  // A fresh process-unique id on construction, copy and move.
+  struct Uid {
+    Uid();
+    Uid(const Uid&) : Uid() {}
+    Uid& operator=(const Uid&);
+    uint64_t value;
+  };
+  Uid uid_;
+  uint64_t structure_version_ = 0;
+  uint64_t log_base_ = 0;
+  std::vector<uint32_t> change_log_;
 
   std::vector<Center> centers_;
   std::vector<uint32_t> center_nodes_;
@@ -239,11 +306,14 @@ class Snapshot {
   std::unordered_map<std::string, uint32_t> regions_;
   std::map<std::string, uint32_t, std::less<>> center_by_id_;
   std::vector<Node> nodes_;
+  std::vector<NodeHot> hot_;
+  std::vector<GpuHot> gpu_hot_;
   std::map<std::string, uint32_t, std::less<>> node_by_id_;
   std::unordered_map<std::string, uint32_t> gpu_models_;
   std::unordered_map<std::string, uint32_t> model_keys_;
   std::unordered_map<std::string, uint32_t> services_;
   std::unordered_map<uint32_t, std::vector<uint32_t>> service_centers_;
+  std::unordered_map<uint32_t, std::vector<std::pair<uint32_t, uint32_t>>> service_nodes_;
   std::map<std::string, Reservation, std::less<>> reservations_;
   mutable std::vector<uint32_t> id_ranks_;  // empty: to compute
 };

@@ -5,8 +5,11 @@
 #include <vector>
 
 #include "broker/api_key_auth.h"
+#include "broker/limits/rate_limiter.h"  // issue 5: rate limits (b5q)
 #include "broker/gateway/model_store.h"
 #include "broker/gateway/proxy.h"
+#include "broker/gateway/replica_probe.h"
+#include "broker/gateway/request_log.h"
 #include "broker/gateway/route_table.h"
 #include "broker/gateway/service_load.h"
 #include "broker/gateway/usage_meter.h"
@@ -47,9 +50,12 @@ struct Gateway::Impl {
       : ctx(c),
         options(std::move(o)),
         keys(c.pg, options.api_key_ttl),
+        limiter(c.pg, c.redis_url, limits::RateLimiterOptions{.key_prefix = c.redis_prefix}),
         routes(c.pg, c.redis, c.redis_url, options.route_ttl),
         usage(c.pg),
-        balancer(options.bad_endpoint_for),
+        requests(c.pg, options.request_log_retention),
+        balancer(BalancerOptions{options.bad_endpoint_for, options.affinity_margin}),
+        probe(balancer),
         load(c.redis, c.redis_prefix,
              options.broker_id.empty() ? default_broker_id() : options.broker_id),
         cold_starts(metrics::default_registry().histogram(
@@ -68,9 +74,12 @@ struct Gateway::Impl {
   BrokerContext& ctx;
   GatewayOptions options;
   ApiKeyCache keys;
+  limits::RateLimiter limiter;  // scopes, rate limits, budgets (broker/limits)
   RouteTable routes;
   UsageMeter usage;
+  RequestLog requests;
   EndpointBalancer balancer;
+  ReplicaProbe probe;
   ServiceLoad load;
   metrics::Histogram& cold_starts;
   metrics::Counter& cold_start_timeouts;
@@ -98,17 +107,53 @@ struct Gateway::Impl {
     return std::move(p).value();
   }
 
-  void models(const http::Request& request, http::Response& response) {
+  // The client's sane x-request-id or a new one, set on the answer.
+  static std::string request_id_for(const http::Request& request, http::Response& response) {
+    std::string id(request.header("x-request-id"));
+    if (!sane_request_id(id)) id = new_request_id();
+    response.set_header("x-request-id", id);
+    return id;
+  }
+
+  // POST /v1/embeddings (issue 5, b5q): no model served here makes
+  // embeddings, so a known model answers an honest 404 (the OpenAI SDK's
+  // NotFoundError) saying so; an unknown one 404 model_not_found as usual.
+  void embeddings(const http::Request& request, http::Response& response) {
+    (void)request_id_for(request, response);
     auto who = authenticate(request, response);
     if (!who) return;
+    auto parsed = common::parse_json_object(request.body);
+    if (!parsed.is_ok()) return openai_error(response, parsed.status());
+    auto model = common::require_string(*parsed, "model");
+    if (!model.is_ok()) return openai_error(response, model.status(), "model");
+    auto service = routes.find_service(who->tenant_id, *model);
+    if (!service.is_ok() && service.status().code() != Code::kNotFound) {
+      return openai_error(response, service.status());
+    }
+    if (!service.is_ok() || !limiter.may_use(*who, service->id)) {
+      return openai_error(response, 404, "not_found_error", "The model '" + *model + "' does not exist",
+                          "model", "model_not_found");
+    }
+    openai_error(response, 404, "not_found_error",
+                 "The model '" + *model + "' does not support embeddings: it generates text (use "
+                 "/v1/completions or /v1/chat/completions)",
+                 "model", "model_not_supported");
+  }
+
+  void models(const http::Request& request, http::Response& response) {
+    (void)request_id_for(request, response);
+    auto who = authenticate(request, response);
+    if (!who) return;
+    const auto scope = limiter.service_scope(*who);  // key scope (broker/limits)
     auto list = ctx.pg.with_tx(
         [&](pqxx::work& tx) -> Result<boost::json::array> {
           boost::json::array data;
           for (const auto& row : tx.exec_params(
-                   "SELECT s.name, extract(epoch FROM s.created_at)::bigint, t.name, s.status"
+                   "SELECT s.name, extract(epoch FROM s.created_at)::bigint, t.name, s.status, s.id"
                    "  FROM services s JOIN tenants t ON t.id = s.tenant_id"
                    " WHERE s.tenant_id = $1 AND s.deleted_at IS NULL ORDER BY s.name",
                    who->tenant_id)) {
+            if (scope && std::find(scope->begin(), scope->end(), row[4].as<std::string>()) == scope->end()) continue;
             data.push_back(boost::json::object{{"id", row[0].as<std::string>()},
                                                {"object", "model"},
                                                {"created", row[1].as<std::int64_t>()},
@@ -124,14 +169,30 @@ struct Gateway::Impl {
   }
 
   void completions(const http::Request& request, http::Response& response) {
+    const auto since = std::chrono::steady_clock::now();
+    RequestLogEntry log;
+    log.started_at = std::chrono::system_clock::now();
+    log.request_id = request_id_for(request, response);
+    log.path = request.path;
     auto who = authenticate(request, response);
-    if (!who) return;
+    if (!who) return;  // no tenant: not logged
+    log.tenant_id = who->tenant_id;
+    log.api_key_id = who->api_key_id;
+    handle_completion(*who, request, response, log);
+    if (log.status == 0) log.status = response.status();
+    log.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+    requests.record(std::move(log));
+  }
+
+  void handle_completion(const Principal& who, const http::Request& request, http::Response& response,
+                         RequestLogEntry& log) {
     auto parsed = common::parse_json_object(request.body);
     if (!parsed.is_ok()) return openai_error(response, parsed.status());
     common::JsonObject body = std::move(parsed).value();
     auto model = common::require_string(body, "model");
     if (!model.is_ok()) return openai_error(response, model.status(), "model");
-    auto service = routes.find_service(who->tenant_id, *model);
+    log.model = *model;
+    auto service = routes.find_service(who.tenant_id, *model);
     if (!service.is_ok()) {
       if (service.status().code() == Code::kNotFound) {
         return openai_error(response, 404, "not_found_error", service.status().message(), "model",
@@ -139,12 +200,23 @@ struct Gateway::Impl {
       }
       return openai_error(response, service.status());
     }
+    log.service_id = service->id;
+    log.service_name = service->name;
+    if (!service->model.empty()) log.model = service->model;
+
+    // Quotas and rate limits (broker/limits): a refusal (key scoped to other
+    // services: 404; a limit reached: 429) is answered here and returns.
+    limits::Admission admission = limiter.admit(who, service->id, body, response);
+    if (!admission.admitted()) return;
 
     ProxyRequest preq;
     preq.path = request.path;
     preq.timeout = options.upstream_timeout;
+    preq.request_id = log.request_id;
+    preq.prefix = prefix_hash(service->id, prompt_prefix(body));
     auto stream = common::get_bool(body, "stream", false);
     preq.stream = stream.is_ok() && *stream;
+    log.stream = preq.stream;
     preq.body = request.body;
     if (preq.stream) {
       // Ask the replica for the final usage chunk (to meter the stream); it
@@ -166,17 +238,36 @@ struct Gateway::Impl {
       // Anything malformed goes as it came: the replica answers the 400.
     }
     load.begin(service->id);
-    proxy(*who, *service, preq, response);
+    ForwardOutcome out = proxy(who, *service, preq, response, log);
     load.end(service->id);
+    if (out.result == ForwardResult::kAnswered && out.status == 200 && out.ttfb_ms >= 0)
+      load.observe_ttft(service->id, out.ttfb_ms);  // the autoscaler's TTFT (service_load.h)
+    if (out.result == ForwardResult::kAnswered) {
+      log.status = out.client_left && out.status == 200 ? 499 : out.status;
+      log.prompt_tokens = out.usage.prompt_tokens;
+      log.cached_prompt_tokens = out.usage.cached_prompt_tokens;
+      log.completion_tokens = out.usage.completion_tokens;
+      log.ttfb_ms = out.ttfb_ms;
+      if (out.stream_broken) log.error = out.error;
+    }
+    // Quotas and rate limits settle to the tokens really used (a request
+    // no replica answered gives its reservation back when `admission` ends).
+    if (out.result == ForwardResult::kAnswered) {
+      admission.settle(out.usage.prompt_tokens + out.usage.completion_tokens);
+    }
   }
 
-  // Wakes a service at zero and waits for a ready replica (or the bound,
-  // or the client leaving). Returns the milliseconds waited, or nullopt.
-  std::optional<int64_t> hold_for_replica(const ServiceRef& service, http::Response& response) {
+  // Waits for a ready replica of `service` for up to `bound` (waking it
+  // first when `wake`), or until the client leaves. The milliseconds
+  // waited, or nullopt.
+  std::optional<int64_t> hold_for_replica(const ServiceRef& service, http::Response& response, bool wake,
+                                          std::chrono::milliseconds bound) {
     const auto since = std::chrono::steady_clock::now();
-    Status woke = load.wake(service.id);
-    if (!woke.is_ok()) common::log_warn("gateway: wake ", service.id, ": ", woke.to_string());
-    const auto deadline = since + options.cold_start_hold;
+    if (wake) {
+      Status woke = load.wake(service.id);
+      if (!woke.is_ok()) common::log_warn("gateway: wake ", service.id, ": ", woke.to_string());
+    }
+    const auto deadline = since + bound;
     while (std::chrono::steady_clock::now() < deadline && !response.client_gone()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       routes.invalidate(service.id);
@@ -184,55 +275,68 @@ struct Gateway::Impl {
       if (eps.is_ok() && !eps->empty()) {
         const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - since);
-        cold_starts.observe(static_cast<double>(waited.count()) / 1000.0);
-        common::log_info("gateway: service ", service.name, " woke after ", waited.count(), " ms");
+        if (wake) {
+          cold_starts.observe(static_cast<double>(waited.count()) / 1000.0);
+          common::log_info("gateway: service ", service.name, " woke after ", waited.count(), " ms");
+        }
         return waited.count();
       }
     }
-    cold_start_timeouts.inc();
+    if (wake) cold_start_timeouts.inc();
     return std::nullopt;
   }
 
-  void proxy(const Principal& who, const ServiceRef& service, const ProxyRequest& preq,
-             http::Response& response) {
+  ForwardOutcome proxy(const Principal& who, const ServiceRef& service, const ProxyRequest& preq,
+                       http::Response& response, RequestLogEntry& log) {
     std::vector<std::string> tried;
-    std::string last_error;
+    ForwardOutcome out;
     for (int attempt = 0; attempt < kMaxTries; ++attempt) {
       auto eps = routes.endpoints(service.id);
       if (!eps.is_ok()) {
         common::log_warn("gateway: routes of ", service.id, ": ", eps.status().to_string());
-        last_error = eps.status().message();
+        log.error = eps.status().message();
         break;
       }
-      if (eps->empty() && tried.empty() && attempt == 0 && service.scales_to_zero &&
-          options.cold_start_hold.count() > 0) {
-        auto waited = hold_for_replica(service, response);
+      if (eps->empty() && tried.empty()) {
+        const bool cold = service.scales_to_zero && options.cold_start_hold.count() > 0;
+        const bool may_come = service.status != "stopped" && service.status != "failed";
+        if (!cold && !(may_come && options.route_wait.count() > 0)) break;
+        auto waited = hold_for_replica(service, response, cold, cold ? options.cold_start_hold : options.route_wait);
         if (!waited) break;
-        response.set_header("x-scn-cold-start-ms", std::to_string(*waited));
+        if (cold) response.set_header("x-scn-cold-start-ms", std::to_string(*waited));
         eps = routes.endpoints(service.id);
         if (!eps.is_ok()) break;
       }
-      auto ep = balancer.pick(service.id, *eps, tried);
+      auto ep = balancer.pick(service.id, *eps, tried, preq.prefix);
       if (!ep) break;
+      log.attempts = attempt + 1;
+      log.replica_id = ep->replica_id;
+      log.node_id = ep->node_id;
+      log.center_id = ep->center_id;
+      log.replica_url = ep->url;
       balancer.begin(ep->url);
-      ForwardOutcome out = forward_once(*ep, preq, response);
+      out = forward_once(*ep, preq, response);
       balancer.end(ep->url);
       if (out.result == ForwardResult::kAnswered) {
-        usage.record(UsageKey{who.tenant_id, service.id, who.api_key_id}, out.usage);
-        return;
+        if (out.status == 200) balancer.remember(preq.prefix, ep->url);
+        usage.record(UsageKey{who.tenant_id, service.id, who.api_key_id, service.model, ep->center_id},
+                     out.usage);
+        return out;
       }
       common::log_warn("gateway: replica ", ep->replica_id, " at ", ep->url, " of service ", service.name,
                        " failed: ", out.error);
-      last_error = out.error;
+      log.error = out.error;
       balancer.mark_bad(ep->url);
       routes.invalidate(service.id);
       tried.push_back(ep->url);
-      if (response.client_gone()) return;
+      if (response.client_gone()) return out;
     }
     std::string message = tried.empty() ? "the model '" + service.name + "' has no ready replica"
                                         : "no replica of the model '" + service.name + "' answered";
+    if (log.error.empty()) log.error = message;
     openai_error(response, 503, "unavailable_error", message, {}, "no_ready_replica");
     response.set_header("Retry-After", "2");
+    return out;
   }
 };
 
@@ -245,6 +349,8 @@ Status Gateway::start() {
   if (impl_->started) return Status::ok();
   SCN_RETURN_IF_ERROR(impl_->routes.start());
   impl_->usage.start(impl_->options.usage_flush);
+  impl_->requests.start(impl_->options.usage_flush);
+  if (impl_->options.probe_period.count() > 0) impl_->probe.start(impl_->options.probe_period);
   impl_->load.start(impl_->options.load_publish);
   impl_->started = true;
   return Status::ok();
@@ -252,6 +358,8 @@ Status Gateway::start() {
 
 void Gateway::add_routes(http::Server& server) {
   Impl* impl = impl_.get();
+  server.route("POST", "/v1/embeddings",
+               [impl](const http::Request& rq, http::Response& rs) { impl->embeddings(rq, rs); });
   server.route("GET", "/v1/models",
                [impl](const http::Request& rq, http::Response& rs) { impl->models(rq, rs); });
   for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
@@ -268,9 +376,13 @@ void Gateway::stop() {
   impl_->stopped = true;
   impl_->routes.stop();
   impl_->load.stop();
+  impl_->probe.stop();
   impl_->usage.stop();
+  impl_->requests.stop();
 }
 
 Status Gateway::flush_usage() { return impl_->usage.flush(); }
+
+Status Gateway::flush_request_log() { return impl_->requests.flush(); }
 
 }  // namespace scn::broker

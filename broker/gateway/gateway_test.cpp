@@ -111,6 +111,7 @@ GatewayOptions fast_options() {
   o.usage_flush = 60s;  // the tests flush themselves
   o.route_ttl = 200ms;
   o.api_key_ttl = 200ms;
+  o.route_wait = 300ms;
   return o;
 }
 

@@ -1,5 +1,7 @@
 #include "broker/gateway/proxy.h"
 
+#include <boost/json.hpp>
+
 #include <algorithm>
 
 #include "common/http/client.h"
@@ -33,6 +35,13 @@ void append_event(std::string& out, std::string_view data) {
   out += '\n';
 }
 
+// Keep-alive connections to the replicas, shared by every request (a new
+// TCP connection per request cost a quarter of the gateway's CPU).
+http::ConnectionPool& upstream_pool() {
+  static http::ConnectionPool pool(http::ConnectionPoolOptions{.max_idle_per_endpoint = 256});
+  return pool;
+}
+
 }  // namespace
 
 std::optional<UsageCounts> usage_of(std::string_view json_text, bool* is_final_usage_chunk) {
@@ -47,74 +56,16 @@ std::optional<UsageCounts> usage_of(std::string_view json_text, bool* is_final_u
   auto completion = common::get_int(**usage, "completion_tokens", 0);
   c.prompt_tokens = prompt.is_ok() ? std::max<std::int64_t>(0, *prompt) : 0;
   c.completion_tokens = completion.is_ok() ? std::max<std::int64_t>(0, *completion) : 0;
+  auto details = common::get_object(**usage, "prompt_tokens_details");
+  if (details.is_ok() && *details != nullptr) {
+    auto cached = common::get_int(**details, "cached_tokens", 0);
+    c.cached_prompt_tokens = cached.is_ok() ? std::clamp<std::int64_t>(*cached, 0, c.prompt_tokens) : 0;
+  }
   if (is_final_usage_chunk) {
     auto choices = common::get_array(obj, "choices");
     *is_final_usage_chunk = choices.is_ok() && *choices != nullptr && (*choices)->empty();
   }
   return c;
-}
-
-// ---- EndpointBalancer ----------------------------------------------------------
-
-EndpointBalancer::EndpointBalancer(std::chrono::milliseconds bad_for) : bad_for_(bad_for) {}
-
-std::optional<Endpoint> EndpointBalancer::pick(const std::string& service_id,
-                                               const std::vector<Endpoint>& endpoints,
-                                               const std::vector<std::string>& tried_urls) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const auto now = Clock::now();
-  std::vector<const Endpoint*> good, bad;
-  for (const auto& e : endpoints) {
-    if (std::find(tried_urls.begin(), tried_urls.end(), e.url) != tried_urls.end()) continue;
-    auto b = bad_until_.find(e.url);
-    const bool is_bad = b != bad_until_.end() && b->second > now;
-    if (b != bad_until_.end() && !is_bad) bad_until_.erase(b);
-    (is_bad ? bad : good).push_back(&e);
-  }
-  auto& pool = good.empty() ? bad : good;
-  if (pool.empty()) return std::nullopt;
-  int least = -1;
-  std::vector<const Endpoint*> best;
-  for (const Endpoint* e : pool) {
-    auto it = outstanding_.find(e->url);
-    const int n = it == outstanding_.end() ? 0 : it->second;
-    if (least < 0 || n < least) {
-      least = n;
-      best.clear();
-    }
-    if (n == least) best.push_back(e);
-  }
-  const std::uint64_t turn = next_[service_id]++;
-  return *best[turn % best.size()];
-}
-
-void EndpointBalancer::begin(const std::string& url) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++outstanding_[url];
-}
-
-void EndpointBalancer::end(const std::string& url) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = outstanding_.find(url);
-  if (it == outstanding_.end()) return;
-  if (--it->second <= 0) outstanding_.erase(it);
-}
-
-void EndpointBalancer::mark_bad(const std::string& url) {
-  std::lock_guard<std::mutex> lock(mu_);
-  bad_until_[url] = Clock::now() + bad_for_;
-}
-
-int EndpointBalancer::outstanding(const std::string& url) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = outstanding_.find(url);
-  return it == outstanding_.end() ? 0 : it->second;
-}
-
-bool EndpointBalancer::is_bad(const std::string& url) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = bad_until_.find(url);
-  return it != bad_until_.end() && it->second > Clock::now();
 }
 
 // ---- forwarding ------------------------------------------------------------------
@@ -124,14 +75,16 @@ ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& reques
   ForwardOutcome out;
   bool got_head = false;
   bool streaming = false;
-  bool client_left = false;
+  bool saw_done = false;
   std::string content_type;
   std::string buffered;
   bool too_large = false;
   http::SseDecoder decoder;
+  const auto sent_at = std::chrono::steady_clock::now();
 
-  const http::Headers headers{{"Content-Type", "application/json"},
-                              {"Accept", request.stream ? "text/event-stream" : "application/json"}};
+  http::Headers headers{{"Content-Type", "application/json"},
+                        {"Accept", request.stream ? "text/event-stream" : "application/json"}};
+  if (!request.request_id.empty()) headers.set("x-request-id", request.request_id);
 
   auto on_head = [&](int status, const http::Headers& h) -> bool {
     got_head = true;
@@ -141,7 +94,7 @@ ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& reques
       streaming = true;
       http::Headers sh{{"Content-Type", content_type}, {"Cache-Control", "no-cache"}};
       if (!response.start_stream(status, sh)) {
-        client_left = true;
+        out.client_left = true;
         return false;
       }
     }
@@ -149,33 +102,39 @@ ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& reques
   };
 
   auto on_data = [&](std::string_view bytes) -> bool {
+    if (out.ttfb_ms < 0) {
+      out.ttfb_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent_at).count();
+    }
     if (!streaming) {
       if (buffered.size() + bytes.size() > kMaxBufferedAnswer) {
         too_large = true;
         return false;
       }
       buffered.append(bytes);
-      return true;
+      return !response.client_gone();
     }
     std::string pass;
     decoder.feed(bytes, [&](std::string_view data) {
-      if (data != "[DONE]") {
+      if (data == "[DONE]") {
+        saw_done = true;
+      } else {
         bool final_usage = false;
         if (auto u = usage_of(data, &final_usage)) {
           out.usage.prompt_tokens = u->prompt_tokens;
+          out.usage.cached_prompt_tokens = u->cached_prompt_tokens;
           out.usage.completion_tokens = u->completion_tokens;
           if (final_usage && !request.client_wants_usage) return;
         }
       }
       append_event(pass, data);
     });
-    if (!pass.empty() && !response.write(pass)) client_left = true;
-    if (response.client_gone()) client_left = true;
-    return !client_left;
+    if (!pass.empty() && !response.write(pass)) out.client_left = true;
+    if (response.client_gone()) out.client_left = true;
+    return !out.client_left;
   };
 
-  auto result = http::request_stream("POST", endpoint.url + request.path, request.body, headers, on_head,
-                                     on_data, request.timeout);
+  auto result = upstream_pool().request_stream("POST", endpoint.url + request.path, request.body, headers, on_head,
+                                               on_data, request.timeout);
   if (!got_head) {
     out.error = result.is_ok() ? "no answer" : result.status().message();
     out.result = ForwardResult::kFailedBeforeAnswer;
@@ -184,25 +143,41 @@ ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& reques
   out.result = ForwardResult::kAnswered;
   out.usage.requests = 1;
   if (streaming) {
-    if (!result.is_ok()) {
-      out.error = result.status().message();
-      common::log_warn("gateway: stream from ", endpoint.url, " broke: ", out.error);
-    } else if (client_left) {
+    if (out.client_left) {
       common::log_debug("gateway: client left a stream from ", endpoint.url);
+    } else if (!result.is_ok() || !saw_done) {
+      out.stream_broken = true;
+      out.error = !result.is_ok() ? result.status().message() : "the stream ended without [DONE]";
+      common::log_warn("gateway: stream from ", endpoint.url, " broke: ", out.error);
+      boost::json::object error{{"message", "the model replica failed while streaming: " + out.error},
+                                {"type", "server_error"},
+                                {"param", nullptr},
+                                {"code", "upstream_stream_broken"}};
+      std::string tail;
+      append_event(tail, boost::json::serialize(boost::json::object{{"error", std::move(error)}}));
+      append_event(tail, "[DONE]");
+      (void)response.write(tail);
     }
-    response.end();
+    // The last chunk is left to the server, which sends it once the handler
+    // returned: the caller's bookkeeping (request log, usage) is then done
+    // before the client sees the end of the stream.
     return out;
   }
-  if (client_left) return out;
+  if (out.client_left || response.client_gone()) {
+    out.client_left = true;
+    return out;
+  }
   if (!result.is_ok() || too_large) {
     out.error = too_large ? "answer too large" : result.status().message();
     common::log_warn("gateway: answer from ", endpoint.url, " broke: ", out.error);
+    out.status = 502;
     http::error_response(response, 502, "server_error", "the model replica failed while answering");
     return out;
   }
   if (out.status == 200) {
     if (auto u = usage_of(buffered)) {
       out.usage.prompt_tokens = u->prompt_tokens;
+      out.usage.cached_prompt_tokens = u->cached_prompt_tokens;
       out.usage.completion_tokens = u->completion_tokens;
     }
   }

@@ -122,13 +122,15 @@ Result<ServiceRef> RouteTable::find_service(const std::string& tenant_id, const 
   auto found = impl_->pg.with_tx(
       [&](pqxx::work& tx) -> Result<ServiceRef> {
         pqxx::result r = tx.exec_params(
-            "SELECT id, tenant_id, name, status, COALESCE(min_replicas = 0, false) FROM services"
-            " WHERE tenant_id = $1 AND name = $2 AND deleted_at IS NULL",
+            "SELECT s.id, s.tenant_id, s.name, s.status, COALESCE(s.min_replicas = 0, false),"
+            "       COALESCE(m.name, '')"
+            "  FROM services s LEFT JOIN models m ON m.id = s.model_id"
+            " WHERE s.tenant_id = $1 AND s.name = $2 AND s.deleted_at IS NULL",
             tenant_id, name);
         if (r.empty()) return Status::not_found("the model '" + name + "' does not exist");
         return ServiceRef{r[0][0].as<std::string>(), r[0][1].as<std::string>(),
                           r[0][2].as<std::string>(), r[0][3].as<std::string>(),
-                          r[0][4].as<bool>()};
+                          r[0][4].as<bool>(), r[0][5].as<std::string>()};
       },
       db::TxOptions{.read_only = true});
   if (found.is_ok() && impl_->ttl.count() > 0) {

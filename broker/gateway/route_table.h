@@ -47,6 +47,7 @@ struct ServiceRef {
   std::string name;
   std::string status;
   bool scales_to_zero = false;  // autoscaled with min_replicas 0 (sql/0003)
+  std::string model;            // models.name of the service's model
 };
 
 inline constexpr const char* kRoutesChannel = "scn:routes";

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "common/log.h"
@@ -18,6 +20,13 @@ int64_t unix_ms() {
 
 constexpr std::chrono::milliseconds kLoadTtl{10000};
 constexpr std::chrono::milliseconds kDemandTtl{120000};
+constexpr size_t kMaxTtftSamples = 4096;
+
+// Nearest-rank percentile of sorted values (p in (0, 1]).
+double percentile(const std::vector<double>& sorted, double p) {
+  const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
+}
 
 }  // namespace
 
@@ -39,6 +48,7 @@ void ServiceLoad::end(const std::string& service_id) {
   auto it = entries_.find(service_id);
   if (it == entries_.end()) return;
   if (it->second.in_flight > 0) --it->second.in_flight;
+  it->second.last_request_ms = unix_ms();
   it->second.dirty = true;
 }
 
@@ -48,13 +58,64 @@ int ServiceLoad::in_flight(const std::string& service_id) const {
   return it == entries_.end() ? 0 : it->second.in_flight;
 }
 
+void ServiceLoad::observe_ttft(const std::string& service_id, double ms) {
+  if (!(ms >= 0) || !std::isfinite(ms)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& e = entries_[service_id];
+  const auto now = Clock::now();
+  prune(e, now);
+  e.ttft.emplace_back(now, ms);
+  while (e.ttft.size() > kMaxTtftSamples) e.ttft.pop_front();
+  e.dirty = true;
+}
+
+ServiceLoad::TtftFigures ServiceLoad::ttft(const std::string& service_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(service_id);
+  if (it == entries_.end()) return {};
+  Entry copy = it->second;
+  prune(copy, Clock::now());
+  return figures(copy);
+}
+
+void ServiceLoad::set_ttft_window(std::chrono::milliseconds window) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ttft_window_ = window;
+}
+
+void ServiceLoad::prune(Entry& e, Clock::time_point now) const {
+  if (e.ttft.empty()) return;
+  while (!e.ttft.empty() && now - e.ttft.front().first > ttft_window_) e.ttft.pop_front();
+  if (e.ttft.empty()) e.dirty = true;  // publish once more, without TTFT
+}
+
+ServiceLoad::TtftFigures ServiceLoad::figures(const Entry& e) {
+  TtftFigures f;
+  if (e.ttft.empty()) return f;
+  std::vector<double> v;
+  v.reserve(e.ttft.size());
+  for (const auto& [t, ms] : e.ttft) v.push_back(ms);
+  std::sort(v.begin(), v.end());
+  f.count = static_cast<int>(v.size());
+  f.p50_ms = percentile(v, 0.5);
+  f.p90_ms = percentile(v, 0.9);
+  return f;
+}
+
 Status ServiceLoad::publish() {
   std::vector<std::pair<std::string, Entry>> todo;
+  std::vector<TtftFigures> ttfts;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    const auto now = Clock::now();
     for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.in_flight > 0 || it->second.dirty) {
-        todo.emplace_back(it->first, it->second);
+      prune(it->second, now);
+      if (it->second.in_flight > 0 || it->second.dirty || !it->second.ttft.empty()) {
+        Entry copy;
+        copy.in_flight = it->second.in_flight;
+        copy.last_request_ms = it->second.last_request_ms;
+        todo.emplace_back(it->first, std::move(copy));
+        ttfts.push_back(figures(it->second));
         it->second.dirty = false;
         ++it;
       } else {
@@ -63,10 +124,16 @@ Status ServiceLoad::publish() {
     }
   }
   Status first = Status::ok();
-  for (const auto& [id, e] : todo) {
+  for (size_t i = 0; i < todo.size(); ++i) {
+    const auto& [id, e] = todo[i];
     const std::string key = prefix_ + "load:" + id;
-    const std::string value = boost::json::serialize(
-        boost::json::object{{"in_flight", e.in_flight}, {"last_request_ms", e.last_request_ms}});
+    boost::json::object o{{"in_flight", e.in_flight}, {"last_request_ms", e.last_request_ms}};
+    if (ttfts[i].count > 0) {
+      o["ttft_p50_ms"] = ttfts[i].p50_ms;
+      o["ttft_p90_ms"] = ttfts[i].p90_ms;
+      o["ttft_count"] = ttfts[i].count;
+    }
+    const std::string value = boost::json::serialize(o);
     auto set = redis_.hset(key, {{broker_id_, value}});
     Status st = set.is_ok() ? Status::ok() : set.status();
     if (st.is_ok()) {

@@ -20,7 +20,8 @@ double epoch_seconds(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 bool UsageKey::operator<(const UsageKey& o) const {
-  return std::tie(tenant_id, service_id, api_key_id) < std::tie(o.tenant_id, o.service_id, o.api_key_id);
+  return std::tie(tenant_id, service_id, api_key_id, model, center_id) <
+         std::tie(o.tenant_id, o.service_id, o.api_key_id, o.model, o.center_id);
 }
 
 struct UsageMeter::Impl {
@@ -43,6 +44,7 @@ struct UsageMeter::Impl {
       auto& t = into[k];
       t.requests += c.requests;
       t.prompt_tokens += c.prompt_tokens;
+      t.cached_prompt_tokens += c.cached_prompt_tokens;
       t.completion_tokens += c.completion_tokens;
     }
   }
@@ -58,6 +60,7 @@ void UsageMeter::record(const UsageKey& key, const UsageCounts& counts) {
   auto& t = impl_->counts[key];
   t.requests += counts.requests;
   t.prompt_tokens += counts.prompt_tokens;
+  t.cached_prompt_tokens += counts.cached_prompt_tokens;
   t.completion_tokens += counts.completion_tokens;
 }
 
@@ -85,13 +88,16 @@ Status UsageMeter::flush() {
       // that no longer exists is recorded as NULL.
       pqxx::result r = tx.exec_params(
           "INSERT INTO usage_records (tenant_id, service_id, api_key_id, period_start, period_end,"
-          "                           requests, prompt_tokens, completion_tokens)"
+          "                           requests, prompt_tokens, completion_tokens,"
+          "                           cached_prompt_tokens, model, center_id)"
           " SELECT s.tenant_id, s.id,"
           "        (SELECT k.id FROM api_keys k WHERE k.id = NULLIF($3, '')::uuid AND k.tenant_id = s.tenant_id),"
-          "        LEAST(to_timestamp($4), now()), now(), $5, $6, $7"
+          "        LEAST(to_timestamp($4), now()), now(), $5, $6, $7, $8, NULLIF($9, ''),"
+          "        CASE WHEN $10 ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'"
+          "             THEN $10::uuid END"
           "   FROM services s WHERE s.id = $2::uuid AND s.tenant_id = $1::uuid",
           k.tenant_id, k.service_id, k.api_key_id, epoch_seconds(start), c.requests, c.prompt_tokens,
-          c.completion_tokens);
+          c.completion_tokens, c.cached_prompt_tokens, k.model, k.center_id);
       if (r.affected_rows() == 0) ++dropped;
     }
     return Status::ok();

@@ -2,7 +2,7 @@
 //
 // Contract:
 //  - record() adds one request's counts to the in-memory total of its
-//    (tenant, service, API key); cheap and thread-safe.
+//    (tenant, service, API key, model, center); cheap and thread-safe.
 //  - flush() writes one usage_records row per key with counts, covering the
 //    period from the first record() since the last successful flush to now,
 //    all in one transaction. On failure nothing is written and the counts
@@ -28,12 +28,15 @@ struct UsageKey {
   std::string tenant_id;
   std::string service_id;
   std::string api_key_id;  // "" when the caller used no key
+  std::string model;       // the service's model name ("" unknown)
+  std::string center_id;   // of the replica that answered ("" or not a uuid: NULL)
   bool operator<(const UsageKey& o) const;
 };
 
 struct UsageCounts {
   std::int64_t requests = 0;
-  std::int64_t prompt_tokens = 0;
+  std::int64_t prompt_tokens = 0;         // cached ones included (OpenAI's usage)
+  std::int64_t cached_prompt_tokens = 0;  // prompt_tokens_details.cached_tokens
   std::int64_t completion_tokens = 0;
 };
 

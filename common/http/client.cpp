@@ -1,6 +1,9 @@
-// The blocking HTTP client: Beast async operations with per-step timeouts,
-// driven to completion on a private io_context.
+// The blocking HTTP client: resolve and connect as Beast async operations
+// driven on a private io_context, the exchanges as Beast sync operations
+// on the socket with per-step deadlines (TimedSocket).
 #include "common/http/client.h"
+
+#include "common/tls/https_client.h"  // https:// URLs (issue 9)
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,7 +13,16 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
 namespace scn::http {
 
@@ -62,6 +74,74 @@ error_code run_op(net::io_context& ioc, Initiate&& initiate, std::size_t* bytes 
   return result;
 }
 
+// The exchanges run synchronously on the connected socket (non-blocking,
+// waiting in poll()): no event loop, timer or wake-up per step, which made
+// up much of a proxied request's cost. A SyncReadStream/SyncWriteStream for
+// Beast whose operations fail with beast::error::timeout once the deadline
+// set by arm() has passed.
+class TimedSocket {
+ public:
+  explicit TimedSocket(tcp::socket& socket) : socket_(socket) {}
+  // Every operation until the next arm() must finish within `timeout`.
+  void arm(std::chrono::milliseconds timeout) { deadline_ = std::chrono::steady_clock::now() + timeout; }
+
+  template <typename MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers, error_code& ec) {
+    for (;;) {
+      std::size_t n = socket_.read_some(buffers, ec);
+      if (ec != net::error::would_block && ec != net::error::try_again) return n;
+      if (!wait(POLLIN, ec)) return 0;
+    }
+  }
+  template <typename MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers) {
+    error_code ec;
+    std::size_t n = read_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+  template <typename ConstBuffers>
+  std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
+    for (;;) {
+      std::size_t n = socket_.write_some(buffers, ec);
+      if (ec != net::error::would_block && ec != net::error::try_again) return n;
+      if (!wait(POLLOUT, ec)) return 0;
+    }
+  }
+  template <typename ConstBuffers>
+  std::size_t write_some(const ConstBuffers& buffers) {
+    error_code ec;
+    std::size_t n = write_some(buffers, ec);
+    if (ec) throw boost::system::system_error(ec);
+    return n;
+  }
+
+ private:
+  bool wait(short events, error_code& ec) {
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline_ - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        ec = beast::error::timeout;
+        return false;
+      }
+      pollfd p{socket_.native_handle(), events, 0};
+      const int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count() + 1, INT_MAX)));
+      if (r > 0) {
+        ec = {};
+        return true;
+      }
+      if (r < 0 && errno != EINTR) {
+        ec = error_code(errno, boost::system::system_category());
+        return false;
+      }
+    }
+  }
+
+  tcp::socket& socket_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::now();
+};
+
 Status step_error(std::string_view what, const Target& t, const error_code& ec) {
   std::string m = std::string(what) + " " + t.host_field + ": " +
                   (ec == beast::error::timeout ? std::string("timed out") : ec.message());
@@ -87,6 +167,17 @@ struct ClientConnection {
     }
     stream.reset();
     buffer.clear();
+  }
+
+  // An open connection whose peer has closed it (or sent unasked bytes)
+  // since the last answer: not worth sending a request on.
+  bool peer_closed() {
+    if (!stream || !stream->socket().is_open()) return true;
+    if (buffer.size() > 0) return true;
+    char byte;
+    const ssize_t n = ::recv(stream->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0) return true;  // EOF or unexpected data
+    return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
   }
 
   std::string base_url;
@@ -149,8 +240,11 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
   req.body() = std::string(body);
   if (!body.empty() || verb == bhttp::verb::post || verb == bhttp::verb::put) req.prepare_payload();
 
-  stream->expires_after(timeout);
-  error_code ec = run_op(ioc, [&](auto h) { bhttp::async_write(*stream, req, h); });
+  error_code ec;
+  stream->socket().non_blocking(true, ec);
+  TimedSocket io(stream->socket());
+  io.arm(timeout);
+  if (!ec) bhttp::write(io, req, ec);
   if (ec) {
     *retryable = true;
     return step_error("cannot send to", t, ec);
@@ -164,13 +258,13 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
   if (!on_data) {
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(boost::none);
-    stream->expires_after(timeout);
-    ec = run_op(ioc, [&](auto h) { bhttp::async_read_header(*stream, buffer, parser, h); });
+    io.arm(timeout);
+    bhttp::read_header(io, buffer, parser, ec);
     if (!ec) {
       // Each read step gets the full timeout; the body may be long.
       while (!parser.is_done() && !ec) {
-        stream->expires_after(timeout);
-        ec = run_op(ioc, [&](auto h) { bhttp::async_read_some(*stream, buffer, parser, h); });
+        io.arm(timeout);
+        bhttp::read_some(io, buffer, parser, ec);
       }
     }
     if (ec) {
@@ -186,8 +280,8 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
 
   bhttp::response_parser<bhttp::buffer_body> parser;
   parser.body_limit(boost::none);
-  stream->expires_after(timeout);
-  ec = run_op(ioc, [&](auto h) { bhttp::async_read_header(*stream, buffer, parser, h); });
+  io.arm(timeout);
+  bhttp::read_header(io, buffer, parser, ec);
   if (ec) {
     *retryable = (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset) &&
                  !parser.got_some();
@@ -202,8 +296,8 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
   while (!parser.is_done()) {
     parser.get().body().data = chunk.data();
     parser.get().body().size = chunk.size();
-    stream->expires_after(timeout);
-    ec = run_op(ioc, [&](auto h) { bhttp::async_read_some(*stream, buffer, parser, h); });
+    io.arm(timeout);
+    bhttp::read_some(io, buffer, parser, ec);
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
       close();
@@ -280,6 +374,9 @@ int Client::connections_opened() const { return impl_->opened; }
 Result<ClientResponse> request(std::string_view method, std::string_view url,
                                std::string_view body, const Headers& headers,
                                std::chrono::milliseconds timeout) {
+  // TLS (common/tls, issue 9): https:// goes to tls::https_request_stream.
+  if (tls::is_https_url(url))
+    return tls::https_request_stream(tls::default_client_tls(), method, url, body, headers, nullptr, nullptr, timeout);
   SCN_ASSIGN_OR_RETURN(Target t, parse_url(url));
   ClientConnection impl{std::string(url), timeout};
   auto result = impl.exchange(method, t, body, headers, nullptr);
@@ -291,6 +388,9 @@ Result<ClientResponse> request_stream(std::string_view method, std::string_view 
                                       std::string_view body, const Headers& headers,
                                       const DataCallback& on_data,
                                       std::chrono::milliseconds timeout) {
+  // TLS (common/tls, issue 9): https:// goes to tls::https_request_stream.
+  if (tls::is_https_url(url))
+    return tls::https_request_stream(tls::default_client_tls(), method, url, body, headers, nullptr, &on_data, timeout);
   SCN_ASSIGN_OR_RETURN(Target t, parse_url(url));
   ClientConnection impl{std::string(url), timeout};
   auto result = impl.exchange(method, t, body, headers, &on_data);
@@ -302,11 +402,135 @@ Result<ClientResponse> request_stream(std::string_view method, std::string_view 
                                       std::string_view body, const Headers& headers,
                                       const HeadCallback& on_head, const DataCallback& on_data,
                                       std::chrono::milliseconds timeout) {
+  // TLS (common/tls, issue 9): https:// goes to tls::https_request_stream.
+  if (tls::is_https_url(url))
+    return tls::https_request_stream(tls::default_client_tls(), method, url, body, headers, &on_head, &on_data, timeout);
   SCN_ASSIGN_OR_RETURN(Target t, parse_url(url));
   ClientConnection impl{std::string(url), timeout};
   auto result = impl.exchange(method, t, body, headers, &on_data, &on_head);
   impl.close();
   return result;
+}
+
+// ---- ConnectionPool --------------------------------------------------------------
+
+struct ConnectionPool::Impl {
+  struct Idle {
+    std::unique_ptr<ClientConnection> conn;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  explicit Impl(ConnectionPoolOptions o) : options(o) {}
+
+  // The newest usable idle connection to `key`, or a new (unconnected) one.
+  std::unique_ptr<ClientConnection> take(const std::string& key) {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::unique_ptr<ClientConnection>> stale;
+    std::unique_ptr<ClientConnection> found;
+    {
+      std::lock_guard lock(mu);
+      auto it = idle.find(key);
+      if (it != idle.end()) {
+        auto& list = it->second;
+        // Expired ones are the oldest: at the front.
+        std::size_t expired = 0;
+        while (expired < list.size() && now - list[expired].since >= options.idle_timeout) ++expired;
+        for (std::size_t i = 0; i < expired; ++i) stale.push_back(std::move(list[i].conn));
+        list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(expired));
+        while (!list.empty() && !found) {
+          auto c = std::move(list.back().conn);
+          list.pop_back();
+          if (c->peer_closed()) stale.push_back(std::move(c));
+          else found = std::move(c);
+        }
+      }
+    }
+    for (auto& c : stale) c->close();
+    if (found) return found;
+    return std::make_unique<ClientConnection>(std::string(), kDefaultClientTimeout);
+  }
+
+  void give_back(const std::string& key, std::unique_ptr<ClientConnection> c) {
+    if (!c->stream || c->buffer.size() > 0) {
+      c->close();
+      return;
+    }
+    {
+      std::lock_guard lock(mu);
+      auto& list = idle[key];
+      if (list.size() < options.max_idle_per_endpoint) {
+        list.push_back(Idle{std::move(c), std::chrono::steady_clock::now()});
+        return;
+      }
+    }
+    c->close();
+  }
+
+  Result<ClientResponse> run(std::string_view method, std::string_view url, std::string_view body,
+                             const Headers& headers, const HeadCallback* on_head,
+                             const DataCallback* on_data, std::chrono::milliseconds timeout) {
+    SCN_ASSIGN_OR_RETURN(Target t, parse_url(url));
+    std::string key = t.host + ":" + t.port;
+    auto conn = take(key);
+    conn->timeout = timeout;
+    const int before = conn->opened;
+    auto result = conn->exchange(method, t, body, headers, on_data, on_head);
+    opened.fetch_add(conn->opened - before, std::memory_order_relaxed);
+    if (result.is_ok()) give_back(key, std::move(conn));
+    else conn->close();
+    return result;
+  }
+
+  ConnectionPoolOptions options;
+  mutable std::mutex mu;
+  std::unordered_map<std::string, std::vector<Idle>> idle;
+  std::atomic<long long> opened{0};
+};
+
+ConnectionPool::ConnectionPool(ConnectionPoolOptions options)
+    : impl_(std::make_unique<Impl>(options)) {}
+
+ConnectionPool::~ConnectionPool() { clear(); }
+
+Result<ClientResponse> ConnectionPool::request(std::string_view method, std::string_view url,
+                                               std::string_view body, const Headers& headers,
+                                               std::chrono::milliseconds timeout) {
+  // TLS (common/tls, issue 9): https:// goes to tls::https_request_stream.
+  if (tls::is_https_url(url))
+    return tls::https_request_stream(tls::default_client_tls(), method, url, body, headers, nullptr, nullptr, timeout);
+  return impl_->run(method, url, body, headers, nullptr, nullptr, timeout);
+}
+
+Result<ClientResponse> ConnectionPool::request_stream(std::string_view method, std::string_view url,
+                                                      std::string_view body, const Headers& headers,
+                                                      const HeadCallback& on_head,
+                                                      const DataCallback& on_data,
+                                                      std::chrono::milliseconds timeout) {
+  // TLS (common/tls, issue 9): https:// goes to tls::https_request_stream.
+  if (tls::is_https_url(url))
+    return tls::https_request_stream(tls::default_client_tls(), method, url, body, headers, &on_head, &on_data, timeout);
+  return impl_->run(method, url, body, headers, &on_head, &on_data, timeout);
+}
+
+std::size_t ConnectionPool::idle_count() const {
+  std::lock_guard lock(impl_->mu);
+  std::size_t n = 0;
+  for (const auto& [key, list] : impl_->idle) n += list.size();
+  return n;
+}
+
+long long ConnectionPool::connections_opened() const {
+  return impl_->opened.load(std::memory_order_relaxed);
+}
+
+void ConnectionPool::clear() {
+  std::unordered_map<std::string, std::vector<Impl::Idle>> all;
+  {
+    std::lock_guard lock(impl_->mu);
+    all.swap(impl_->idle);
+  }
+  for (auto& [key, list] : all)
+    for (auto& i : list) i.conn->close();
 }
 
 // ---- SseDecoder ------------------------------------------------------------------

@@ -2,8 +2,10 @@
 // and service-to-service calls.
 //
 // Contract:
-//  - URLs are parsed with Boost.URL: "http://host[:port]/path?query". Only
-//    the http scheme is supported for now (https answers an error).
+//  - URLs are parsed with Boost.URL: "http://host[:port]/path?query".
+//    "https://" URLs go over TLS with the process-wide configuration of
+//    common/tls/https_client.h (set_default_client_tls: --ca, client cert),
+//    one connection per request for now (Client does not take https).
 //  - `timeout` bounds every single step (resolve, connect, each write, each
 //    read), not the whole exchange, so a long stream that keeps sending is
 //    never cut while a stalled peer is.
@@ -13,7 +15,8 @@
 //    also 4xx/5xx, is a successful exchange.
 //  - The free functions open one connection per call. Client keeps one
 //    connection open across calls (keep-alive) and reconnects when the
-//    server closed it.
+//    server closed it. ConnectionPool keeps idle keep-alive connections per
+//    endpoint (host:port) for any number of threads (see there).
 //  - The streaming variants hand the body to `on_data` as it arrives (chunk
 //    framing already removed; pieces are not aligned to SSE events, see
 //    SseDecoder). `on_data` returning false stops early and closes the
@@ -21,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -84,6 +88,53 @@ class Client {
   void close();
   // How many TCP connections this client has opened so far.
   int connections_opened() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct ConnectionPoolOptions {
+  // Idle connections kept per endpoint (host:port); more are closed.
+  std::size_t max_idle_per_endpoint = 64;
+  // An idle connection older than this is closed instead of reused.
+  std::chrono::milliseconds idle_timeout{30'000};
+};
+
+// Keep-alive connections shared by many threads, e.g. a proxy forwarding to
+// a few upstreams. Thread-safe.
+//  - A request takes the newest idle connection to its endpoint (or opens
+//    one), and gives it back when the answer was read completely and the
+//    server did not ask to close. A connection on which the caller stopped
+//    early (on_head/on_data returned false) or that failed is closed, so
+//    the server sees the client go away (e.g. cancels a generation).
+//  - A pooled connection the server closed meanwhile (checked before use;
+//    or the request fails before any answer byte arrived) is replaced by a
+//    fresh connection and the request sent once more.
+//  - At most max_idle_per_endpoint idle connections are kept per endpoint;
+//    idle ones older than idle_timeout are closed when next looked at.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(ConnectionPoolOptions options = {});
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // As the free functions of the same names, on a pooled connection.
+  Result<ClientResponse> request(std::string_view method, std::string_view url,
+                                 std::string_view body = {}, const Headers& headers = {},
+                                 std::chrono::milliseconds timeout = kDefaultClientTimeout);
+  Result<ClientResponse> request_stream(std::string_view method, std::string_view url,
+                                        std::string_view body, const Headers& headers,
+                                        const HeadCallback& on_head, const DataCallback& on_data,
+                                        std::chrono::milliseconds timeout = kDefaultClientTimeout);
+
+  // Idle connections now, over all endpoints.
+  std::size_t idle_count() const;
+  // TCP connections this pool has opened so far.
+  long long connections_opened() const;
+  // Closes every idle connection.
+  void clear();
 
  private:
   struct Impl;

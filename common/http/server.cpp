@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <csignal>
@@ -43,6 +44,8 @@ using beast::error_code;
 namespace {
 
 constexpr auto kAwait = net::as_tuple(net::use_awaitable);
+// How long a handler runs before its client is watched (see serve_with_handler).
+constexpr std::chrono::milliseconds kWatchDelay{2};
 
 struct Route {
   std::string method;
@@ -149,11 +152,17 @@ class ServerConnection : public detail::ResponseChannel, public std::enable_shar
     return submit_and_wait(Op{Op::kChunk, 0, {}, std::string(chunk)});
   }
   void end() override { submit(Op{Op::kEnd, 0, {}, {}}); }
-  void submit(Op op) {
+  // Queues `op` (and, when `then_finish`, the kFinish op after it) and wakes
+  // the session once.
+  void submit(Op op, bool then_finish = false) {
     {
       std::lock_guard lock(mu_);
       ops_.push_back(std::move(op));
       ++submitted_;
+      if (then_finish) {
+        ops_.push_back(Op{Op::kFinish, 0, {}, {}});
+        ++submitted_;
+      }
     }
     net::post(stream_.get_executor(), [self = shared_from_this()] { self->wake_.cancel(); });
   }
@@ -176,6 +185,12 @@ class ServerConnection : public detail::ResponseChannel, public std::enable_shar
   net::awaitable<void> sleep_until_woken() {
     wake_.expires_at(net::steady_timer::time_point::max());
     co_await wake_.async_wait(kAwait);
+  }
+  // Sleeps until woken or `limit` passed; true when the time passed.
+  net::awaitable<bool> sleep_until_woken_for(std::chrono::milliseconds limit) {
+    wake_.expires_after(limit);
+    auto [ec] = co_await wake_.async_wait(kAwait);
+    co_return !ec;
   }
   void watch_client();
   net::awaitable<bool> read_request(bhttp::request_parser<bhttp::string_body>& parser,
@@ -390,21 +405,31 @@ net::awaitable<bool> ServerConnection::serve_with_handler(const Handler& handler
       threw = true;
     }
     if (response.streaming()) {
-      if (threw) self->submit(Op{Op::kAbort, 0, {}, {}});
-      else response.end();
+      if (threw) self->submit(Op{Op::kAbort, 0, {}, {}}, true);
+      else if (!response.ended()) self->submit(Op{Op::kEnd, 0, {}, {}}, true);
+      else self->submit(Op{Op::kFinish, 0, {}, {}});
     } else {
       if (threw) error_response(response, Status::internal("the handler failed"));
-      self->submit(Op{Op::kComplete, response.status(), response.headers(), response.body()});
+      self->submit(Op{Op::kComplete, response.status(), std::move(response.headers()), response.take_body()},
+                   true);
     }
-    self->submit(Op{Op::kFinish, 0, {}, {}});
   };
   if (!server_->pool.submit(std::move(task), server_->options.max_pending_requests)) {
     co_await answer_error(503, "unavailable_error", "the server is busy", keep_alive);
     co_return keep_alive;
   }
 
+  // The client is watched (a read that notices it leaving) only once the
+  // handler has run for kWatchDelay or started streaming: most answers come
+  // sooner, and arming and cancelling that read for each of them cost a
+  // good part of a fast request.
   watching_ = true;
-  watch_client();
+  bool watch_started = false;
+  auto start_watch = [&] {
+    if (watch_started) return;
+    watch_started = true;
+    watch_client();
+  };
   bool finished = false, broken = false, closed_by_handler = false;
   while (!finished) {
     std::optional<Op> op;
@@ -416,9 +441,11 @@ net::awaitable<bool> ServerConnection::serve_with_handler(const Handler& handler
       }
     }
     if (!op) {
-      co_await sleep_until_woken();
+      if (watch_started) co_await sleep_until_woken();
+      else if (co_await sleep_until_woken_for(kWatchDelay)) start_watch();
       continue;
     }
+    if (op->kind == Op::kStart) start_watch();
     if (op->kind == Op::kFinish) {
       finished = true;
       finish_op(true);
@@ -643,7 +670,9 @@ Status Server::start() {
     if (e) common::log_error("http: the accept loop failed");
   });
   s.pool.start(options_.worker_threads);
-  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+  int io_threads = options_.io_threads;
+  if (io_threads <= 0) io_threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  for (int i = 0; i < io_threads; ++i) {
     s.io_threads.emplace_back([&s] {
       for (;;) {
         try {

@@ -16,8 +16,10 @@
 //    sends the status and headers with chunked transfer encoding, each write()
 //    sends one chunk and blocks until it is handed to the socket, end() (or
 //    returning from the handler) sends the last chunk.
-//  - While a handler runs, the connection is watched: when the client closes
-//    it or resets it, client_gone() becomes true and write() returns false.
+//  - While a handler runs, the connection is watched (from its first
+//    streamed write, or once it has run for 2 ms: most answers come sooner):
+//    when the client closes it or resets it, client_gone() becomes true and
+//    write() returns false.
 //  - Every socket operation has a timeout (ServerOptions). A request whose
 //    header is not complete within header_timeout, or whose body is not
 //    complete within body_timeout, is dropped (connection closed). A body
@@ -121,6 +123,8 @@ class Response {
   // set_content(status, body, "application/json").
   void set_json(int status, std::string body);
   const std::string& body() const { return body_; }
+  // Moves the body out (the server, after the handler returned).
+  std::string take_body() { return std::move(body_); }
 
   // ---- streaming (chunked transfer encoding) ----
   // Sends the status line and headers. False when the client is gone, when
@@ -178,7 +182,7 @@ using Handler = std::function<void(const Request&, Response&)>;
 struct ServerOptions {
   std::string host = "127.0.0.1";  // address to bind ("0.0.0.0", "::", a name)
   int port = 0;                    // 0: an ephemeral port, see Server::port()
-  int io_threads = 1;              // threads running the sockets
+  int io_threads = 0;              // threads running the sockets (0: one per core, at most 4)
   int worker_threads = 4;          // threads running handlers
   std::size_t max_body_bytes = 8u << 20;
   std::size_t max_header_bytes = 16u << 10;

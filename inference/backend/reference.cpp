@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "inference/backend/cpu/host_memory.h"
 #include "inference/backend/cpu/quants.h"
 
 namespace scn::inference::reference {
@@ -130,6 +131,61 @@ void attention(const float* q, const float* k, const float* v, float* out,
   }
 }
 
+// The K (or V) row of KV slot `slot` of a layer.
+static const float* kv_row(const float* base, const KvLayer& kv, int64_t slot) {
+  return base + (slot / kv.block_tokens) * kv.block_stride + (slot % kv.block_tokens) * kv.kv_dim;
+}
+
+void kv_store(const KvLayer& kv, const float* k, const float* v, const PagedBatch& b) {
+  for (int32_t r = 0; r < b.n_rows; ++r)
+    for (int64_t c = 0; c < kv.kv_dim; ++c) {
+      const_cast<float*>(kv_row(kv.k, kv, b.row_slot[r]))[c] = k[r * kv.kv_dim + c];
+      const_cast<float*>(kv_row(kv.v, kv, b.row_slot[r]))[c] = v[r * kv.kv_dim + c];
+    }
+}
+
+void paged_attention(const float* q, const KvLayer& kv, float* out, const PagedBatch& b,
+                     const AttentionParams& p) {
+  const int64_t qd = p.n_heads * p.head_dim;
+  std::vector<float> k, v;
+  for (int32_t r = 0; r < b.n_rows; ++r) {
+    const int32_t s = b.row_seq[r];
+    const int64_t len = static_cast<int64_t>(b.row_pos[r]) + 1;
+    const int32_t* blocks = b.seq_blocks + static_cast<int64_t>(s) * b.max_blocks;
+    k.resize(static_cast<size_t>(len * kv.kv_dim));
+    v.resize(k.size());
+    for (int64_t pos = 0; pos < len; ++pos) {
+      const int64_t slot = static_cast<int64_t>(blocks[pos / kv.block_tokens]) * kv.block_tokens +
+                           pos % kv.block_tokens;
+      std::memcpy(&k[pos * kv.kv_dim], kv_row(kv.k, kv, slot), kv.kv_dim * sizeof(float));
+      std::memcpy(&v[pos * kv.kv_dim], kv_row(kv.v, kv, slot), kv.kv_dim * sizeof(float));
+    }
+    AttentionParams one = p;
+    one.n_tokens = 1;
+    one.pos0 = len - 1;
+    one.kv_stride = kv.kv_dim;
+    attention(q + r * qd, k.data(), v.data(), out + r * qd, one);
+  }
+}
+
+void gather_rows(const float* x, const int32_t* rows, int64_t n, int64_t dim, float* out) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t c = 0; c < dim; ++c) out[i * dim + c] = x[static_cast<int64_t>(rows[i]) * dim + c];
+}
+
+void argmax(const float* logits, int64_t n, int64_t n_vocab, int32_t* ids) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float* l = logits + i * n_vocab;
+    int64_t best = 0;
+    for (int64_t j = 1; j < n_vocab; ++j) {
+      const float a = std::isnan(l[j]) ? -INFINITY : l[j];
+      const float m = std::isnan(l[best]) ? -INFINITY : l[best];
+      if (a > m) best = j;
+    }
+    ids[i] = static_cast<int32_t>(best);
+  }
+}
+
 }  // namespace scn::inference::reference
 
 namespace scn::inference {
@@ -151,6 +207,16 @@ class ReferenceBackend final : public Backend {
  public:
   std::string_view name() const override { return "reference"; }
   int n_threads() const override { return 1; }
+
+  void* alloc(size_t bytes) override { return host_alloc(bytes); }
+  void free(void* p) override { host_free(p); }
+  void upload(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  Result<const float*> prepare_vector(const float* host, int64_t) override { return host; }
 
   Result<std::unique_ptr<Weight>> prepare_weight(GgmlType type, int64_t rows, int64_t cols,
                                                  const void* data) override {
@@ -196,6 +262,21 @@ class ReferenceBackend final : public Backend {
   void attention(const float* q, const float* k, const float* v, float* out,
                  const AttentionParams& p) override {
     reference::attention(q, k, v, out, p);
+  }
+  void kv_store(const KvLayer& kv, const float* k, const float* v,
+                const PagedBatch& b) override {
+    reference::kv_store(kv, k, v, b);
+  }
+  void paged_attention(const float* q, const KvLayer& kv, float* out, const PagedBatch& b,
+                       const AttentionParams& p) override {
+    reference::paged_attention(q, kv, out, b, p);
+  }
+  void gather_rows(const float* x, const int32_t* rows, int64_t n, int64_t dim,
+                   float* out) override {
+    reference::gather_rows(x, rows, n, dim, out);
+  }
+  void argmax(const float* logits, int64_t n, int64_t n_vocab, int32_t* ids) override {
+    reference::argmax(logits, n, n_vocab, ids);
   }
 };
 

@@ -32,13 +32,22 @@ void add(float* x, const float* y, int64_t count);
 void add_bias(float* y, const float* bias, int64_t n, int64_t dim);
 void attention(const float* q, const float* k, const float* v, float* out,
                const AttentionParams& p);
+void kv_store(const KvLayer& kv, const float* k, const float* v, const PagedBatch& b);
+// Row by row: each row's K/V positions [0, row_pos] looked up through its
+// chunk's block table, then attention() for that one query row.
+void paged_attention(const float* q, const KvLayer& kv, float* out, const PagedBatch& b,
+                     const AttentionParams& p);
+void gather_rows(const float* x, const int32_t* rows, int64_t n, int64_t dim, float* out);
+// The lowest id of the largest logit; NaN counts as -inf.
+void argmax(const float* logits, int64_t n, int64_t n_vocab, int32_t* ids);
 
 }  // namespace scn::inference::reference
 
 namespace scn::inference {
 
 // A Backend computing with the reference ops above (weights are used in
-// place, never repacked). Accepts every type dequantize_row handles.
+// place, never repacked; backend memory is host memory). Accepts every type
+// dequantize_row handles.
 std::unique_ptr<Backend> make_reference_backend();
 
 }  // namespace scn::inference

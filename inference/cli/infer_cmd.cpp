@@ -33,11 +33,13 @@ int infer_main(int argc, char** argv) {
   std::string kv_memory;
   int ctx_total = defaults.ctx_total;
   bool no_prefix_cache = false;
+  std::string device = defaults.device;
 
   common::OptionSet opts("scn infer", "serve one GGUF model over an OpenAI-compatible HTTP API");
   opts.add("model,m", &model_path, "GGUF model file")
       .add("port,p", &port, "TCP port to listen on (0: any free port)")
       .add("host", &host, "address to bind")
+      .add("device", &device, "compute device: cpu, cuda, cuda:N or auto (a GPU when usable)")
       .add("threads,t", &threads, "compute threads (0: all cores)")
       .add("ctx,c", &ctx, "context length in tokens (0: the model's, at most 8192)")
       .add("max-queue", &max_queue, "generation requests that may wait; beyond that 429")
@@ -78,6 +80,7 @@ int infer_main(int argc, char** argv) {
   }
 
   EngineOptions eo;
+  eo.device = device;
   eo.n_threads = threads;
   eo.n_ctx = ctx;
   eo.max_queue = max_queue;
@@ -113,7 +116,8 @@ int infer_main(int argc, char** argv) {
     common::log_info("scn infer: signal ", signo, ", stopping");
   });
   common::log_info("scn infer: serving '", service.model_id(), "' (context ", engine.value()->n_ctx(),
-                   " tokens) on http://", host, ":", server.port());
+                   " tokens) on http://", host, ":", server.port(), " with ",
+                   engine.value()->device_description());
   server.wait();
   common::log_info("scn infer: stopped");
   return 0;

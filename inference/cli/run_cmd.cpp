@@ -51,6 +51,7 @@ struct RunOptions {
   std::string system;
   int n_predict = 256;
   SamplingParams sampling;
+  std::string device = "cpu";
   int threads = 0;
   int ctx = 0;
 };
@@ -199,6 +200,8 @@ int run_main(int argc, char** argv) {
       ("repeat-penalty", po::value<float>(&opt.sampling.repeat_penalty)->default_value(1.0f, "1"),
        "repetition penalty (1: off)")
       ("seed", po::value<uint64_t>(), "random seed (default: random)")
+      ("device", po::value<std::string>(&opt.device)->default_value("cpu"),
+       "compute device: cpu, cuda, cuda:N or auto")
       ("threads,t", po::value<int>(&opt.threads)->default_value(0), "compute threads (0: all cores)")
       ("ctx,c", po::value<int>(&opt.ctx)->default_value(0), "context size (0: the model's)");
   po::variables_map vm;
@@ -221,6 +224,7 @@ int run_main(int argc, char** argv) {
   opt.sampling.temperature = temp;
 
   EngineOptions eo;
+  eo.device = opt.device;
   eo.n_threads = opt.threads;
   eo.n_ctx = opt.ctx;
   auto engine = Engine::load(opt.model, eo);

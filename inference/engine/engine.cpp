@@ -165,8 +165,14 @@ Result<std::unique_ptr<Engine>> Engine::load(const std::string& gguf_path,
     SCN_ASSIGN_OR_RETURN(im.vocab, Vocab::from_gguf(*im.file));
     im.chat_template = std::make_unique<ChatTemplate>(
         ChatTemplate::detect(im.vocab->chat_template(), *im.vocab));
-    im.backend = make_cpu_backend(options.n_threads);
-    if (!im.backend) return Status::internal("cannot create the CPU backend");
+    if (options.device.empty() || options.device == "cpu") {
+      im.backend = make_cpu_backend(options.n_threads);
+    } else {
+      auto be = make_backend(options.device, options.n_threads);
+      if (!be.is_ok()) return be.status().with_context("device '" + options.device + "'");
+      im.backend = std::move(be).value();
+    }
+    if (!im.backend) return Status::internal("cannot create the " + options.device + " backend");
     SCN_ASSIGN_OR_RETURN(im.model, Model::load(im.file, im.backend));
     const ModelHparams& hp = im.model->hparams();
 
@@ -200,7 +206,8 @@ Result<std::unique_ptr<Engine>> Engine::load(const std::string& gguf_path,
     // A sequence needs n_ctx positions plus the block its next token would open.
     n_ctx = std::min<int64_t>(n_ctx, (n_blocks - 1) * bt);
     im.n_ctx = static_cast<int>(n_ctx);
-    im.pool = std::make_unique<KvPool>(hp.n_layer, hp.kv_dim(), bt, static_cast<int>(n_blocks));
+    im.pool = std::make_unique<KvPool>(*im.backend, hp.n_layer, hp.kv_dim(), bt,
+                                       static_cast<int>(n_blocks));
     SCN_ASSIGN_OR_RETURN(im.batch, BatchContext::create(*im.model, *im.pool,
                                                         options.max_batch_tokens,
                                                         static_cast<int32_t>(n_ctx),
@@ -229,6 +236,7 @@ const Vocab& Engine::vocab() const { return *impl_->vocab; }
 const ChatTemplate& Engine::chat_template() const { return *impl_->chat_template; }
 const std::string& Engine::model_name() const { return impl_->name; }
 int Engine::n_ctx() const { return impl_->n_ctx; }
+std::string Engine::device_description() const { return impl_->backend->describe(); }
 
 int Engine::queue_depth() const {
   std::lock_guard lock(impl_->mu);

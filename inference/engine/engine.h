@@ -2,7 +2,8 @@
 //
 // Contract:
 //  - Engine::load() opens a GGUF file, builds the vocab, chat template and the
-//    model on the given backend, and allocates the paged KV pool
+//    model on the backend of options.device (kUnavailable naming the reason
+//    when that device cannot be used), and allocates the paged KV pool
 //    (kv_memory_bytes, else ctx_total positions) and the batch scratch; every
 //    failure is a Status naming the cause. n_ctx() (per sequence) is capped so
 //    that one sequence always fits the pool.
@@ -101,7 +102,11 @@ struct GenerateResult {
 using TokenCallback = std::function<bool(const TokenEvent&)>;
 
 struct EngineOptions {
-  int n_threads = 0;        // 0: all cores
+  // The compute device (make_backend, backend/backend.h): "cpu", "cuda",
+  // "cuda:N" or "auto" (the first usable GPU, else the CPU). Weights, the KV
+  // pool and the batch scratch live in that device's memory.
+  std::string device = "cpu";
+  int n_threads = 0;        // CPU threads; 0: all cores
   int n_ctx = 0;            // 0: the model's context length (capped at 8192)
   int max_queue = 64;       // waiting requests before kResourceExhausted
   int max_batch_tokens = 512;   // tokens (decode + prefill chunks) per forward step
@@ -137,6 +142,8 @@ class Engine {
   const ChatTemplate& chat_template() const;
   const std::string& model_name() const;  // general.name or the file stem
   int n_ctx() const;
+  // The compute backend's description ("cpu: 8 threads, avx512", "cuda:0 ...").
+  std::string device_description() const;
 
   // Runs one request to completion (blocking the calling thread while it is
   // queued and runs). Errors: kInvalidArgument (empty prompt, token id out of

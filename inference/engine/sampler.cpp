@@ -48,6 +48,11 @@ Status validate_sampling(const SamplingParams& p) {
   return Status::ok();
 }
 
+bool plain_greedy(const SamplingParams& p) {
+  const bool repeat = p.repeat_penalty != 1.0f && p.repeat_last_n != 0;
+  return p.temperature <= 0 && !repeat && p.frequency_penalty == 0 && p.presence_penalty == 0;
+}
+
 Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
     : params_(params),
       n_vocab_(n_vocab),

@@ -38,6 +38,12 @@ namespace scn::inference {
 // repeat_last_n < -1, frequency/presence penalties outside [-2, 2], non-finite values).
 Status validate_sampling(const SamplingParams& p);
 
+// True when sampling with `p` is the plain arg-max of the raw logits
+// (temperature <= 0 and no repetition / frequency / presence penalty), so
+// the choice can be made by the backend (BatchContext's argmax_out) with the
+// same result as Sampler::sample().
+bool plain_greedy(const SamplingParams& p);
+
 // One candidate of the filtered distribution: token id, its (penalised,
 // tempered) logit and its probability among the kept candidates.
 struct SamplerCandidate {

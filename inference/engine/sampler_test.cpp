@@ -326,3 +326,52 @@ TEST_CASE("validate_sampling rejects values out of range") {
 }
 
 }  // namespace scn::inference
+
+namespace scn::inference {
+namespace {
+
+TEST_CASE("plain_greedy: temperature 0 without penalties; then sample() is the raw arg-max") {
+  struct Case {
+    const char* what;
+    SamplingParams p;
+    bool want;
+  };
+  auto with = [](auto f) {
+    SamplingParams p;
+    p.temperature = 0;
+    f(p);
+    return p;
+  };
+  const Case cases[] = {
+      {"greedy", with([](SamplingParams&) {}), true},
+      {"greedy with top-k/top-p/min-p/seed", with([](SamplingParams& p) {
+         p.top_k = 40;
+         p.top_p = 0.9f;
+         p.min_p = 0.05f;
+         p.seed = 7;
+       }), true},
+      {"repeat penalty over an empty window", with([](SamplingParams& p) {
+         p.repeat_penalty = 1.3f;
+         p.repeat_last_n = 0;
+       }), true},
+      {"temperature 0.7", with([](SamplingParams& p) { p.temperature = 0.7f; }), false},
+      {"repeat penalty", with([](SamplingParams& p) { p.repeat_penalty = 1.1f; }), false},
+      {"frequency penalty", with([](SamplingParams& p) { p.frequency_penalty = 0.5f; }), false},
+      {"presence penalty", with([](SamplingParams& p) { p.presence_penalty = -0.5f; }), false},
+  };
+  std::vector<float> logits(64);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = std::sin(static_cast<float>(i));
+  logits[9] = logits[40] = 3.f;  // a tie: the lower id wins
+  for (const Case& c : cases) {
+    INFO(c.what);
+    CHECK(plain_greedy(c.p) == c.want);
+    if (!c.want) continue;
+    Sampler s(c.p, 64);
+    s.add_context(std::vector<int32_t>{9, 40});
+    s.accept(9);
+    CHECK(s.sample(logits.data()) == 9);
+  }
+}
+
+}  // namespace
+}  // namespace scn::inference

@@ -35,7 +35,9 @@ struct Scheduler::Sequence {
   int64_t n_published = 0;         // leading blocks that are in the prefix index
   uint64_t chain = KvPool::kRootHash;  // chain hash of those blocks
   std::unique_ptr<Sampler> sampler;
-  std::vector<float> logits;       // [n_vocab]
+  std::vector<float> logits;       // [n_vocab] (empty when device_greedy)
+  bool device_greedy = false;      // plain greedy, no logprobs: the backend picks the token
+  int32_t device_token = 0;        // ... into here (SeqChunk::argmax_out)
   GenerateResult result;
   uint64_t order = 0;              // admission order (renewed on re-admission)
   uint64_t first_order = 0;        // order of the first admission
@@ -127,7 +129,8 @@ bool Scheduler::try_admit(EngineJob* job) {
   Sequence& s = *running_.back();
   s.sampler = std::make_unique<Sampler>(req.sampling, batch_.n_vocab());
   s.sampler->add_context(req.prompt);
-  s.logits.resize(static_cast<size_t>(batch_.n_vocab()));
+  s.device_greedy = plain_greedy(req.sampling) && !req.logprobs && req.top_logprobs == 0;
+  if (!s.device_greedy) s.logits.resize(static_cast<size_t>(batch_.n_vocab()));
   job->state = EngineJob::State::kRunning;
   return true;
 }
@@ -210,7 +213,8 @@ bool Scheduler::sample_next(Sequence& seq) {
     finish(seq, FinishReason::kCancelled);
     return false;
   }
-  const int32_t token = seq.sampler->sample(seq.logits.data());
+  const int32_t token =
+      seq.device_greedy ? seq.device_token : seq.sampler->sample(seq.logits.data());
   if (seq.result.completion_tokens == 0)
     seq.result.first_token_seconds = seconds_between(seq.job->t_submit, Clock::now());
   if (!req.ignore_eos && is_eog_(token)) {
@@ -342,8 +346,14 @@ std::vector<EngineJob*> Scheduler::step() {
     c.tokens = std::span<const int32_t>(s.tokens.data() + s.n_computed, static_cast<size_t>(p.n));
     c.pos0 = static_cast<int32_t>(s.n_computed);
     c.blocks = s.blocks;
-    c.logits = s.n_computed + p.n == static_cast<int64_t>(s.tokens.size()) ? s.logits.data()
-                                                                            : nullptr;
+    // The last pending token's output: the arg-max alone for plain greedy
+    // sequences (sampled on the device), else the logits.
+    if (s.n_computed + p.n == static_cast<int64_t>(s.tokens.size())) {
+      if (s.device_greedy)
+        c.argmax_out = &s.device_token;
+      else
+        c.logits = s.logits.data();
+    }
     chunks.push_back(c);
   }
   Status st = Status::ok();

@@ -28,6 +28,11 @@
 //    with job->result set.
 //  - Full blocks are published to the prefix index as soon as they are
 //    computed (when prefix_cache).
+//  - Sampling on the device: a sequence whose sampling is plain greedy
+//    (plain_greedy(), engine/sampler.h) and that wants no logprobs asks the
+//    BatchContext for the arg-max only (SeqChunk::argmax_out), so only the
+//    token id leaves the device; the others get the logits and sample on the
+//    host. Both give the same token for the same logits.
 #pragma once
 
 #include <chrono>

@@ -36,6 +36,12 @@ Result<std::unique_ptr<Context>> Context::create(const Model& model, int32_t n_c
     return Status::invalid_argument("context size " + std::to_string(n_ctx) +
                                     " exceeds the maximum of " + std::to_string(kMaxCtx));
   if (n_batch <= 0) return Status::invalid_argument("n_batch must be positive");
+  // Host-memory backends only: they use a host vector in place (backend.h).
+  static const float probe = 0.f;
+  auto in_place = model.backend().prepare_vector(&probe, 1);
+  if (!in_place.is_ok() || *in_place != &probe)
+    return Status::unprocessable("a single-sequence Context needs a host-memory backend (cpu); " +
+                                 model.backend().describe() + " runs through BatchContext");
   n_batch = std::min(n_batch, n_ctx);
   const ModelHparams& hp = model.hparams();
   const double kv_bytes = 2.0 * hp.n_layer * n_ctx * hp.kv_dim() * sizeof(float);

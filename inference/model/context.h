@@ -18,6 +18,10 @@
 //    outside [0, n_vocab), pos0 < 0 or pos0 > n_past()), kTooLarge
 //    (pos0 + n_tokens > n_ctx()).
 //  - truncate(n) forgets positions >= n (n clamped to [0, n_past()]).
+//  - A Context computes in host memory (its KV cache and scratch are host
+//    vectors), so it runs on host-memory backends only (CPU, reference):
+//    create() fails with kUnprocessable on a GPU backend, where the batched
+//    forward pass (model/batch_context.h) is the way to run a model.
 //  - A Context is used by one thread at a time; the Model must outlive it.
 #pragma once
 

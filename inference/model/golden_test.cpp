@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "inference/backend/cpu/quants.h"
+#include "inference/backend/forwarding_backend.h"
 #include "inference/backend/reference.h"
 #include "inference/model/model_test_util.h"
 #include "inference/tokenizer/vocab.h"
@@ -64,28 +65,11 @@ TEST_CASE("stories260K: greedy story from BOS and first logits equal llama2.c's"
 // pass is llama.cpp's: over the scalar reference backend (deterministic sums)
 // the mean error drops from 1.5e-3 to 3e-4 and the first step of every
 // prompt agrees within 1e-3 (with our AVX-512 matmul, by chance, within 5e-6).
-class LlamaCppFlashAttention final : public Backend {
+class LlamaCppFlashAttention final : public ForwardingBackend {
  public:
-  explicit LlamaCppFlashAttention(std::unique_ptr<Backend> inner) : in_(std::move(inner)) {}
+  explicit LlamaCppFlashAttention(std::unique_ptr<Backend> inner)
+      : ForwardingBackend(std::move(inner)) {}
   std::string_view name() const override { return "llama.cpp-flash-attention"; }
-  int n_threads() const override { return in_->n_threads(); }
-  Result<std::unique_ptr<Weight>> prepare_weight(GgmlType t, int64_t rows, int64_t cols,
-                                                 const void* data) override {
-    return in_->prepare_weight(t, rows, cols, data);
-  }
-  void matmul(const Weight& w, const float* x, int64_t n, float* y) override { in_->matmul(w, x, n, y); }
-  void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) override {
-    in_->get_rows(w, ids, n, out);
-  }
-  void rms_norm(const float* x, const float* w, float* y, int64_t n, int64_t dim, float eps) override {
-    in_->rms_norm(x, w, y, n, dim, eps);
-  }
-  void rope(float* x, int64_t n, int64_t nh, int64_t hd, const int32_t* pos, const RopeParams& p) override {
-    in_->rope(x, n, nh, hd, pos, p);
-  }
-  void swiglu(const float* g, const float* u, float* out, int64_t count) override { in_->swiglu(g, u, out, count); }
-  void add(float* x, const float* y, int64_t count) override { in_->add(x, y, count); }
-  void add_bias(float* y, const float* b, int64_t n, int64_t dim) override { in_->add_bias(y, b, n, dim); }
 
   void attention(const float* q, const float* k, const float* v, float* out,
                  const AttentionParams& p) override {
@@ -122,7 +106,6 @@ class LlamaCppFlashAttention final : public Backend {
 
  private:
   static float f16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
-  std::unique_ptr<Backend> in_;
 };
 
 // Our logprobs against the golden top-5 of one step. Every golden
@@ -182,6 +165,26 @@ void run_golden_prompts(const std::string& name, std::shared_ptr<Backend> backen
   MESSAGE(name << ": top-5 logprob error vs llama.cpp: mean " << mean << ", largest "
                << worst << ", largest at the first step " << worst_first);
   CHECK(mean <= mean_tol);
+}
+
+// The engine's path: the batched forward pass over the paged KV pool, the
+// token chosen by the backend's arg-max (what tests/gpu runs on CUDA).
+TEST_CASE("stories260K: greedy through BatchContext with the backend's arg-max equals the golden") {
+  const GoldenStory g = read_golden_story();
+  const auto file = open_stories();
+  for (const NamedBackend& b : backends()) {
+    INFO("backend " << b.name);
+    const auto model = load_model(file, b.backend);
+    std::vector<float> first;
+    const std::vector<int32_t> story = greedy_batched(*model, {1}, 200, 64, &first);
+    CHECK(story == std::vector<int32_t>(g.tokens.begin() + 1, g.tokens.end()));
+    CHECK(argmax(first.data(), 512) == g.pos[0].argmax);
+    for (int i = 0; i < 4; ++i) CHECK(std::fabs(first[i] - g.pos[0].first4[i]) < 1e-4);
+    for (const GoldenPrompt& p : read_golden_prompts()) {
+      INFO("prompt '" << p.prompt << "'");
+      CHECK(greedy_batched(*model, p.tokens, 48, 3) == p.greedy);  // prompts in chunks of 3
+    }
+  }
 }
 
 TEST_CASE("stories260K: prompt tokens via the vocab equal the golden ones") {

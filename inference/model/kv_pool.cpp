@@ -9,14 +9,12 @@
 
 namespace scn::inference {
 
-void KvPool::Free::operator()(float* p) const { std::free(p); }
-
-KvPool::KvPool(int64_t n_layer, int64_t kv_dim, int block_tokens, int n_blocks)
-    : n_layer_(n_layer), kv_dim_(kv_dim), block_tokens_(block_tokens), n_blocks_(n_blocks) {
-  const size_t n = std::max<size_t>(1, bytes() / sizeof(float));
-  void* p = std::calloc(n, sizeof(float));
-  if (!p) throw std::bad_alloc();
-  data_.reset(static_cast<float*>(p));
+KvPool::KvPool(Backend& backend, int64_t n_layer, int64_t kv_dim, int block_tokens,
+               int n_blocks)
+    : backend_(backend), n_layer_(n_layer), kv_dim_(kv_dim), block_tokens_(block_tokens),
+      n_blocks_(n_blocks) {
+  data_ = BackendBuffer(&backend, std::max<size_t>(sizeof(float), bytes()));
+  if (!data_.ok()) throw std::bad_alloc();
   blocks_.resize(static_cast<size_t>(n_blocks));
   free_.reserve(static_cast<size_t>(n_blocks));
   for (int b = n_blocks - 1; b >= 0; --b) free_.push_back(b);  // block 0 first

@@ -4,11 +4,16 @@
 // token prefix.
 //
 // Contract:
-//  - Block b's storage is [n_layer][2 (K, V)][block_tokens][kv_dim] float32;
-//    k(b, l) / v(b, l) point at its [block_tokens][kv_dim] rows of layer l.
-//    The pool memory is allocated once (calloc; pages are committed as they
-//    are written). A sequence keeps a block table (vector of block ids);
-//    position p lives in block table[p / block_tokens], row p % block_tokens.
+//  - Block b's storage is [n_layer][2 (K, V)][block_tokens][kv_dim] float32:
+//    layer l's K rows at base + (b * n_layer + l) * 2 * block_tokens * kv_dim
+//    floats, its V rows right after. The storage is backend memory, allocated
+//    once through the Backend given to the constructor (device memory on a
+//    GPU: nothing on the host may dereference k(), v() or layer(); tests read
+//    it with Backend::download). layer(l) describes layer l for the paged
+//    ops (KvLayer, block_stride = n_layer * 2 * block_tokens * kv_dim).
+//    The constructor throws std::bad_alloc when the memory cannot be had.
+//    A sequence keeps a block table (vector of block ids); position p lives
+//    in block table[p / block_tokens], row p % block_tokens.
 //  - Reference counts: allocate() hands out a block with refcount 1; retain()
 //    / release() add and drop references. A block whose count drops to 0 is
 //    free again — unless it is in the prefix index, in which case it stays
@@ -34,13 +39,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "inference/backend/backend.h"
+
 namespace scn::inference {
 
 class KvPool {
  public:
   static constexpr uint64_t kRootHash = 0xcbf29ce484222325ull;  // prev hash of block 0
 
-  KvPool(int64_t n_layer, int64_t kv_dim, int block_tokens, int n_blocks);
+  // The backend must outlive the pool.
+  KvPool(Backend& backend, int64_t n_layer, int64_t kv_dim, int block_tokens, int n_blocks);
   KvPool(const KvPool&) = delete;
   KvPool& operator=(const KvPool&) = delete;
 
@@ -56,10 +64,19 @@ class KvPool {
   int64_t kv_dim() const { return kv_dim_; }
   size_t bytes() const { return block_bytes(n_layer_, kv_dim_, block_tokens_) * n_blocks_; }
 
-  float* k(int block, int64_t layer) { return base(block, layer); }
-  float* v(int block, int64_t layer) { return base(block, layer) + block_floats(); }
-  const float* k(int block, int64_t layer) const { return const_cast<KvPool*>(this)->k(block, layer); }
-  const float* v(int block, int64_t layer) const { return const_cast<KvPool*>(this)->v(block, layer); }
+  // Backend pointers to block `block`'s [block_tokens][kv_dim] K / V rows of a layer.
+  float* k(int block, int64_t layer) const { return base(block, layer); }
+  float* v(int block, int64_t layer) const { return base(block, layer) + block_floats(); }
+  KvLayer layer(int64_t layer) const {
+    KvLayer kv;
+    kv.k = base(0, layer);
+    kv.v = kv.k + block_floats();
+    kv.block_stride = static_cast<int64_t>(n_layer_) * 2 * static_cast<int64_t>(block_floats());
+    kv.block_tokens = block_tokens_;
+    kv.kv_dim = kv_dim_;
+    return kv;
+  }
+  Backend& backend() const { return backend_; }
 
   int allocate();
   void retain(int block);
@@ -89,17 +106,15 @@ class KvPool {
     std::list<int>::iterator lru_it;      // when indexed and refs == 0
   };
   size_t block_floats() const { return static_cast<size_t>(block_tokens_) * kv_dim_; }
-  float* base(int block, int64_t layer) {
-    return data_.get() + (static_cast<size_t>(block) * n_layer_ + layer) * 2 * block_floats();
+  float* base(int block, int64_t layer) const {
+    return data_.get<float>() + (static_cast<size_t>(block) * n_layer_ + layer) * 2 * block_floats();
   }
   void unindex(int block);
 
+  Backend& backend_;
   int64_t n_layer_, kv_dim_;
   int block_tokens_, n_blocks_;
-  struct Free {
-    void operator()(float* p) const;
-  };
-  std::unique_ptr<float, Free> data_;
+  BackendBuffer data_;
   std::vector<Block> blocks_;
   std::vector<int> free_;                  // never-cached free blocks (stack)
   std::list<int> lru_;                     // unreferenced cached blocks, oldest first

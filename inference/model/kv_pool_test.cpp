@@ -7,6 +7,9 @@
 #include <set>
 #include <vector>
 
+#include "inference/backend/forwarding_backend.h"
+#include "inference/backend/reference.h"
+
 namespace scn::inference {
 namespace {
 
@@ -17,7 +20,8 @@ std::vector<int32_t> toks(int32_t first, int n) {
 }
 
 TEST_CASE("kv pool: blocks are distinct storage and come back when released") {
-  KvPool pool(3, 8, 4, 5);
+  auto be = make_cpu_backend(1);
+  KvPool pool(*be, 3, 8, 4, 5);
   CHECK(pool.bytes() == KvPool::block_bytes(3, 8, 4) * 5);
   std::set<int> got;
   for (int i = 0; i < 5; ++i) {
@@ -39,7 +43,12 @@ TEST_CASE("kv pool: blocks are distinct storage and come back when released") {
       CHECK(pool.v(b, l) - pool.k(b, l) == 4 * 8);
     }
   CHECK(ptrs.size() == 5 * 3 * 2);
-  pool.k(4, 2)[4 * 8 - 1] = 1.f;  // the last float of the pool is writable
+  // The last float of the pool is backend memory like the rest.
+  const float one = 1.f;
+  float back = 0.f;
+  be->upload(pool.k(4, 2) + 4 * 8 - 1, &one, sizeof one);
+  be->download(&back, pool.k(4, 2) + 4 * 8 - 1, sizeof back);
+  CHECK(back == 1.f);
 
   const int b = *got.begin();
   pool.retain(b);
@@ -65,7 +74,8 @@ TEST_CASE("kv pool: chain hashes depend on the tokens, their order and the previ
 }
 
 TEST_CASE("kv pool: the prefix index finds published blocks and retains them") {
-  KvPool pool(1, 2, 4, 4);
+  auto be = make_reference_backend();
+  KvPool pool(*be, 1, 2, 4, 4);
   const auto t0 = toks(1, 4), t1 = toks(5, 4);
   const int b0 = pool.allocate(), b1 = pool.allocate();
   const uint64_t h0 = pool.publish(b0, KvPool::kRootHash, t0);
@@ -101,7 +111,8 @@ TEST_CASE("kv pool: the prefix index finds published blocks and retains them") {
 }
 
 TEST_CASE("kv pool: LRU eviction takes only unreferenced cached blocks, oldest first") {
-  KvPool pool(1, 2, 2, 3);
+  auto be = make_reference_backend();
+  KvPool pool(*be, 1, 2, 2, 3);
   const int a = pool.allocate(), b = pool.allocate(), c = pool.allocate();
   pool.publish(a, KvPool::kRootHash, toks(1, 2));
   pool.publish(b, KvPool::kRootHash, toks(3, 2));
@@ -121,6 +132,65 @@ TEST_CASE("kv pool: LRU eviction takes only unreferenced cached blocks, oldest f
   CHECK(pool.refcount(c) == 2);
   pool.release(x);
   CHECK(pool.allocate() == x);
+}
+
+// A backend that hands out counted host memory, to see where the pool lives.
+class CountingMemory final : public ForwardingBackend {
+ public:
+  CountingMemory() : ForwardingBackend(make_reference_backend()) {}
+  void* alloc(size_t bytes) override {
+    allocated += bytes;
+    ++allocs;
+    return inner().alloc(bytes);
+  }
+  void free(void* p) override {
+    ++frees;
+    inner().free(p);
+  }
+  size_t allocated = 0;
+  int allocs = 0, frees = 0;
+};
+
+TEST_CASE("kv pool: storage comes from the backend; layer() describes the block layout") {
+  CountingMemory be;
+  {
+    const int64_t n_layer = 3, kv_dim = 8;
+    const int bt = 4, n_blocks = 6;
+    KvPool pool(be, n_layer, kv_dim, bt, n_blocks);
+    CHECK(be.allocs == 1);
+    CHECK(be.allocated == pool.bytes());
+    CHECK(&pool.backend() == &be);
+    for (int64_t l = 0; l < n_layer; ++l) {
+      const KvLayer kv = pool.layer(l);
+      CHECK(kv.block_tokens == bt);
+      CHECK(kv.kv_dim == kv_dim);
+      CHECK(kv.block_stride == n_layer * 2 * bt * kv_dim);
+      for (int b = 0; b < n_blocks; ++b) {
+        CHECK(kv.k + b * kv.block_stride == pool.k(b, l));
+        CHECK(kv.v + b * kv.block_stride == pool.v(b, l));
+      }
+    }
+    // Block b, layer l: K at base + (b * n_layer + l) * 2 * bt * kv_dim.
+    CHECK(pool.k(2, 1) - pool.k(0, 0) == (2 * n_layer + 1) * 2 * bt * kv_dim);
+    CHECK(pool.v(2, 1) - pool.k(2, 1) == bt * kv_dim);
+    // kv_store writes through layer(): position 5 of a sequence with blocks
+    // {3, 1} is slot 1 * bt + 1, found again with download.
+    std::vector<float> k(kv_dim), v(kv_dim), got(kv_dim);
+    for (int i = 0; i < kv_dim; ++i) k[i] = 1.f + i, v[i] = -1.f - i;
+    const int32_t slot = 1 * bt + 1;
+    const int32_t pos = 5, seq = 0;
+    PagedBatch b;
+    b.n_rows = 1;
+    b.row_slot = &slot;
+    b.row_pos = &pos;
+    b.row_seq = &seq;
+    be.kv_store(pool.layer(2), k.data(), v.data(), b);
+    be.download(got.data(), pool.k(1, 2) + 1 * kv_dim, kv_dim * sizeof(float));
+    CHECK(got == k);
+    be.download(got.data(), pool.v(1, 2) + 1 * kv_dim, kv_dim * sizeof(float));
+    CHECK(got == v);
+  }
+  CHECK(be.frees == 1);
 }
 
 }  // namespace

@@ -66,12 +66,15 @@ Status Model::load_tensors() {
     if (!w.is_ok()) return w.status().with_context("tensor '" + name + "'");
     return w;
   };
-  // A vector of n floats: F32 in place, F16/BF16 converted once.
+  // A vector of n floats: F32 in place, F16/BF16 converted once; then put in
+  // backend memory (prepare_vector: the host pointer itself on the CPU).
   auto vec = [&](const std::string& name, int64_t n) -> Result<const float*> {
     SCN_ASSIGN_OR_RETURN(const GgufTensorInfo* t, find_checked(f, name, {n}));
+    const float* host = nullptr;
     switch (t->type) {
       case GgmlType::F32:
-        return reinterpret_cast<const float*>(t->data);
+        host = reinterpret_cast<const float*>(t->data);
+        break;
       case GgmlType::F16:
       case GgmlType::BF16: {
         std::vector<float> out(static_cast<size_t>(n));
@@ -79,13 +82,17 @@ Status Model::load_tensors() {
         for (int64_t i = 0; i < n; ++i)
           out[i] = t->type == GgmlType::F16 ? fp16_to_fp32(h[i]) : bf16_to_fp32(h[i]);
         converted_.push_back(std::move(out));
-        return converted_.back().data();
+        host = converted_.back().data();
+        break;
       }
       default:
         return Status::unprocessable("tensor '" + name + "' has type " +
                                      std::string(type_name(t->type)) +
                                      "; vectors must be f32, f16 or bf16");
     }
+    auto v = backend_->prepare_vector(host, n);
+    if (!v.is_ok()) return v.status().with_context("tensor '" + name + "'");
+    return v;
   };
 
   const int64_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim(), F = hp.n_ff;

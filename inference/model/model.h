@@ -84,7 +84,9 @@ struct LayerWeights {
 class Model {
  public:
   // Loads the model in `file` onto `backend`. Norm and bias vectors are used
-  // as float32 (converted once when stored as F16/BF16).
+  // as float32 (converted once when stored as F16/BF16) and live in backend
+  // memory (Backend::prepare_vector): the pointers of LayerWeights,
+  // output_norm() and rope_freqs() are device pointers on a GPU backend.
   static Result<std::unique_ptr<Model>> load(std::shared_ptr<const GgufFile> file,
                                               std::shared_ptr<Backend> backend);
   // Opens `path` and loads it.

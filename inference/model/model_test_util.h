@@ -19,7 +19,9 @@
 
 #include "inference/backend/backend.h"
 #include "inference/gguf/gguf.h"
+#include "inference/model/batch_context.h"
 #include "inference/model/context.h"
+#include "inference/model/kv_pool.h"
 #include "inference/model/model.h"
 #include "tests/testing.h"
 
@@ -115,6 +117,43 @@ inline std::vector<int32_t> greedy(Context& ctx, const std::vector<int32_t>& pro
     if (i + 1 == n) break;
     st = ctx.eval({&next, 1}, pos++, logits.data(), false);
     REQUIRE_MESSAGE(st.is_ok(), st.to_string());
+  }
+  return out;
+}
+
+// Greedy decoding through the batched forward pass on any backend (the
+// engine's path): the prompt in chunks of `chunk` tokens, then one token per
+// eval, each chosen by the backend's arg-max (SeqChunk::argmax_out).
+// first_logits (optional) receives the logits after the prompt.
+inline std::vector<int32_t> greedy_batched(const Model& model, const std::vector<int32_t>& prompt,
+                                           int n, int32_t chunk = 64,
+                                           std::vector<float>* first_logits = nullptr) {
+  const ModelHparams& hp = model.hparams();
+  const int bt = 16;
+  const auto n_ctx = static_cast<int32_t>(prompt.size()) + n + 1;
+  KvPool pool(model.backend(), hp.n_layer, hp.kv_dim(), bt, (n_ctx + bt - 1) / bt);
+  std::vector<int> blocks;
+  for (int i = 0; i < pool.n_blocks(); ++i) blocks.push_back(pool.allocate());
+  auto batch = BatchContext::create(model, pool, chunk, n_ctx, 1);
+  REQUIRE_MESSAGE(batch.is_ok(), batch.status().to_string());
+  std::vector<int32_t> seq = prompt, out;
+  int32_t done = 0, id = -1;
+  if (first_logits) first_logits->assign(static_cast<size_t>(hp.n_vocab), 0.f);
+  while (static_cast<int>(out.size()) < n) {
+    const int32_t m = std::min<int32_t>(chunk, static_cast<int32_t>(seq.size()) - done);
+    SeqChunk c;
+    c.tokens = std::span<const int32_t>(seq.data() + done, static_cast<size_t>(m));
+    c.pos0 = done;
+    c.blocks = blocks;
+    const bool last = done + m == static_cast<int32_t>(seq.size());
+    if (last) c.argmax_out = &id;
+    if (last && first_logits && out.empty()) c.logits = first_logits->data();
+    const Status st = (*batch)->eval({&c, 1});
+    REQUIRE_MESSAGE(st.is_ok(), st.to_string());
+    done += m;
+    if (!last) continue;
+    out.push_back(id);
+    seq.push_back(id);
   }
   return out;
 }

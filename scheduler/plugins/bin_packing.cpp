@@ -7,7 +7,7 @@ double BinPackingScore::score(const Cycle&, const NodeEval& e) const {
   if (a == nullptr) return 0;
   uint64_t capacity = 0, free = 0;
   if (a->kind == DeviceKind::kGpu) {
-    const Gpu& g = e.node().gpus[a->gpu];
+    const GpuHot& g = e.gpu_hot(a->gpu);
     capacity = g.memory_bytes;
     free = g.free_bytes;
   } else {

@@ -6,6 +6,9 @@ namespace scn::scheduler {
 
 bool DeviceKindFilter::filter(const Cycle& cycle, const NodeEval& e) const {
   if (cycle.request.device_kind != DeviceKind::kGpu) return true;
+  const uint64_t models = e.hot().gpu_models;
+  if ((models & cycle.gpu_model_mask & ~NodeHot::kModelOverflow) != 0) return true;
+  if ((models & cycle.gpu_model_mask & NodeHot::kModelOverflow) == 0) return false;
   for (const Gpu& g : e.node().gpus) {
     if (cycle.gpu_allowed(g)) return true;
   }

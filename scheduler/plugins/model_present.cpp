@@ -3,7 +3,8 @@
 namespace scn::scheduler {
 
 double ModelPresentScore::score(const Cycle& cycle, const NodeEval& e) const {
-  return cycle.model_key && e.node().has_model(*cycle.model_key) ? 100 : 0;
+  if (!cycle.model_key || (e.hot().model_bloom & (uint64_t{1} << (*cycle.model_key % 64))) == 0) return 0;
+  return e.node().has_model(*cycle.model_key) ? 100 : 0;
 }
 
 }  // namespace scn::scheduler

@@ -11,7 +11,7 @@ std::string NodeAliveFilter::center_reason(const Cycle&, const Center& center) c
 }
 
 bool NodeAliveFilter::filter(const Cycle&, const NodeEval& e) const {
-  return e.node().alive;
+  return e.hot().alive;
 }
 
 std::string NodeAliveFilter::reason(const Cycle&, const NodeEval& e) const {

@@ -2,7 +2,7 @@
 
 namespace scn::scheduler {
 
-bool NotDrainingFilter::filter(const Cycle&, const NodeEval& e) const { return !e.node().draining; }
+bool NotDrainingFilter::filter(const Cycle&, const NodeEval& e) const { return !e.hot().draining; }
 
 std::string NotDrainingFilter::reason(const Cycle&, const NodeEval& e) const {
   return e.node().draining ? "node is draining" : std::string();

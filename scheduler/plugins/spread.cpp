@@ -4,8 +4,9 @@ namespace scn::scheduler {
 
 double SpreadScore::score(const Cycle& cycle, const NodeEval& e) const {
   if (!cycle.service) return 100;  // no replica of the service anywhere yet
-  const double n = e.node().replicas_of(*cycle.service);
-  const double c = cycle.service_replicas_in_center(e.node().center);
+  const NodeHot& h = e.hot();
+  const double n = cycle.service_replicas_on_node(e.index());
+  const double c = cycle.service_replicas_in_center(h.center);
   return 75.0 / ((1 + n) * (1 + n)) + 25.0 / (1 + c);
 }
 

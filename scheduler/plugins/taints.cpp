@@ -20,7 +20,7 @@ const Taint* untolerated_taint(const ReplicaRequest& request, const Node& node) 
 }
 
 bool TaintsFilter::filter(const Cycle& cycle, const NodeEval& e) const {
-  if (e.node().taints.empty() || cycle.tolerates_all) return true;
+  if (!e.hot().has_taints || cycle.tolerates_all) return true;
   return untolerated_taint(cycle.request, e.node()) == nullptr;
 }
 

@@ -42,24 +42,41 @@ AutoscaleDecision decide_scale(const AutoscaleSignal& s, AutoscaleMemory& m, Ste
     reset();
     return {0, "idle for " + std::to_string(static_cast<int64_t>(s.idle_for_s)) + " s"};
   }
+  const auto replicas_for = [](double ratio) {
+    return static_cast<int>(std::ceil(std::clamp(ratio, 0.0, 1e6) - 1e-9));
+  };
   const double target = s.target_outstanding > 0 ? s.target_outstanding : 1;
-  const int desired =
-      std::clamp(static_cast<int>(std::ceil(std::min(s.load / target, 1e6) - 1e-9)), floor, std::max(floor, s.max_replicas));
-  char load[64];
-  std::snprintf(load, sizeof load, "%.1f", s.load);
+  const int by_load = replicas_for(s.load / target);
+  int by_ttft = 0;
+  const bool ttft_rule = s.target_ttft_ms && *s.target_ttft_ms > 0 && s.ttft_p90_ms && *s.ttft_p90_ms >= 0;
+  if (ttft_rule) by_ttft = replicas_for(s.wanted * *s.ttft_p90_ms / *s.target_ttft_ms);
+  const int desired = std::clamp(std::max(by_load, by_ttft), floor, std::max(floor, s.max_replicas));
+  char why[128];
+  if (ttft_rule && by_ttft > by_load) {
+    const double t = *s.target_ttft_ms;
+    char target_text[32];
+    if (t == std::round(t))
+      std::snprintf(target_text, sizeof target_text, "%.0f", std::min(t, 1e9));
+    else
+      std::snprintf(target_text, sizeof target_text, "%.2f", t);
+    std::snprintf(why, sizeof why, "ttft p90 %.0f ms %s target %s ms", std::min(*s.ttft_p90_ms, 1e9),
+                  desired > s.wanted ? "above" : "below", target_text);
+  } else {
+    std::snprintf(why, sizeof why, "load %.1f %s target", s.load, desired > s.wanted ? "above" : "below");
+  }
   if (desired > s.wanted) {
     m.below_since.reset();
     if (!m.above_since) m.above_since = now;
     if (now - *m.above_since >= w.up) {
       m.above_since.reset();
-      return {desired, std::string("load ") + load + " above target"};
+      return {desired, why};
     }
   } else if (desired < s.wanted) {
     m.above_since.reset();
     if (!m.below_since) m.below_since = now;
     if (now - *m.below_since >= w.down) {
       m.below_since.reset();
-      return {desired, std::string("load ") + load + " below target"};
+      return {desired, why};
     }
   } else {
     reset();
@@ -97,8 +114,8 @@ Result<int> Autoscaler::run(int64_t epoch, SteadyTime now) {
         for (const auto& r : tx.exec(
                  "SELECT id, min_replicas, max_replicas, replicas_wanted, target_outstanding, idle_seconds, "
                  "COALESCE((extract(epoch FROM last_request_at) * 1000)::bigint, 0), "
-                 "(extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM now()) * 1000)::bigint "
-                 "FROM services WHERE min_replicas IS NOT NULL AND deleted_at IS NULL "
+                 "(extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM now()) * 1000)::bigint, "
+                 "target_ttft_ms FROM services WHERE min_replicas IS NOT NULL AND deleted_at IS NULL "
                  "AND status <> 'stopped' ORDER BY id")) {
           Row row;
           row.id = r[0].as<std::string>();
@@ -110,6 +127,7 @@ Result<int> Autoscaler::run(int64_t epoch, SteadyTime now) {
           row.last_request_ms = r[6].as<int64_t>();
           row.since_ms = r[7].as<int64_t>();
           row.now_ms = r[8].as<int64_t>();
+          if (!r[9].is_null()) row.signal.target_ttft_ms = r[9].as<double>();
           index[row.id] = rows.size();
           rows.push_back(std::move(row));
         }
@@ -172,6 +190,13 @@ Result<int> Autoscaler::run(int64_t epoch, SteadyTime now) {
       if (o->contains("in_flight")) brokers += static_cast<double>(std::max<int64_t>(0, int_of(o->at("in_flight"))));
       if (o->contains("last_request_ms"))
         r.last_request_ms = std::max(r.last_request_ms, int_of(o->at("last_request_ms")));
+      const auto* p90 = o->if_contains("ttft_p90_ms");
+      const auto* count = o->if_contains("ttft_count");
+      if (p90 != nullptr && count != nullptr && int_of(*count) > 0 && p90->is_number()) {
+        const double v = p90->to_number<double>();
+        if (std::isfinite(v) && v >= 0)
+          r.signal.ttft_p90_ms = std::max(r.signal.ttft_p90_ms.value_or(0), v);
+      }
     }
     r.signal.load = std::max(agents, brokers);
     r.signal.idle_for_s =
@@ -195,8 +220,11 @@ Result<int> Autoscaler::run(int64_t epoch, SteadyTime now) {
             "AND (last_request_at IS NULL OR last_request_at < to_timestamp($2::bigint / 1000.0))",
             r.id, r.last_request_ms);
       if (!scale) return 0;
+      // A wake counts as a request: the idle clock restarts, so that the
+      // service is not idled back to zero before the brokers' load arrives.
       return static_cast<int>(
-          tx.exec_params("UPDATE services SET replicas_wanted = $2, version = version + 1 "
+          tx.exec_params("UPDATE services SET replicas_wanted = $2, version = version + 1, "
+                         "last_request_at = CASE WHEN $3 = 0 AND $2 > 0 THEN now() ELSE last_request_at END "
                          "WHERE id = $1 AND replicas_wanted = $3 AND deleted_at IS NULL",
                          r.id, d.wanted, r.signal.wanted)
               .affected_rows());

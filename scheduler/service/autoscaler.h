@@ -7,21 +7,28 @@
 //  - Load of a service = max(sum of `outstanding` its ready replicas report
 //    in their node's heartbeat (`scn:node:{id}:status`), sum of `in_flight`
 //    over the brokers' fields of `scn:load:{service_id}`). Each broker
-//    writes its field as {"in_flight":n,"last_request_ms":unix ms}.
+//    writes its field as {"in_flight":n,"last_request_ms":unix ms} plus,
+//    when it has recent samples, "ttft_p50_ms","ttft_p90_ms","ttft_count"
+//    (broker/gateway/service_load.h). The service's TTFT p90 is the largest
+//    p90 of the brokers with ttft_count > 0 (none: no TTFT figure).
 //  - decide_scale() is the pure decision (table-tested):
 //    1. wanted < min -> min; wanted > max -> max (at once).
 //    2. wanted == 0: a wake (`scn:demand:{service_id}` exists) or load > 0
 //       -> max(1, min) at once ("woken by a request"); else stays 0.
 //    3. min == 0, load == 0 and the last request (or the service's
 //       creation) is idle_seconds or more ago -> 0 ("idle for N s").
-//    4. desired = clamp(ceil(load / target_outstanding), max(1, min), max);
-//       above wanted for `up` without a break -> desired; below wanted for
-//       `down` without a break -> desired; a break resets the window.
+//    4. desired = ceil(load / target_outstanding), or, when the service has
+//       a target_ttft_ms (sql/0007) and a TTFT p90 is known, the larger of
+//       that and ceil(wanted * ttft_p90 / target_ttft_ms); clamped into
+//       [max(1, min), max]. Above wanted for `up` without a break ->
+//       desired; below wanted for `down` without a break -> desired; a
+//       break resets the window. The reason names the rule that decided.
 //  - Autoscaler::run() applies the decisions of every autoscaled service
 //    that is neither stopped nor deleted (one UPDATE each, optimistic on
 //    replicas_wanted, fenced by `epoch`), keeps services.last_request_at at
-//    the newest request a broker reported, and deletes the demand key of a
-//    service it woke. Returns the number of services whose wanted changed.
+//    the newest request a broker reported (and sets it to now() when it
+//    wakes a service: a wake counts as a request), and deletes the demand
+//    key of a service it woke. Returns the number of services whose wanted changed.
 //  - Not thread-safe (the leader's loop thread).
 #pragma once
 
@@ -59,6 +66,8 @@ struct AutoscaleSignal {
   bool demand = false;        // a wake was requested
   double idle_for_s = 0;      // seconds since the last request (or creation)
   int idle_seconds = 300;
+  std::optional<double> target_ttft_ms;  // the service's target (unset: none)
+  std::optional<double> ttft_p90_ms;     // the brokers' recent p90 (unset: no figure)
 };
 
 struct AutoscaleMemory {  // per service, kept between cycles

@@ -80,6 +80,63 @@ TEST_CASE("decide_scale: bounds, wake, idle to zero, and the stabilisation windo
   CHECK(decide_scale(sig(2, 8, 5, 0), d, t0 + seconds(61), w).wanted == 2);
 }
 
+TEST_CASE("decide_scale: the TTFT rule - desired = max(load rule, ceil(wanted * p90 / target))") {
+  const AutoscaleWindows w{seconds(0), seconds(0)};
+  const SteadyTime t0{};
+  struct Case {
+    const char* name;
+    int min, max, wanted;
+    double load;
+    std::optional<double> target_ttft, p90;
+    int expect;
+    const char* reason_part;
+  };
+  const Case cases[] = {
+      {"no target: load rule only", 1, 8, 2, 8, std::nullopt, 900, 2, ""},
+      {"target but no figure: load rule only", 1, 8, 2, 8, 200, std::nullopt, 2, ""},
+      {"p90 at target: stays", 1, 8, 2, 8, 200, 200, 2, ""},
+      {"p90 twice the target: doubles", 1, 8, 2, 0, 200, 400, 4, "ttft p90 400 ms above target 200 ms"},
+      {"p90 1.2x: ceil", 1, 8, 2, 0, 200, 240, 3, "ttft p90 240 ms above target"},
+      {"capped at max", 1, 5, 2, 0, 100, 1000, 5, "ttft p90 1000 ms above"},
+      {"load rule larger: load decides", 1, 8, 2, 24, 200, 300, 6, "load 24.0 above target"},
+      {"p90 low: down to the load rule", 1, 8, 4, 4, 200, 50, 1, "load 4.0 below target"},
+      {"p90 low, no load: the TTFT rule keeps 2", 1, 8, 4, 0, 200, 100, 2, "ttft p90 100 ms below target 200 ms"},
+      {"never under min", 3, 8, 4, 0, 200, 10, 3, "below target"},
+      {"at zero: woken by load, not scaled by TTFT", 0, 8, 0, 1, 1, 1000, 1, "woken"},
+      {"idle to zero despite a high p90", 0, 8, 3, 0, 100, 1000, 0, "idle for"},
+      {"absurd p90 is bounded", 1, 8, 2, 0, 0.001, 1e300, 8, "above target"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    AutoscaleSignal s;
+    s.min_replicas = c.min;
+    s.max_replicas = c.max;
+    s.wanted = c.wanted;
+    s.load = c.load;
+    s.target_outstanding = 4;
+    s.idle_for_s = std::string(c.name).rfind("idle", 0) == 0 ? 100 : 1;
+    s.idle_seconds = 60;
+    s.target_ttft_ms = c.target_ttft;
+    s.ttft_p90_ms = c.p90;
+    AutoscaleMemory m;
+    AutoscaleDecision d = decide_scale(s, m, t0, w);
+    CHECK(d.wanted == c.expect);
+    CHECK(d.reason.find(c.reason_part) != std::string::npos);
+  }
+  // The up window applies to the TTFT rule too.
+  const AutoscaleWindows slow{seconds(10), seconds(30)};
+  AutoscaleSignal s;
+  s.min_replicas = 1;
+  s.max_replicas = 8;
+  s.wanted = 2;
+  s.target_ttft_ms = 100;
+  s.ttft_p90_ms = 300;
+  AutoscaleMemory m;
+  CHECK(decide_scale(s, m, t0, slow).wanted == 2);
+  CHECK(decide_scale(s, m, t0 + seconds(9), slow).wanted == 2);
+  CHECK(decide_scale(s, m, t0 + seconds(10), slow).wanted == 6);
+}
+
 std::string wanted_of(Env& env, const std::string& svc) {
   return one(env.pool(), "SELECT replicas_wanted FROM services WHERE id = " + q(svc));
 }
@@ -129,11 +186,16 @@ TEST_CASE("autoscaler in the cycle: up on broker load, down, to zero when idle, 
   CHECK(wanted_of(*env, svc) == "0");
 
   // A wake from a broker: back to 1 at once, and the demand key is consumed.
+  const std::string before_wake = one(env->pool(), "SELECT last_request_at FROM services");
   REQUIRE(env->redis->set(demand_key(svc), "1").is_ok());
   r = rec.run_cycle();
   CHECK(wanted_of(*env, svc) == "1");
   CHECK(r.placement.placed == 1);
   CHECK(!env->redis->get(demand_key(svc))->has_value());
+  // The wake counts as a request: not idled back to zero before the brokers report.
+  CHECK(one(env->pool(), "SELECT last_request_at > '" + before_wake + "'::timestamptz FROM services") == "t");
+  r = rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "1");
 }
 
 TEST_CASE("autoscaler: load from the agents' heartbeats (outstanding per ready replica)") {
@@ -156,6 +218,37 @@ TEST_CASE("autoscaler: load from the agents' heartbeats (outstanding per ready r
   CycleReport r = rec.run_cycle();
   CHECK(r.autoscaled == 1);
   CHECK(wanted_of(*env, svc) == "4");
+}
+
+TEST_CASE("autoscaler in the cycle: the brokers' TTFT p90 above the service's target scales up") {
+  auto env = make_env();
+  if (!env) return;
+  Pool2 p = make_pool(*env);
+  heartbeat(*env, p.n1, p.s1);
+  heartbeat(*env, p.n2, p.s2);
+  const std::string svc = add_service(env->pool(), p.tenant, p.file, "chat", 1, R"({"device_kind":"cpu"})");
+  one(env->pool(), "UPDATE services SET min_replicas = 1, max_replicas = 4, target_outstanding = 100, "
+                   "target_ttft_ms = 100 WHERE id = " + q(svc) + " RETURNING id");
+  env->config.scale_up_window = milliseconds(0);
+  Reconciler rec(env->pool(), *env->redis, *env->routes, env->config, env->metrics);
+  REQUIRE(rec.became_leader().is_ok());
+  rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "1");
+  // Two brokers: the larger p90 counts (250 ms on 1 replica, target 100 ms: 3);
+  // a broker without samples (ttft_count 0) is not a figure.
+  REQUIRE(env->redis->hset(load_key(svc), {{"broker-a", R"({"in_flight":1,"ttft_p90_ms":250,"ttft_count":4})"},
+                                           {"broker-b", R"({"in_flight":0,"ttft_p90_ms":120,"ttft_count":9})"},
+                                           {"broker-c", R"({"in_flight":0,"ttft_p90_ms":9000,"ttft_count":0})"}})
+              .is_ok());
+  CycleReport r = rec.run_cycle();
+  CHECK(r.autoscaled == 1);
+  CHECK(wanted_of(*env, svc) == "3");
+  // Without a target, the same figures do nothing (load 1 of 100).
+  one(env->pool(), "UPDATE services SET target_ttft_ms = NULL, min_replicas = 1, max_replicas = 4, "
+                   "replicas_wanted = 1 WHERE id = " + q(svc) + " RETURNING id");
+  r = rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "1");
+  (void)env->redis->del({load_key(svc)});
 }
 
 }  // namespace

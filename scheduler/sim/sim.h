@@ -32,6 +32,9 @@
 //  - Invariants (invariants.h) are checked every 1,000 events and at the end
 //    over the sim's own record of bound replicas (not the snapshot's
 //    counters); any violation is reported and counted.
+//  - Timings are the scheduling thread's CPU time (CLOCK_THREAD_CPUTIME_ID)
+//    in place() + reserve(): the cost on one core, whatever else the
+//    machine runs.
 //  - Determinism: equal options give equal results except the timings
 //    (seconds, placements/s, latencies), which SimResult::to_text prints on
 //    lines starting "timing" (omitted with timings = false).

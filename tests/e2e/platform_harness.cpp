@@ -12,7 +12,7 @@ namespace scn::e2e {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::unique_ptr<Platform> Platform::start() {
+std::unique_ptr<Platform> Platform::start(const PlatformOptions& options) {
   auto server = db::testing::pg_url_for_tests();
   if (!server) return nullptr;
   std::unique_ptr<Platform> p(new Platform());
@@ -37,24 +37,24 @@ std::unique_ptr<Platform> Platform::start() {
   const std::string bin = scn::testing::scn_binary();
   const fs::path logs = p->tmp_.path() / "logs";
   p->scheduler_port_ = broker::pick_port();
-  p->scheduler_ = std::make_unique<ScnProcess>(
-      "scheduler", bin,
-      std::vector<std::string>{"scheduler", "--pg-url", p->pg_url(), "--redis-url", p->redis_url(), "--host",
-                               "127.0.0.1", "--port", std::to_string(p->scheduler_port_), "--heartbeat-ms",
-                               std::to_string(kHeartbeatMs), "--node-ttl-ms", std::to_string(kNodeTtlMs),
-                               "--loop-ms", "500"},
-      logs / "scheduler.log");
+  std::vector<std::string> scheduler_args{
+      "scheduler", "--pg-url", p->pg_url(), "--redis-url", p->redis_url(), "--host",
+      "127.0.0.1", "--port", std::to_string(p->scheduler_port_), "--heartbeat-ms",
+      std::to_string(kHeartbeatMs), "--node-ttl-ms", std::to_string(kNodeTtlMs),
+      "--loop-ms", "500"};
+  scheduler_args.insert(scheduler_args.end(), options.scheduler_args.begin(), options.scheduler_args.end());
+  p->scheduler_ = std::make_unique<ScnProcess>("scheduler", bin, scheduler_args, logs / "scheduler.log");
   st = p->scheduler_->start_listening(p->scheduler_port_, 30s);
   REQUIRE_MESSAGE(st.is_ok(), st.to_string());
 
   p->broker_port_ = broker::pick_port();
-  p->broker_ = std::make_unique<ScnProcess>(
-      "broker", bin,
-      std::vector<std::string>{"broker", "--pg-url", p->pg_url(), "--redis-url", p->redis_url(), "--host",
-                               "127.0.0.1", "--port", std::to_string(p->broker_port_), "--usage-flush-ms",
-                               "1000", "--model-store", scn::testing::shared_path("models"), "--kdf-cost",
-                               "10"},
-      logs / "broker.log");
+  std::vector<std::string> broker_args{
+      "broker", "--pg-url", p->pg_url(), "--redis-url", p->redis_url(), "--host",
+      "127.0.0.1", "--port", std::to_string(p->broker_port_), "--usage-flush-ms",
+      "1000", "--model-store", scn::testing::shared_path("models"), "--kdf-cost",
+      "10"};
+  broker_args.insert(broker_args.end(), options.broker_args.begin(), options.broker_args.end());
+  p->broker_ = std::make_unique<ScnProcess>("broker", bin, broker_args, logs / "broker.log");
   st = p->broker_->start_listening(p->broker_port_, 30s);
   REQUIRE_MESSAGE(st.is_ok(), st.to_string());
   return p;

@@ -8,7 +8,8 @@
 // Contract:
 //  - Platform::start() answers nullptr when the test is to be skipped
 //    (SCN_PG_URL unset outside CI); a part that fails to start fails the
-//    test with its log.
+//    test with its log. PlatformOptions add flags to the scheduler's and the
+//    broker's command lines (after the harness's own).
 //  - add_agent() starts an agent with its own state folder; restart_*()
 //    stop (SIGTERM) and start the process again with the same arguments.
 //  - The destructor stops agents, broker, scheduler, Redis, then drops the
@@ -41,9 +42,14 @@ using broker::ScnProcess;
 inline constexpr int kHeartbeatMs = 2000;
 inline constexpr int kNodeTtlMs = 6000;
 
+struct PlatformOptions {
+  std::vector<std::string> scheduler_args;  // e.g. {"--autoscale-up-window-ms", "1000"}
+  std::vector<std::string> broker_args;     // e.g. {"--cold-start-hold-ms", "60000"}
+};
+
 class Platform {
  public:
-  static std::unique_ptr<Platform> start();
+  static std::unique_ptr<Platform> start(const PlatformOptions& options = {});
   ~Platform();
 
   db::PgPool& pg() { return *pool_; }

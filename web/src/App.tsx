@@ -21,6 +21,9 @@ import { PoolPage } from './pages/Pool';
 import { CentersPage } from './pages/Centers';
 import { TenantsPage } from './pages/Tenants';
 import { AuditPage } from './pages/Audit';
+import { BillsPage } from './pages/Bills';
+import { PricesPage } from './pages/Prices';
+import { RequestsPage } from './pages/Requests';
 import { NotFoundPage } from './pages/NotFound';
 
 interface RouteDef {
@@ -39,9 +42,12 @@ const ROUTES: RouteDef[] = [
   { path: '/chat', roles: ['member'], page: ChatPage, nav: 'nav.chat', testid: 'nav-chat' },
   { path: '/keys', roles: ['member', 'admin'], page: ApiKeysPage, nav: 'nav.keys', testid: 'nav-keys' },
   { path: '/usage', roles: ['member', 'admin'], page: UsagePage, nav: 'nav.usage', testid: 'nav-usage' },
+  { path: '/bills', roles: ['member', 'admin'], page: BillsPage, nav: 'nav.bills', testid: 'nav-bills' },
+  { path: '/requests', roles: ['member', 'admin'], page: RequestsPage, nav: 'nav.requests', testid: 'nav-requests' },
   { path: '/nodes', roles: ['operator', 'admin'], page: NodesPage, nav: 'nav.nodes', testid: 'nav-nodes' },
   { path: '/tokens', roles: ['operator', 'admin'], page: JoinTokensPage, nav: 'nav.tokens', testid: 'nav-tokens' },
   { path: '/centers', roles: ['admin'], page: CentersPage, nav: 'nav.centers', testid: 'nav-centers' },
+  { path: '/prices', roles: ['admin'], page: PricesPage, nav: 'nav.prices', testid: 'nav-prices' },
   { path: '/tenants', roles: ['admin'], page: TenantsPage, nav: 'nav.tenants', testid: 'nav-tenants' },
   { path: '/audit', roles: ['admin'], page: AuditPage, nav: 'nav.audit', testid: 'nav-audit' },
 ];

@@ -23,6 +23,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { allowedNames, englishWords, visibleText } from './chinese.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SOURCE = process.env.SCN_SOURCE_DIR || resolve(here, '..', '..');
@@ -88,6 +90,10 @@ if (!existsSync(join(SOURCE, 'web', 'dist', 'index.html'))) skipOrFail('web/dist
 let chromium;
 try { ({ chromium } = await import('playwright-core')); } catch (e) {
   skipOrFail(`npm package playwright-core is missing (cd web && npm ci): ${e.message}`);
+}
+let AXE;
+try { AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js'); } catch (e) {
+  skipOrFail(`npm package axe-core is missing (cd web && npm ci): ${e.message}`);
 }
 mkdirSync(SHOTS, { recursive: true });
 
@@ -164,8 +170,8 @@ try {
     args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
   });
   const tid = (page, id) => page.getByTestId(id);
-  async function newPage(lang = 'en') {
-    const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: lang === 'zh' ? 'zh-CN' : 'en-US' });
+  async function newPage(lang = 'en', viewport = { width: 1366, height: 900 }) {
+    const ctx = await browser.newContext({ viewport, locale: lang === 'zh' ? 'zh-CN' : 'en-US', acceptDownloads: true });
     const page = await ctx.newPage();
     page.setDefaultTimeout(30000);
     page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
@@ -208,6 +214,7 @@ try {
     await tid(page, T.launchName).fill(svcName);
     await tid(page, T.launchReplicas).fill('1');
     await shot(page, '1-launch');
+    await axeCheck(page, 'the launch dialog');
     await tid(page, T.launchSubmit).click();
     // The app opens the new service (or its list: follow the link).
     await page.waitForURL(/\/services(\/[0-9a-f-]{36})?$/, { timeout: 30000 });
@@ -328,7 +335,7 @@ try {
     await page.waitForFunction(() => document.documentElement.lang.startsWith('zh'), null, { timeout: 10000 }).catch(() => {});
     await sleep(500);
     const allowed = await allowedNames(admin);
-    for (const path of ['/pool', '/nodes', '/centers', '/tenants', '/audit']) {
+    for (const path of ['/pool', '/nodes', '/centers', '/tenants', '/audit', '/prices', '/bills', '/requests']) {
       await page.goto(`${base}${path}`);
       await page.waitForLoadState('networkidle');
       await sleep(300);
@@ -357,6 +364,225 @@ try {
     await shot(page, '4-foreign-service');
     await page.context().close();
   });
+
+  // ---- 5: money and forms: prices, the bill, requests, users, limits, keys --
+  await step('5 (prices, bills, forms)', async () => {
+    const page = await newPage();
+    await signIn(page, 'admin', pw('admin'));
+    await page.goto(`${base}/prices`);
+    await tid(page, 'price-form').waitFor();
+    await tid(page, 'price-model').fill('*');
+    await tid(page, 'price-prompt_per_million').fill('1000');
+    await tid(page, 'price-completion_per_million').fill('2000.5');
+    await tid(page, 'price-replica_hour').fill('3.6');
+    await tid(page, 'price-save').click();
+    await tid(page, 'price-saved').waitFor();
+    const prices = (await admin('GET', '/api/v1/prices')).body;
+    const every = prices.data.find((p) => p.model === '*' && p.center_id === null);
+    check(every && every.prompt_per_million === '1000' && every.completion_per_million === '2000.5' && every.replica_hour === '3.6',
+      `the price form set the price of every model (${JSON.stringify(every)})`);
+    await tid(page, 'price-row-*-all').waitFor();
+    check((await tid(page, 'price-row-*-all').innerText()).includes('CN¥2,000.5'), 'the price row is in CNY, locale-formatted');
+    await shot(page, '5-prices');
+
+    // The admin makes a tenant, a member of it, and sets its limits.
+    await page.goto(`${base}/tenants`);
+    await tid(page, 'tenant-name').fill('web-tenant');
+    await tid(page, 'tenant-display').fill('Web tenant');
+    await tid(page, 'tenant-create').click();
+    await tid(page, 'tenant-row-web-tenant').waitFor();
+    await tid(page, 'user-name').fill('web-member');
+    await tid(page, 'user-password').fill('web-member-pass');
+    await tid(page, 'user-role').selectOption('member');
+    await tid(page, 'user-tenant').selectOption({ label: 'web-tenant' });
+    await tid(page, 'user-create').click();
+    await tid(page, 'user-row-web-member').waitFor();
+    check(true, 'the admin created a tenant and its member with the forms');
+    await tid(page, 'tenant-limits-web-tenant').click();
+    await tid(page, 'tenant-limits-form').waitFor();
+    await tid(page, 'limits-max_replicas').fill('7');
+    await tid(page, 'limits-requests_per_minute').fill('120');
+    await tid(page, 'limits-monthly_token_budget').fill('1000000');
+    await shot(page, '5-tenant-limits');
+    await axeCheck(page, 'the tenant limits dialog');
+    await tid(page, 'limits-save').click();
+    await tid(page, 'tenant-limits-form').waitFor({ state: 'detached' });
+    const wt = (await admin('GET', '/api/v1/tenants')).body.data.find((x) => x.name === 'web-tenant');
+    const lim = wt && (await admin('GET', `/api/v1/tenants/${wt.id}/limits`)).body;
+    check(lim && lim.max_replicas === 7 && lim.requests_per_minute === 120 && lim.monthly_token_budget === 1000000 &&
+      lim.tokens_per_minute === null, `the limits form set the tenant's quota and limits (${JSON.stringify(lim)})`);
+    await shot(page, '5-tenants');
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'web-member', password: 'web-member-pass' }),
+    });
+    check(login.status === 200, `the new member can sign in (${login.status})`);
+
+    // The admin sees every tenant's bill.
+    await page.goto(`${base}/bills`);
+    await tid(page, 'bill-tenant-demo').waitFor({ timeout: 30000 });
+    await shot(page, '5-bills-admin');
+    await page.context().close();
+
+    // The tenant: its bill (money, CSV), its requests, a key with limits.
+    const tp = await newPage();
+    await signIn(tp, 'demo', pw('demo'));
+    await tp.goto(`${base}/bills`);
+    await tid(tp, `bill-line-${svcName}`).first().waitFor({ timeout: 30000 });
+    // Replica-hours grow while replicas run: the page's total is the broker's
+    // within the fen or two the time between the two reads adds.
+    const bill = (await (await session('demo', pw('demo')))('GET', '/api/v1/bills')).body;
+    const totalNow = () => tid(tp, 'bill-total').evaluate((e) => [e.innerText.trim(), e.getAttribute('data-amount')]);
+    const [totalText, shown] = await totalNow();
+    check(Number(bill.total) > 0 && Math.abs(Number(shown) - Number(bill.total)) < 0.1,
+      `the bill total is the broker's (page ${shown}, API ${bill.total})`);
+    const cny = (lang, v) => new Intl.NumberFormat(lang, { style: 'currency', currency: 'CNY', minimumFractionDigits: 2 }).format(v);
+    check(totalText === cny('en-US', shown), `the total is formatted as CNY (${totalText})`);
+    const [download] = await Promise.all([tp.waitForEvent('download'), tid(tp, 'bill-csv').click()]);
+    const csvPath = join(work, 'bill.csv');
+    await download.saveAs(csvPath);
+    const csv = readFileSync(csvPath, 'utf8');
+    check(csv.startsWith('tenant_id,tenant_name,service_id') && csv.includes(svcName) && /\r\ntotal,/.test(csv),
+      `the CSV download is the broker's bill (${download.suggestedFilename()})`);
+    await shot(tp, '5-bills');
+    await tid(tp, 'bill-prev').click();
+    await tp.waitForFunction(() => document.querySelector('[data-testid="bill-month"]').value !== '', null);
+    await tp.selectOption('[data-testid="lang-switch"]', 'zh');
+    await tid(tp, 'bill-next').click();
+    await tid(tp, `bill-line-${svcName}`).first().waitFor();
+    const [zhTotal, zhAmount] = await totalNow();
+    const zhWant = cny('zh-CN', zhAmount);
+    check(zhTotal === zhWant && zhTotal.startsWith('¥'), `in Chinese the total is ${zhTotal} (${zhWant})`);
+    await shot(tp, '5-bills-zh');
+    await tp.selectOption('[data-testid="lang-switch"]', 'en');
+
+    await tp.goto(`${base}/requests`);
+    await tid(tp, `request-row-${svcName}`).first().waitFor({ timeout: 30000 });
+    const routeText = await tid(tp, `request-row-${svcName}`).first().innerText();
+    check(/(sh-cpu|bj-gpu|gz-gpu) \/ \S+ \/ [0-9a-f]{8}/.test(routeText) && routeText.includes('200'),
+      `a request shows status and route center / node / replica (${routeText.replace(/\s+/g, ' ').slice(0, 160)})`);
+    await shot(tp, '5-requests');
+
+    await tp.goto(`${base}/keys`);
+    await tid(tp, 'key-name').fill('limited');
+    await tp.locator('details.wide summary').click();
+    await tid(tp, 'key-limits-requests_per_minute').fill('5');
+    await tid(tp, `key-scope-${svcName}`).check();
+    await tid(tp, 'key-expiry').fill('2');
+    await tid(tp, 'key-create').click();
+    await tid(tp, 'key-secret').waitFor();
+    const demo = await session('demo', pw('demo'));
+    const keyRow = (await demo('GET', '/api/v1/api-keys')).body.data.find((k) => k.name === 'limited');
+    const key = keyRow && (await demo('GET', `/api/v1/api-keys/${keyRow.id}`)).body;
+    check(key && key.limits.requests_per_minute === 5 && key.services?.length === 1 && key.services[0].name === svcName &&
+      key.expires_at && Math.abs(new Date(key.expires_at) - Date.now() - 2 * 86400000) < 600000,
+      `the key form sets limits, services and expiry (${JSON.stringify(key)})`);
+    await tid(tp, 'key-edit-limited').click();
+    await tid(tp, 'key-edit-form').waitFor();
+    await tid(tp, 'key-edit-requests_per_minute').fill('');
+    await tid(tp, 'key-edit-tokens_per_minute').fill('5000');
+    await tid(tp, 'key-edit-all').check();
+    await shot(tp, '5-key-edit');
+    await axeCheck(tp, 'the key limits dialog');
+    await tid(tp, 'key-edit-save').click();
+    await tid(tp, 'key-edit-form').waitFor({ state: 'detached' });
+    const edited = (await demo('GET', `/api/v1/api-keys/${keyRow.id}`)).body;
+    check(edited.limits.requests_per_minute === null && edited.limits.tokens_per_minute === 5000 && edited.services === null,
+      `the key's limits and scope were changed with PATCH (${JSON.stringify(edited.limits)}, ${JSON.stringify(edited.services)})`);
+    await tp.context().close();
+  });
+
+  // ---- 6: accessibility (axe) in both languages, keyboard, phone -----------
+  await step('6 (accessibility)', async () => {
+    const roles = [
+      ['demo', ['/catalog', '/services', `/services/${serviceId}`, '/chat', '/keys', '/usage', '/bills', '/requests']],
+      ['bj-gpu-op', ['/nodes', '/tokens']],
+      ['admin', ['/pool', '/services', '/nodes', '/tokens', '/centers', '/prices', '/tenants', '/bills', '/requests', '/audit', '/usage', '/keys']],
+    ];
+    for (const lang of ['en', 'zh']) {
+      const lp = await newPage(lang);
+      await lp.goto(`${base}/login`);
+      await tid(lp, T.loginSubmit).waitFor();
+      await axeCheck(lp, `/login (${lang})`);
+      await lp.context().close();
+      for (const [user, paths] of roles) {
+        const page = await newPage();
+        await signIn(page, user, pw(user));
+        await tid(page, T.langSwitch).first().selectOption(lang);
+        for (const path of paths) {
+          await page.goto(`${base}${path}`);
+          await page.waitForLoadState('networkidle').catch(() => {});
+          await page.locator('main h1').first().waitFor();
+          await axeCheck(page, `${path} as ${user} (${lang})`);
+        }
+        await page.context().close();
+      }
+    }
+
+    // Keyboard: the first Tab reaches the skip link; tabbing on reaches the
+    // navigation; Enter on a link opens the page and the focus can go on.
+    const page = await newPage();
+    await signIn(page, 'admin', pw('admin'));
+    await page.goto(`${base}/pool`);
+    await page.locator('main h1').waitFor();
+    await page.keyboard.press('Tab');
+    check(await page.evaluate(() => document.activeElement?.classList.contains('skip')), 'the first Tab stop is "skip to content"');
+    let reached = false;
+    for (let n = 0; n < 30 && !reached; n++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'nav-prices');
+    }
+    check(reached, 'Tab reaches the "Prices" link of the navigation');
+    const focusVisible = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle !== 'none');
+    check(focusVisible, 'the focused link has a visible outline');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/prices$/);
+    await tid(page, 'price-form').waitFor();
+    check(true, 'Enter on the link opened /prices');
+    await page.keyboard.press('Shift+Tab');
+    check(await page.evaluate(() => !!document.activeElement && document.activeElement !== document.body),
+      'the focus stays on the page after navigating');
+    await page.context().close();
+
+    // A phone: the menu is a toggled drawer, nothing wider than the screen.
+    for (const [user, paths] of [['demo', ['/catalog', '/bills', '/keys']], ['admin', ['/pool', '/tenants']]]) {
+      const ph = await newPage('en', { width: 390, height: 844 });
+      await signIn(ph, user, pw(user));
+      for (const path of paths) {
+        await ph.goto(`${base}${path}`);
+        await ph.locator('main h1').first().waitFor();
+        await ph.waitForLoadState('networkidle').catch(() => {});
+        const { wide, culprits } = await ph.evaluate(() => {
+          // The innermost elements reaching past the right edge (not inside a scroll box).
+          const out = [];
+          for (const el of document.querySelectorAll('body *')) {
+            if (el.closest('.table-scroll, .copy-field, pre, .chat-log')) continue;
+            const r = el.getBoundingClientRect();
+            if (r.right <= window.innerWidth + 1 || r.width === 0) continue;
+            if ([...el.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1)) continue;
+            out.push(`${el.tagName.toLowerCase()}${el.className ? `.${String(el.className).replace(/\s+/g, '.')}` : ''}${el.dataset.testid ? `[${el.dataset.testid}]` : ''} (${Math.round(r.right)} px)`);
+          }
+          return { wide: document.documentElement.scrollWidth - window.innerWidth, culprits: out.slice(0, 5) };
+        });
+        check(wide <= 1, `${path} fits a 390 px phone (overflow ${wide} px${culprits.length ? `: ${culprits.join(', ')}` : ''})`);
+        await shot(ph, `6-phone-${user}${path.replace(/\//g, '-')}`);
+      }
+      await ph.locator('.menu-toggle').click();
+      await ph.locator('nav#nav.open').waitFor();
+      await shot(ph, `6-phone-${user}-menu`);
+      await ph.context().close();
+    }
+  });
+
+  async function axeCheck(page, what) {
+    if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.addScriptTag({ path: AXE });
+    const violations = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { resultTypes: ['violations'] });
+      return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+    });
+    check(violations.length === 0, `axe: no serious or critical violation on ${what}${violations.length ? `:\n    ${violations.join('\n    ')}` : ''}`);
+  }
 } catch (e) {
   failures++;
   console.error(`FAILED: ${e.stack || e}`);
@@ -371,58 +597,3 @@ try {
 }
 log(failures ? `${failures} check(s) failed; screenshots in ${SHOTS}` : `passed; screenshots in ${SHOTS}`);
 process.exit(failures ? 1 : 0);
-
-// ---- the Chinese check -------------------------------------------------------
-// Visible text: innerText of the body, plus placeholders, titles and
-// aria-labels of visible elements.
-async function visibleText(page) {
-  return page.evaluate(() => {
-    const parts = [document.body.innerText];
-    for (const el of document.querySelectorAll('[placeholder], [title], [aria-label]')) {
-      const r = el.getBoundingClientRect();
-      if (r.width === 0 && r.height === 0) continue;
-      for (const a of ['placeholder', 'title', 'aria-label']) if (el.getAttribute(a)) parts.push(el.getAttribute(a));
-    }
-    return parts.join('\n');
-  });
-}
-// Words of two or more ASCII letters that are neither names from the
-// platform's data nor product names, units or abbreviations.
-function englishWords(text, allowed) {
-  const out = new Set();
-  for (const m of text.matchAll(/[A-Za-z][A-Za-z0-9._@\/+-]*/g)) {
-    const w = m[0].replace(/[._\/-]+$/, '');
-    if (!/[A-Za-z]{2}/.test(w)) continue;                     // x, 8x, v1
-    if (allowed.has(w) || allowed.has(w.toLowerCase())) continue;
-    if (/^[0-9a-f-]{8,}$/i.test(w)) continue;                  // ids, hashes
-    if (w.split(/[-_.\/@]/).every((p) => !/[A-Za-z]{2}/.test(p) || allowed.has(p) || allowed.has(p.toLowerCase()))) continue;
-    out.add(w);
-  }
-  return [...out];
-}
-async function allowedNames(admin) {
-  const names = new Set([
-    'scn', 'English', 'CPU', 'GPU', 'NPU', 'API', 'URL', 'ID', 'IP', 'CNY', 'RMB', 'UTC', 'CSV', 'JSON', 'HTTP', 'HTTPS',
-    'OpenAI', 'ECharts', 'GiB', 'MiB', 'KiB', 'TiB', 'GB', 'MB', 'KB', 'TB', 'ms', 'GGUF', 'Q4_0', 'Q8_0', 'F16', 'F32',
-    'BF16', 'K_M', 'H200', 'H100', 'A100', 'Ascend', 'Xeon', 'EPYC', 'NVIDIA', 'Huawei', 'top_p', 'tokens', 'curl',
-    'Bearer', 'DeepSeek', 'Qwen', 'Llama', 'stories', 'R1', 'scheduler', 'agent', 'join', 'token', 'simulate', 'name',
-    'state', 'dir', 'sk',
-  ]);
-  const add = (v) => {
-    if (typeof v !== 'string' || !v) return;
-    names.add(v);
-    for (const p of v.split(/[\s\-_.\/@:]+/)) if (p) names.add(p);
-    for (const m of v.matchAll(/[A-Za-z][A-Za-z0-9]*/g)) names.add(m[0]);  // "Intel(R) Xeon(R) ..."
-  };
-  const walk = (v, key = '') => {
-    if (Array.isArray(v)) v.forEach((x) => walk(x, key));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k);
-    else if (/name|model|family|region|username|kind|quant|id|prefix|action|target|address|hostname|reason|url/i.test(key)) add(v);
-  };
-  for (const path of ['/api/v1/pool', '/api/v1/nodes', '/api/v1/centers', '/api/v1/tenants', '/api/v1/users',
-    '/api/v1/services', '/api/v1/catalog', '/api/v1/audit?limit=1000', '/api/v1/config']) {
-    const r = await admin('GET', path);
-    if (r.status === 200) walk(r.body);
-  }
-  return names;
-}

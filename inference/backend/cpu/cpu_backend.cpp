@@ -1,10 +1,17 @@
 // The CPU backend: weights packed by pack_weight (packed_weight.h), matmuls
 // by MatmulRunner (matmul.h), everything else by the ops of ops.h, all on
 // one thread pool. The kernels are those of active_isa() (cpu_features.h).
+// Backend memory is host memory (host_memory.h); paged attention gathers
+// each sequence's K/V blocks into contiguous scratch and runs the attention
+// op per chunk.
+#include <algorithm>
+#include <cstring>
 #include <thread>
+#include <vector>
 
 #include "inference/backend/backend.h"
 #include "inference/backend/cpu/cpu_features.h"
+#include "inference/backend/cpu/host_memory.h"
 #include "inference/backend/cpu/matmul.h"
 #include "inference/backend/cpu/ops.h"
 #include "inference/backend/cpu/packed_weight.h"
@@ -19,6 +26,20 @@ class CpuBackend final : public Backend {
 
   std::string_view name() const override { return "cpu"; }
   int n_threads() const override { return pool_.size(); }
+  std::string describe() const override {
+    return "cpu: " + std::to_string(pool_.size()) + " threads, " +
+           std::string(cpu::isa_name(cpu::active_isa()));
+  }
+
+  void* alloc(size_t bytes) override { return host_alloc(bytes); }
+  void free(void* p) override { host_free(p); }
+  void upload(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  Result<const float*> prepare_vector(const float* host, int64_t) override { return host; }
 
   Result<std::unique_ptr<Weight>> prepare_weight(GgmlType type, int64_t rows, int64_t cols,
                                                  const void* data) override {
@@ -61,9 +82,46 @@ class CpuBackend final : public Backend {
     cpu::attention(pool_, q, k, v, out, p);
   }
 
+  void kv_store(const KvLayer& kv, const float* k, const float* v,
+                const PagedBatch& b) override {
+    host_kv_store(kv, k, v, b);
+  }
+  // Per chunk: its sequence's K/V rows [0, pos0 + n) gathered block by block
+  // into kg_/vg_ [len][kv_dim], then the contiguous attention op.
+  void paged_attention(const float* q, const KvLayer& kv, float* out, const PagedBatch& b,
+                       const AttentionParams& p) override {
+    const int64_t qd = p.n_heads * p.head_dim;
+    for (int32_t s = 0; s < b.n_seqs; ++s) {
+      const int32_t n = b.seq_n_rows[s], pos0 = b.seq_pos0[s], r0 = b.seq_row0[s];
+      if (n <= 0) continue;
+      const int64_t len = static_cast<int64_t>(pos0) + n;
+      const size_t floats = static_cast<size_t>(len * kv.kv_dim);
+      if (kg_.size() < floats) {
+        kg_.resize(floats);
+        vg_.resize(floats);
+      }
+      host_gather_kv(kv, b.seq_blocks + static_cast<size_t>(s) * b.max_blocks, len, kg_.data(),
+                     vg_.data());
+      AttentionParams pc = p;
+      pc.n_tokens = n;
+      pc.pos0 = pos0;
+      pc.kv_stride = kv.kv_dim;
+      cpu::attention(pool_, q + static_cast<size_t>(r0) * qd, kg_.data(), vg_.data(),
+                     out + static_cast<size_t>(r0) * qd, pc);
+    }
+  }
+  void gather_rows(const float* x, const int32_t* rows, int64_t n, int64_t dim,
+                   float* out) override {
+    host_gather_rows(x, rows, n, dim, out);
+  }
+  void argmax(const float* logits, int64_t n, int64_t n_vocab, int32_t* ids) override {
+    host_argmax(logits, n, n_vocab, ids);
+  }
+
  private:
   ThreadPool pool_;
   cpu::MatmulRunner mm_;
+  std::vector<float> kg_, vg_;  // one sequence's K and V rows, gathered (paged_attention)
 };
 
 }  // namespace

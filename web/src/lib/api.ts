@@ -69,6 +69,7 @@ export async function api<T = unknown>(
 export const get = <T>(path: string, signal?: AbortSignal) => api<T>('GET', path, undefined, { signal });
 export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body ?? {});
 export const del = (path: string) => api<void>('DELETE', path);
+export const patch = <T>(path: string, body: unknown) => api<T>('PATCH', path, body);
 
 export interface List<T> {
   data: T[];
@@ -247,6 +248,11 @@ export interface ApiKey {
   expires_at: string | null;
   revoked_at?: string | null;
   last_used_at?: string | null;
+  /** GET/PATCH /api-keys/{id} (and POST with limits): the key's own limits. */
+  limits?: Record<'requests_per_minute' | 'tokens_per_minute' | 'max_concurrent_requests' | 'monthly_token_budget', number | null>;
+  /** The services the key may call; null: every service of its tenant. */
+  services?: { id: string; name: string }[] | null;
+  monthly_tokens_used?: number | null;
 }
 
 export interface UsageRow {

@@ -2,8 +2,11 @@ import { useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { useApi } from '../lib/hooks';
 import { useAuth } from '../lib/auth';
-import { del, post, type ApiKey, type List, type Tenant } from '../lib/api';
+import { del, post, type ApiKey, type List, type Service, type Tenant } from '../lib/api';
+import { formToLimits, limitsToForm, type LimitsForm } from '../lib/limits';
 import { CopyField, ErrorBox, Loading, PageHeader, StateBadge } from '../components/ui';
+import { LimitInputs } from './LimitInputs';
+import { KeyEditDialog } from './KeyEditDialog';
 
 export function ApiKeysPage() {
   const i = useI18n();
@@ -18,18 +21,32 @@ export function ApiKeysPage() {
   const [created, setCreated] = useState<ApiKey | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [limits, setLimits] = useState<LimitsForm>(limitsToForm(null));
+  const [scope, setScope] = useState<string[]>([]);
+  const [editing, setEditing] = useState<ApiKey | null>(null);
+  const services = useApi<List<Service>>('/api/v1/services');
+  const scopeChoices = (services.data?.data ?? []).filter((s) => s.status !== 'deleted' && (!admin || s.tenant_id === tenantId));
 
   const create = async (e: Event) => {
     e.preventDefault();
+    const lim = formToLimits(limits);
+    if (lim.bad) {
+      setError(new Error(t('limits.bad', { field: t(`limits.${lim.bad}`) })));
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
       const body: Record<string, unknown> = { name: name.trim() };
+      if (Object.values(lim.limits).some((v) => v !== null)) body.limits = lim.limits;
+      if (scope.length) body.services = scope;
       if (days.trim()) body.expires_in_seconds = Math.round(Number(days) * 86400);
       if (admin) body.tenant_id = tenantId;
       const k = await post<ApiKey>('/api/v1/api-keys', body);
       setCreated(k);
       setName('');
+      setLimits(limitsToForm(null));
+      setScope([]);
       keys.reload();
     } catch (err) {
       setError(err);
@@ -75,6 +92,28 @@ export function ApiKeysPage() {
           {t('keys.expiresDays')}
           <input type="number" min={1} max={3650} step="any" value={days} placeholder={t('keys.never')} data-testid="key-expiry" onInput={(e) => setDays(e.currentTarget.value)} />
         </label>
+        <details class="wide">
+          <summary>{t('keys.advanced')}</summary>
+          <LimitInputs form={limits} onChange={setLimits} prefix="key-limits" />
+          <fieldset>
+            <legend>{t('keys.scope')}</legend>
+            <p class="hint">{t('keys.scopeHelp')}</p>
+            <div class="checks">
+              {scopeChoices.length === 0 && <span class="muted small">{t('services.empty')}</span>}
+              {scopeChoices.map((s) => (
+                <label class="check" key={s.id}>
+                  <input
+                    type="checkbox"
+                    checked={scope.includes(s.name)}
+                    onChange={(e) => setScope(e.currentTarget.checked ? [...scope, s.name] : scope.filter((x) => x !== s.name))}
+                    data-testid={`key-scope-${s.name}`}
+                  />
+                  {s.name}
+                </label>
+              ))}
+            </div>
+          </fieldset>
+        </details>
         <button type="submit" class="btn primary" disabled={busy} data-testid="key-create">
           {t('keys.createBtn')}
         </button>
@@ -92,7 +131,7 @@ export function ApiKeysPage() {
       <ErrorBox error={error ?? keys.error} />
       {keys.loading && !keys.data && <Loading />}
       {keys.data && (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0}>
           <table data-testid="keys-table">
             <thead>
               <tr>
@@ -127,9 +166,26 @@ export function ApiKeysPage() {
                   <td>{k.last_used_at ? i.date(k.last_used_at) : '—'}</td>
                   <td>
                     {!k.revoked_at && (
-                      <button type="button" class="btn small danger" onClick={() => revoke(k)} data-testid={`key-revoke-${k.name}`}>
-                        {t('keys.revoke')}
-                      </button>
+                      <div class="row-actions">
+                        <button
+                          type="button"
+                          class="btn small"
+                          onClick={() => setEditing(k)}
+                          data-testid={`key-edit-${k.name}`}
+                          aria-label={`${t('keys.limits')}: ${k.name}`}
+                        >
+                          {t('keys.limits')}
+                        </button>
+                        <button
+                          type="button"
+                          class="btn small danger"
+                          onClick={() => revoke(k)}
+                          data-testid={`key-revoke-${k.name}`}
+                          aria-label={`${t('keys.revoke')}: ${k.name}`}
+                        >
+                          {t('keys.revoke')}
+                        </button>
+                      </div>
                     )}
                   </td>
                 </tr>
@@ -138,6 +194,7 @@ export function ApiKeysPage() {
           </table>
         </div>
       )}
+      {editing && <KeyEditDialog apiKey={editing} onClose={() => setEditing(null)} onSaved={keys.reload} />}
     </section>
   );
 }

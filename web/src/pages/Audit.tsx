@@ -128,7 +128,7 @@ export function AuditPage() {
       </form>
       <ErrorBox error={error} />
       <p class="small muted">{t('audit.count', { n: rows.length })}</p>
-      <div class="table-scroll">
+      <div class="table-scroll" tabIndex={0}>
         <table data-testid="audit-table">
           <thead>
             <tr>

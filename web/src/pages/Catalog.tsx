@@ -137,7 +137,7 @@ export function CatalogPage() {
                 </p>
               )}
               {c.description && <p class="small">{c.description}</p>}
-              <div class="table-scroll">
+              <div class="table-scroll" tabIndex={0}>
                 <table class="compact">
                   <caption class="sr-only">{t('catalog.files')}</caption>
                   <thead>

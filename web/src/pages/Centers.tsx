@@ -36,7 +36,7 @@ export function CentersPage() {
       <ErrorBox error={centers.error} />
       {centers.loading && !centers.data && <Loading />}
       {centers.data && (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0}>
           <table data-testid="centers-table">
             <thead>
               <tr>

@@ -134,7 +134,7 @@ export function JoinTokensPage() {
       <ErrorBox error={error ?? tokens.error} />
       {tokens.loading && !tokens.data && <Loading />}
       {tokens.data && (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0}>
           <table data-testid="tokens-table">
             <thead>
               <tr>

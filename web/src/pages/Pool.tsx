@@ -207,7 +207,7 @@ export function PoolPage() {
             </div>
           )}
           <h2>{t('pool.centerTable')}</h2>
-          <div class="table-scroll">
+          <div class="table-scroll" tabIndex={0}>
             <table data-testid="pool-table">
               <thead>
                 <tr>

@@ -1,29 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { useApi, useNow } from '../lib/hooks';
-import { ApiError, del, deviceLabel, post, type Replica, type Service } from '../lib/api';
+import { ApiError, del, deviceLabel, post, type Service } from '../lib/api';
 import { Link, navigate } from '../lib/router';
 import { CopyField, ErrorBox, Loading, PageHeader, StateBadge } from '../components/ui';
+import { ReplicaProgress, fetchedOf, isFetching, useFetchBytes } from '../components/ReplicaProgress';
+import { useAuth } from '../lib/auth';
 import { NotFoundPage } from './NotFound';
-
-const STEPS = ['pending', 'scheduled', 'starting', 'ready'];
-
-/** Progress of a replica through pending -> scheduled -> starting -> ready. */
-function ReplicaProgress({ r, now }: { r: Replica; now: number }) {
-  const i = useI18n();
-  const step = STEPS.indexOf(r.state);
-  if (step < 0 || r.state === 'ready') return null;
-  const since = r.scheduled_at ? Math.max(0, Math.round((now - new Date(r.scheduled_at).getTime()) / 1000)) : null;
-  return (
-    <div class="progress-line">
-      <progress max={STEPS.length - 1} value={step} aria-label={i.t('services.progress')} />
-      <span class="small muted">
-        {i.t('services.step', { n: step + 1, total: STEPS.length })}
-        {since !== null && ` · ${i.t('services.elapsed', { s: i.num(since) })}`}
-      </span>
-    </div>
-  );
-}
 
 export function ServiceDetailPage({ params }: { params: Record<string, string> }) {
   const i = useI18n();
@@ -34,6 +17,9 @@ export function ServiceDetailPage({ params }: { params: Record<string, string> }
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<unknown>(null);
   const s = svc.data;
+  const { user } = useAuth();
+  const fetchingNodes = (s?.replicas ?? []).filter(isFetching).map((r) => r.node_id!).filter(Boolean);
+  const fetch = useFetchBytes(fetchingNodes, user?.role !== 'member', `${fetchingNodes.join(',')}@${svc.data?.replicas?.map((r) => r.reason).join('|')}@${Math.floor(now / 3000)}`);
 
   useEffect(() => {
     if (s && scaleTo === null) setScaleTo(s.replicas_wanted);
@@ -170,7 +156,7 @@ export function ServiceDetailPage({ params }: { params: Record<string, string> }
               {deviceLabel(r.device) && <span class="small muted">{deviceLabel(r.device)}</span>}
               {r.restarts > 0 && <span class="small muted">{t('services.restarts', { n: r.restarts })}</span>}
             </div>
-            <ReplicaProgress r={r} now={now} />
+            <ReplicaProgress r={r} now={now} fetched={fetchedOf(r, s.model_file_id, fetch)} />
             {r.reason && (
               <p class="reason small" data-testid="replica-reason">
                 <strong>{r.state === 'pending' ? t('services.whyPending') : t('services.whyHere')}:</strong> {r.reason}

@@ -1,9 +1,34 @@
+import { useEffect, useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
-import { useApi } from '../lib/hooks';
+import { useApi, useNow } from '../lib/hooks';
 import { useAuth } from '../lib/auth';
-import type { List, Service, Tenant } from '../lib/api';
+import { get, type List, type Service, type Tenant } from '../lib/api';
 import { Link } from '../lib/router';
 import { ErrorBox, Loading, PageHeader, StateBadge } from '../components/ui';
+import { ReplicaProgress, fetchedOf, isFetching, useFetchBytes } from '../components/ReplicaProgress';
+
+/** Replicas (with reasons) of the services that are not fully ready, re-read every 3 s. */
+function useStartingReplicas(list: Service[], tick: number): Record<string, Service> {
+  const [out, setOut] = useState<Record<string, Service>>({});
+  const ids = list.filter((s) => s.replicas_ready < s.replicas_wanted).slice(0, 20).map((s) => s.id);
+  useEffect(() => {
+    if (ids.length === 0) {
+      setOut({});
+      return;
+    }
+    let live = true;
+    Promise.all(ids.map((id) => get<Service>(`/api/v1/services/${id}`).catch(() => null))).then((all) => {
+      if (!live) return;
+      const m: Record<string, Service> = {};
+      for (const s of all) if (s) m[s.id] = s;
+      setOut(m);
+    });
+    return () => {
+      live = false;
+    };
+  }, [ids.join(','), tick]);
+  return out;
+}
 
 export function ServicesPage() {
   const i = useI18n();
@@ -14,6 +39,11 @@ export function ServicesPage() {
   const tenants = useApi<List<Tenant>>(admin ? '/api/v1/tenants' : null);
   const tenantName = (id: string) => tenants.data?.data.find((x) => x.id === id)?.name ?? id.slice(0, 8);
   const list = (services.data?.data ?? []).filter((s) => s.status !== 'deleted');
+  const now = useNow(1000);
+  const tick = Math.floor(now / 3000);
+  const starting = useStartingReplicas(list, tick);
+  const fetchingNodes = Object.values(starting).flatMap((s) => (s.replicas ?? []).filter(isFetching).map((r) => r.node_id!)).filter(Boolean);
+  const fetch = useFetchBytes(fetchingNodes, user?.role !== 'member', `${fetchingNodes.join(',')}@${tick}`);
 
   return (
     <section>
@@ -26,7 +56,7 @@ export function ServicesPage() {
       {services.loading && !services.data && <Loading />}
       {services.data && list.length === 0 && <p class="muted">{t('services.empty')}</p>}
       {list.length > 0 && (
-        <div class="table-scroll">
+        <div class="table-scroll" tabIndex={0}>
           <table data-testid="services-table">
             <thead>
               <tr>
@@ -53,6 +83,14 @@ export function ServicesPage() {
                   <td>
                     <StateBadge state={s.status} testid="service-state" />
                     {s.status_reason && <div class="small muted">{s.status_reason}</div>}
+                    {(starting[s.id]?.replicas ?? [])
+                      .filter((r) => r.state !== 'ready' && r.state !== 'stopped' && r.state !== 'lost')
+                      .map((r) => (
+                        <div key={r.id} class="small" data-testid="service-replica-progress">
+                          <StateBadge state={r.state} /> {r.node_name ?? ''}
+                          <ReplicaProgress r={r} now={now} fetched={fetchedOf(r, s.model_file_id, fetch)} />
+                        </div>
+                      ))}
                   </td>
                   <td>
                     {i.num(s.replicas_ready)} / {i.num(s.replicas_wanted)}

@@ -143,7 +143,7 @@ export function UsagePage() {
           </div>
         )}
       </div>
-      <div class="table-scroll">
+      <div class="table-scroll" tabIndex={0}>
         <table data-testid="usage-table">
           <thead>
             <tr>

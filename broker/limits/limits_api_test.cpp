@@ -1,0 +1,163 @@
+// /api/v1 limits of tenants and keys, and key scopes, over HTTP.
+#include "broker/limits/limits_api.h"
+
+#include <doctest/doctest.h>
+
+#include "broker/accounts_api_test_fixture.h"
+#include "broker/gateway/gateway_test_fixture.h"
+
+namespace scn::broker::limits {
+namespace {
+
+using broker::testing::AccountsServer;
+using broker::testing::Creds;
+using broker::testing::Reply;
+using broker::testing::World;
+
+TEST_CASE("limits API: tenant limits are set by admins, read by the tenant") {
+  auto s = AccountsServer::start();
+  if (!s) return;
+  World w = World::make(*s);
+  const Creds root{s->login("root", "password1"), ""};
+  const Creds alice{s->login("alice", "password1"), ""};
+  const Creds bob{s->login("bob", "password1"), ""};
+  const Creds opx{s->login("opx", "password1"), ""};
+  const std::string path = "/api/v1/tenants/" + w.acme.id + "/limits";
+
+  Reply initial = s->call("GET", path, "", alice);
+  REQUIRE_MESSAGE(initial.status == 200, initial.body);
+  CHECK(initial.obj().at("requests_per_minute").is_null());
+  CHECK(initial.obj().at("max_replicas").as_int64() == 4);
+  CHECK(initial.obj().at("max_gpus").is_null());
+  CHECK(initial.obj().at("monthly_tokens_used").as_int64() == 0);
+
+  Reply put = s->call("PUT", path,
+                      R"({"requests_per_minute":600,"tokens_per_minute":100000,"max_concurrent_requests":8,)"
+                      R"("monthly_token_budget":5000000,"max_replicas":6,"max_gpus":2})",
+                      root);
+  REQUIRE_MESSAGE(put.status == 200, put.body);
+  CHECK(put.obj().at("requests_per_minute").as_int64() == 600);
+  CHECK(put.obj().at("max_gpus").as_int64() == 2);
+  CHECK(s->count("SELECT max_replicas FROM tenants WHERE name = 'acme'") == 6);
+  CHECK(s->count("SELECT quota_gpus FROM tenants WHERE name = 'acme'") == 2);
+  CHECK(s->count("SELECT count(*) FROM audit_log WHERE action = 'tenant.limits'") == 1);
+
+  // Absent fields stay, null clears.
+  Reply partial = s->call("PUT", path, R"({"tokens_per_minute":null})", root);
+  REQUIRE(partial.status == 200);
+  CHECK(partial.obj().at("tokens_per_minute").is_null());
+  CHECK(partial.obj().at("requests_per_minute").as_int64() == 600);
+  CHECK(s->call("GET", path, "", alice).obj().at("max_concurrent_requests").as_int64() == 8);
+
+  struct Case {
+    const char* body;
+    const Creds* who;
+    int status;
+  };
+  const Case cases[] = {
+      {R"({"requests_per_minute":1})", &alice, 403},  // members may not
+      {R"({"requests_per_minute":1})", &opx, 403},
+      {R"({"requests_per_minute":0})", &root, 422},
+      {R"({"requests_per_minute":"many"})", &root, 400},
+      {R"({"rpm":1})", &root, 400},
+      {R"([1])", &root, 400},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.body);
+    CHECK(s->call("PUT", path, c.body, *c.who).status == c.status);
+  }
+  CHECK(s->call("GET", path, "", bob).status == 404);  // another tenant's
+  CHECK(s->call("GET", path, "", opx).status == 403);
+  CHECK(s->call("GET", "/api/v1/tenants/not-a-uuid/limits", "", root).status == 404);
+  CHECK(s->call("PUT", "/api/v1/tenants/00000000-0000-0000-0000-000000000000/limits", "{}", root).status == 404);
+  CHECK(s->call("GET", path).status == 401);
+}
+
+TEST_CASE("limits API: keys get limits and scopes at creation and by PATCH") {
+  auto s = AccountsServer::start();
+  if (!s) return;
+  World w = World::make(*s);
+  const Creds root{s->login("root", "password1"), ""};
+  const Creds alice{s->login("alice", "password1"), ""};
+  const Creds bob{s->login("bob", "password1"), ""};
+  const std::string stories = broker::testing::add_service(s->pg(), w.acme.id, "stories");
+  broker::testing::add_service(s->pg(), w.acme.id, "other");
+  broker::testing::add_service(s->pg(), w.beta.id, "betas");
+  REQUIRE(s->call("PUT", "/api/v1/tenants/" + w.acme.id + "/limits", R"({"requests_per_minute":100})", root)
+              .status == 200);
+
+  Reply created = s->call("POST", "/api/v1/api-keys",
+                          R"({"name":"ci","limits":{"requests_per_minute":10,"max_concurrent_requests":2},)"
+                          R"("services":["stories"]})",
+                          alice);
+  REQUIRE_MESSAGE(created.status == 201, created.body);
+  const std::string id(created.obj().at("id").as_string());
+  CHECK(created.obj().at("limits").at("requests_per_minute").as_int64() == 10);
+  CHECK(created.obj().at("services").as_array().size() == 1);
+  CHECK(created.obj().at("services").at(0).at("id").as_string() == stories);
+  CHECK(created.obj().at("services").at(0).at("name").as_string() == "stories");
+  CHECK(!created.obj().at("key").as_string().empty());
+
+  Reply plain = s->call("POST", "/api/v1/api-keys", R"({"name":"plain"})", alice);
+  REQUIRE(plain.status == 201);
+  CHECK(plain.obj().at("services").is_null());
+  CHECK(plain.obj().at("limits").at("requests_per_minute").is_null());
+
+  // A member may not give a key more than the tenant has; an admin may.
+  Reply over = s->call("PATCH", "/api/v1/api-keys/" + id, R"({"limits":{"requests_per_minute":101}})", alice);
+  CHECK(over.status == 422);
+  Reply over_at_create =
+      s->call("POST", "/api/v1/api-keys", R"({"name":"big","limits":{"requests_per_minute":500}})", alice);
+  CHECK(over_at_create.status == 422);
+  CHECK(s->count("SELECT count(*) FROM api_keys WHERE name = 'big' AND revoked_at IS NULL") == 0);
+  CHECK(s->call("PATCH", "/api/v1/api-keys/" + id, R"({"limits":{"requests_per_minute":101}})", root).status ==
+        200);
+
+  Reply patched = s->call("PATCH", "/api/v1/api-keys/" + id,
+                          R"({"limits":{"requests_per_minute":null,"tokens_per_minute":5000},"services":null})",
+                          alice);
+  REQUIRE_MESSAGE(patched.status == 200, patched.body);
+  CHECK(patched.obj().at("limits").at("requests_per_minute").is_null());
+  CHECK(patched.obj().at("limits").at("tokens_per_minute").as_int64() == 5000);
+  CHECK(patched.obj().at("limits").at("max_concurrent_requests").as_int64() == 2);  // unchanged
+  CHECK(patched.obj().at("services").is_null());
+  CHECK(s->count("SELECT count(*) FROM audit_log WHERE action = 'api_key.update'") == 3);
+
+  Reply got = s->call("GET", "/api/v1/api-keys/" + id, "", alice);
+  REQUIRE(got.status == 200);
+  CHECK(got.obj().at("name").as_string() == "ci");
+  CHECK(got.obj().at("monthly_tokens_used").as_int64() == 0);
+  CHECK(!got.obj().contains("key"));  // the secret is never shown again
+
+  struct Case {
+    const char* method;
+    const char* body;
+    const Creds* who;
+    int status;
+  };
+  const Case cases[] = {
+      {"PATCH", R"({"services":["betas"]})", &alice, 404},  // another tenant's service
+      {"PATCH", R"({"services":["nope"]})", &alice, 404},
+      {"PATCH", R"({"services":[]})", &alice, 422},
+      {"PATCH", R"({"services":"stories"})", &alice, 400},
+      {"PATCH", R"({"limits":5})", &alice, 400},
+      {"PATCH", R"({"limits":{"max_replicas":1}})", &alice, 400},
+      {"PATCH", R"({"name":"x"})", &alice, 400},
+      {"PATCH", R"({"limits":{}})", &bob, 404},  // another tenant's key
+      {"GET", "", &bob, 404},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.body);
+    CHECK(s->call(c.method, "/api/v1/api-keys/" + id, c.body, *c.who).status == c.status);
+  }
+  CHECK(s->call("POST", "/api/v1/api-keys", R"({"name":"x","services":["nope"]})", alice).status == 404);
+  // The key itself may narrow its own scope (it acts as a member of its tenant).
+  const std::string secret(created.obj().at("key").as_string());
+  Reply by_key = s->call("PATCH", "/api/v1/api-keys/" + id, R"({"services":["other","stories","other"]})",
+                         Creds{"", secret});
+  REQUIRE_MESSAGE(by_key.status == 200, by_key.body);
+  CHECK(by_key.obj().at("services").as_array().size() == 2);
+}
+
+}  // namespace
+}  // namespace scn::broker::limits
