@@ -12,40 +12,15 @@
 #include <vector>
 
 #include "inference/backend/backend.h"
+#include "inference/backend/backend_test_util.h"
 #include "inference/backend/reference.h"
 
 namespace scn::inference {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// |got - want| <= atol + rtol * |want| everywhere; reports the first miss.
-void check_close(const float* got, const float* want, size_t n, double atol, double rtol,
-                 const std::string& what) {
-  size_t bad = 0, first = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const double err = std::fabs(static_cast<double>(got[i]) - want[i]);
-    if (!(err <= atol + rtol * std::fabs(want[i]))) {
-      if (bad++ == 0) first = i;
-    }
-  }
-  INFO(what << ": " << bad << " of " << n << " values out of tolerance; first at " << first
-            << ": got " << (n ? got[first] : 0.f) << " want " << (n ? want[first] : 0.f));
-  CHECK(bad == 0);
-}
-
-std::vector<std::unique_ptr<Backend>> cpu_backends() {
-  std::vector<std::unique_ptr<Backend>> v;
-  v.push_back(make_cpu_backend(1));
-  v.push_back(make_cpu_backend(2));
-  return v;
-}
+using testing::check_close;
+using testing::cpu_backends;
+using testing::random_floats;
 
 // ---- paged attention: kv_store, paged_attention, gather_rows, argmax -----------
 
