@@ -3,14 +3,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <thread>
 
 #include "common/crypto/crypto.h"
 #include "common/db/pg.h"
 #include "common/log.h"
+#include "common/periodic.h"
 #include "common/metrics.h"
 
 namespace scn::broker {
@@ -82,10 +81,7 @@ struct RequestLog::Impl {
   std::mutex flush_mu;
   std::chrono::steady_clock::time_point last_prune{};
 
-  std::mutex thread_mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::thread thread;
+  common::Periodic flusher;
 };
 
 RequestLog::RequestLog(db::PgPool& pg, std::chrono::hours retention, std::size_t max_pending)
@@ -153,27 +149,11 @@ Status RequestLog::flush() {
 }
 
 void RequestLog::start(std::chrono::milliseconds period) {
-  std::lock_guard<std::mutex> lock(impl_->thread_mu);
-  if (impl_->thread.joinable() || impl_->stopping) return;
-  impl_->thread = std::thread([this, period] {
-    std::unique_lock<std::mutex> lock(impl_->thread_mu);
-    while (!impl_->stopping) {
-      impl_->cv.wait_for(lock, period, [this] { return impl_->stopping; });
-      if (impl_->stopping) break;
-      lock.unlock();
-      (void)flush();
-      lock.lock();
-    }
-  });
+  impl_->flusher.start(period, [this] { (void)flush(); });
 }
 
 void RequestLog::stop() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->thread_mu);
-    impl_->stopping = true;
-  }
-  impl_->cv.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->flusher.stop();
   (void)flush();
 }
 

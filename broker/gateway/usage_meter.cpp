@@ -1,14 +1,13 @@
 #include "broker/gateway/usage_meter.h"
 
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <tuple>
 
 #include "common/db/pg.h"
 #include "common/log.h"
+#include "common/periodic.h"
 
 namespace scn::broker {
 namespace {
@@ -34,10 +33,7 @@ struct UsageMeter::Impl {
 
   std::mutex flush_mu;  // one flush at a time
 
-  std::mutex thread_mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::thread thread;
+  common::Periodic flusher;
 
   void merge(std::map<UsageKey, UsageCounts>& into, const std::map<UsageKey, UsageCounts>& from) {
     for (const auto& [k, c] : from) {
@@ -114,27 +110,11 @@ Status UsageMeter::flush() {
 }
 
 void UsageMeter::start(std::chrono::milliseconds period) {
-  std::lock_guard<std::mutex> lock(impl_->thread_mu);
-  if (impl_->thread.joinable() || impl_->stopping) return;
-  impl_->thread = std::thread([this, period] {
-    std::unique_lock<std::mutex> lock(impl_->thread_mu);
-    while (!impl_->stopping) {
-      impl_->cv.wait_for(lock, period, [this] { return impl_->stopping; });
-      if (impl_->stopping) break;
-      lock.unlock();
-      (void)flush();
-      lock.lock();
-    }
-  });
+  impl_->flusher.start(period, [this] { (void)flush(); });
 }
 
 void UsageMeter::stop() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->thread_mu);
-    impl_->stopping = true;
-  }
-  impl_->cv.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->flusher.stop();
   (void)flush();
 }
 
