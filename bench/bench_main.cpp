@@ -14,6 +14,7 @@
 
 #include "bench/gpu_ops_bench.h"
 #include "bench/infer_bench.h"
+#include "bench/load_bench.h"
 #include "bench/membw_bench.h"
 #include "bench/serve_bench.h"
 #include "scheduler/placement_bench.h"
@@ -45,6 +46,7 @@ void usage(std::FILE* f) {
                "       scn bench scheduler [--nodes 10000] [--centers 30] [--replicas 20000]\n"
                "                           [--sample N] [--seed S]\n"
                "       scn bench gpu-ops [--device cuda:0] [--json] [--reps 30] [--peak-gbs 4800]\n"
+               "       scn bench load [--clients 500] [--seconds 60] [--direct-seconds 15] [--json]\n"
                "\n"
                "infer: prompt processing (one eval of a prompt of random ids) and decode\n"
                "       (one token per eval after the prompt) speed in tokens/s, and decode as\n"
@@ -217,6 +219,7 @@ int bench_main(int argc, char** argv) {
   if (what == "scheduler") return scheduler_main(argc - 1, argv + 1);
   if (what == "broker") return broker_bench_main(argc - 1, argv + 1);
   if (what == "gpu-ops") return gpu_ops_bench_main(argc - 1, argv + 1);
+  if (what == "load") return load_bench_main(argc - 1, argv + 1);
   if (what == "--help" || what == "-h") {
     usage(stdout);
     return 0;

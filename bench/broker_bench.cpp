@@ -62,14 +62,14 @@ bool wait_healthy(const std::string& base, process::Subprocess* proc, std::chron
   return false;
 }
 
-Result<std::string> sql_one(db::PgPool& pg, const std::string& sql) {
+// The first column of the first row ("" when none); values bound as $1, $2, ...
+template <typename... Args>
+Result<std::string> sql_one(db::PgPool& pg, const std::string& sql, const Args&... args) {
   return pg.with_tx([&](pqxx::work& tx) -> Result<std::string> {
-    auto r = tx.exec(sql);
-    return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].as<std::string>();
+    auto r = tx.exec_params(sql, args...);
+    return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].template as<std::string>();
   });
 }
-
-std::string q(const std::string& s) { return "'" + s + "'"; }  // ids and fixed names only
 
 // Tenant, key, model rows and the two services; returns {key, model service, canned service}.
 Result<std::array<std::string, 3>> seed(db::PgPool& pg) {
@@ -77,8 +77,10 @@ Result<std::array<std::string, 3>> seed(db::PgPool& pg) {
   SCN_ASSIGN_OR_RETURN(std::string tenant,
                        sql_one(pg, "INSERT INTO tenants (name, display_name) VALUES ('bench', 'bench') RETURNING id"));
   const std::string hash = crypto::to_hex(crypto::sha256(key));
-  SCN_RETURN_IF_ERROR(sql_one(pg, "INSERT INTO api_keys (tenant_id, name, prefix, key_hash) VALUES (" + q(tenant) +
-                                      ", 'bench', 'scn-key-', decode(" + q(hash) + ", 'hex')) RETURNING id")
+  SCN_RETURN_IF_ERROR(sql_one(pg,
+                              "INSERT INTO api_keys (tenant_id, name, prefix, key_hash) VALUES ($1::uuid,"
+                              " 'bench', 'scn-key-', decode($2, 'hex')) RETURNING id",
+                              tenant, hash)
                           .status());
   SCN_ASSIGN_OR_RETURN(std::string model,
                        sql_one(pg, "INSERT INTO models (name, display_name, family, architecture, parameters,"
@@ -86,15 +88,16 @@ Result<std::array<std::string, 3>> seed(db::PgPool& pg) {
                                    " ('bench-model', 'bench', 'llama', 'llama', 260000, 512, 5, 8, 4, 8, 'MIT')"
                                    " RETURNING id"));
   SCN_ASSIGN_OR_RETURN(std::string file,
-                       sql_one(pg, "INSERT INTO model_files (model_id, quantization, file_name, size_bytes) VALUES (" +
-                                       q(model) + ", 'F32', 'bench.gguf', 1) RETURNING id"));
+                       sql_one(pg, "INSERT INTO model_files (model_id, quantization, file_name, size_bytes) VALUES ("
+                                   "$1::uuid, 'F32', 'bench.gguf', 1) RETURNING id",
+                               model));
   std::array<std::string, 3> out{key, "", ""};
   const char* names[2] = {"model", "canned"};
   for (int i = 0; i < 2; ++i) {
     SCN_ASSIGN_OR_RETURN(out[i + 1], sql_one(pg, "INSERT INTO services (tenant_id, name, model_id, model_file_id,"
-                                                 " replicas_wanted, context_length, status) VALUES (" +
-                                                     q(tenant) + ", '" + names[i] + "', " + q(model) + ", " +
-                                                     q(file) + ", 1, 512, 'ready') RETURNING id"));
+                                                 " replicas_wanted, context_length, status) VALUES ($1::uuid, $2,"
+                                                 " $3::uuid, $4::uuid, 1, 512, 'ready') RETURNING id",
+                                             tenant, std::string(names[i]), model, file));
   }
   return out;
 }
@@ -125,15 +128,23 @@ double cpu_seconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// The infer replica's pid, for the CPU accounting of every phase (0: none).
+pid_t g_infer_pid = 0;
+
 PhaseResult phase(const std::string& name, int port, const std::string& request, int clients, double seconds,
                   long long max_requests = 0, pid_t broker_pid = 0) {
   PhaseResult p;
   p.name = name;
   p.clients = clients;
   const double cpu0 = broker_pid > 0 ? cpu_seconds(broker_pid) : 0;
+  const double self0 = cpu_seconds(::getpid());
+  const double infer0 = g_infer_pid > 0 ? cpu_seconds(g_infer_pid) : 0;
   auto r = run_http_load(port, request, clients, max_requests > 0 ? 600 : seconds, 0.5, max_requests);
-  if (r.is_ok() && broker_pid > 0 && r->total > 0) {
-    p.broker_cpu_us_per_request = (cpu_seconds(broker_pid) - cpu0) * 1e6 / static_cast<double>(r->total);
+  if (r.is_ok() && r->total > 0) {
+    const double n = static_cast<double>(r->total);
+    if (broker_pid > 0) p.broker_cpu_us_per_request = (cpu_seconds(broker_pid) - cpu0) * 1e6 / n;
+    p.bench_cpu_us_per_request = (cpu_seconds(::getpid()) - self0) * 1e6 / n;
+    if (g_infer_pid > 0) p.infer_cpu_us_per_request = (cpu_seconds(g_infer_pid) - infer0) * 1e6 / n;
   }
   if (!r.is_ok()) {
     p.errors = -1;
@@ -148,8 +159,11 @@ PhaseResult phase(const std::string& name, int port, const std::string& request,
   p.p99_ms = quantile(r->latencies_ms, 0.99);
   if (r->errors > 0) std::fprintf(stderr, "scn bench broker: %s: %lld errors, first: %s\n", name.c_str(),
                                   r->errors, r->first_error.c_str());
-  std::fprintf(stderr, "  %-24s %3d clients  %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  broker %6.1f us CPU/req\n",
-               name.c_str(), clients, p.requests_per_second, p.p50_ms, p.p99_ms, p.broker_cpu_us_per_request);
+  std::fprintf(stderr,
+               "  %-24s %3d clients  %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  CPU us/req: broker %6.1f"
+               "  bench %6.1f  infer %6.1f\n",
+               name.c_str(), clients, p.requests_per_second, p.p50_ms, p.p99_ms, p.broker_cpu_us_per_request,
+               p.bench_cpu_us_per_request, p.infer_cpu_us_per_request);
   return p;
 }
 
@@ -193,6 +207,7 @@ Result<BrokerBenchReport> run_broker_bench(const BrokerBenchOptions& o) {
   io.log_path = logs + "-infer.log";
   for (std::size_t i = 1; i < io.argv.size(); ++i) report.infer_command += (i > 1 ? " " : "scn ") + io.argv[i];
   SCN_ASSIGN_OR_RETURN(auto infer, process::Subprocess::spawn(io));
+  g_infer_pid = infer->pid();
   if (!wait_healthy("http://127.0.0.1:" + std::to_string(infer_port), infer.get(), std::chrono::seconds(120))) {
     return Status::unavailable("scn infer did not become healthy (log: " + io.log_path + ")");
   }
@@ -263,9 +278,10 @@ std::string broker_report_text(const BrokerBenchReport& r) {
   char line[256];
   for (const auto& p : r.phases) {
     std::snprintf(line, sizeof line,
-                  "%-24s %3d clients %10.0f req/s  p50 %8.3f ms  p99 %8.3f ms  errors %lld  broker %.1f us CPU/req\n",
+                  "%-24s %3d clients %10.0f req/s  p50 %8.3f ms  p99 %8.3f ms  errors %lld  CPU us/req: broker %.1f"
+                  " bench %.1f infer %.1f\n",
                   p.name.c_str(), p.clients, p.requests_per_second, p.p50_ms, p.p99_ms, p.errors,
-                  p.broker_cpu_us_per_request);
+                  p.broker_cpu_us_per_request, p.bench_cpu_us_per_request, p.infer_cpu_us_per_request);
     out += line;
   }
   std::snprintf(line, sizeof line,
@@ -284,7 +300,9 @@ std::string broker_report_json(const BrokerBenchReport& r) {
                                          {"requests", p.requests}, {"errors", p.errors},
                                          {"seconds", p.seconds},   {"requests_per_second", p.requests_per_second},
                                          {"p50_ms", p.p50_ms},     {"p99_ms", p.p99_ms},
-                                         {"broker_cpu_us_per_request", p.broker_cpu_us_per_request}});
+                                         {"broker_cpu_us_per_request", p.broker_cpu_us_per_request},
+                                         {"bench_cpu_us_per_request", p.bench_cpu_us_per_request},
+                                         {"infer_cpu_us_per_request", p.infer_cpu_us_per_request}});
   }
   return boost::json::serialize(boost::json::object{
       {"phases", std::move(phases)},

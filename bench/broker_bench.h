@@ -59,6 +59,11 @@ struct PhaseResult {
   // shared machine this, not requests/s, says what the broker costs:
   // 2 cores / this = the requests/s it could serve with both.
   double broker_cpu_us_per_request = 0;
+  // The same for this process (the load generator and the canned upstream)
+  // and for the replica (`scn infer`), every phase: with everything on one
+  // machine, cores / (sum of these) bounds the requests/s of a phase.
+  double bench_cpu_us_per_request = 0;
+  double infer_cpu_us_per_request = 0;
 };
 
 struct BrokerBenchReport {

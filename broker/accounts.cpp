@@ -67,7 +67,7 @@ CenterInfo center_of(const pqxx::row& row) {
 }
 
 const std::string kUserColumns = "id::text, username, role, tenant_id::text, center_id::text, " +
-                                 sql_time("created_at");
+                                 sql_time("created_at") + ", coalesce(display_name, ''), disabled_at IS NOT NULL";
 
 UserInfo user_of(const pqxx::row& row) {
   UserInfo u;
@@ -78,6 +78,8 @@ UserInfo user_of(const pqxx::row& row) {
   u.tenant_id = row[3].is_null() ? "" : row[3].as<std::string>();
   u.center_id = row[4].is_null() ? "" : row[4].as<std::string>();
   u.created_at = row[5].as<std::string>();
+  u.display_name = row[6].as<std::string>();
+  u.disabled = row[7].as<bool>();
   return u;
 }
 

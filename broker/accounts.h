@@ -76,6 +76,8 @@ struct UserInfo {
   std::string tenant_id;  // empty unless member
   std::string center_id;  // empty unless operator
   std::string created_at;
+  std::string display_name;  // "" when none (sql/0008)
+  bool disabled = false;
 };
 
 struct NewUser {

@@ -186,6 +186,7 @@ void add_account_routes(ApiRouter& router, BrokerContext& ctx) {
   router.add("GET", "/api/v1/centers", kAuth, bind(handle_list_centers));
   router.add("GET", "/api/v1/centers/{id}", kAuth, bind(handle_get_center));
   account_api::add_credential_routes(router, ctx);
+  account_api::add_user_admin_routes(router, ctx);
 }
 
 }  // namespace scn::broker

@@ -5,6 +5,9 @@
 //   POST/GET /centers, GET /centers/{id},
 //   POST/GET /centers/{id}/join-tokens, DELETE /centers/{id}/join-tokens/{token_id},
 //   POST/GET /api-keys, DELETE /api-keys/{id}, GET /audit.
+//   Editing accounts (users_api.cpp): POST /auth/password, PATCH/DELETE
+//   /users/{id}, POST /users/{id}/password, PATCH /tenants/{id},
+//   GET/POST /tenants/{id}/members, DELETE /tenants/{id}/members/{user_id}.
 //
 // Contract:
 //  - Authorization as principal.h says: an endpoint the caller's role may

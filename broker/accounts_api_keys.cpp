@@ -148,8 +148,15 @@ Status handle_list_api_keys(ApiCall& call, BrokerContext& ctx) {
     if (filter && !is_uuid(tenant)) return Status::not_found("param 'tenant_id' names no tenant");
   }
   SCN_ASSIGN_OR_RETURN(auto keys, list_api_keys(ctx.pg, tenant));
+  // Each key's limits and service scope (broker/limits, issue 5).
+  SCN_ASSIGN_OR_RETURN(auto extras, limits::list_key_limits(ctx.pg, tenant));
   boost::json::array items;
-  for (const auto& k : keys) items.emplace_back(api_key_json(k));
+  for (const auto& k : keys) {
+    boost::json::object item = api_key_json(k);
+    auto it = extras.find(k.id);
+    limits::set_key_limits_json(item, it != extras.end() ? it->second : limits::ApiKeyView{});
+    items.emplace_back(std::move(item));
+  }
   reply_json(call, 200, list_of(std::move(items)));
   return Status::ok();
 }

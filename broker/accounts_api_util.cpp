@@ -53,6 +53,8 @@ boost::json::object user_json(const UserInfo& u) {
   o["role"] = std::string(role_name(u.role));
   o["tenant_id"] = or_null(u.tenant_id);
   o["center_id"] = or_null(u.center_id);
+  o["display_name"] = or_null(u.display_name);
+  o["disabled"] = u.disabled;
   o["created_at"] = u.created_at;
   return o;
 }

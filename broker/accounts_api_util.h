@@ -37,5 +37,8 @@ Status require_admin(const ApiCall& call);
 
 // Join tokens, API keys and the audit log (accounts_api_keys.cpp).
 void add_credential_routes(ApiRouter& router, BrokerContext& ctx);
+// Editing, deleting and re-passwording users, tenant settings and
+// memberships (users_api.cpp, user_admin.h).
+void add_user_admin_routes(ApiRouter& router, BrokerContext& ctx);
 
 }  // namespace scn::broker::account_api

@@ -7,9 +7,11 @@
 #include "broker/accounts.h"
 #include "broker/accounts_api_util.h"
 #include "broker/admin_cli_internal.h"
+#include "broker/nodes_api.h"
 #include "broker/pool_api.h"
 #include "broker/resource_util.h"
 #include "common/db/pg.h"
+#include "common/json.h"
 
 namespace scn::broker::admin {
 namespace {
@@ -33,7 +35,8 @@ int list_nodes(db::PgPool& pg, bool json) {
         "       coalesce((SELECT string_agg(d.count || 'x' || d.model, ', ' ORDER BY d.kind DESC, d.model) "
         "                   FROM devices d WHERE d.node_id = n.id), ''), "
         "       (SELECT count(*) FROM replicas r WHERE r.node_id = n.id "
-        "           AND r.state IN ('scheduled', 'starting', 'ready', 'stopping')) "
+        "           AND r.state IN ('scheduled', 'starting', 'ready', 'stopping')), "
+        "       n.managed_by, " + sql_slurm_view("n") +
         "  FROM nodes n JOIN centers c ON c.id = n.center_id "
         " WHERE n.status <> 'removed' ORDER BY c.name, n.name");
   }, {db::Isolation::kReadCommitted, true});
@@ -56,15 +59,33 @@ int list_nodes(db::PgPool& pg, bool json) {
       }
       o["devices"] = r[7].as<std::string>();
       o["replicas"] = r[8].as<long long>();
+      o["managed_by"] = r[9].as<std::string>();
+      auto slurm = r[10].is_null() ? Result<boost::json::value>(boost::json::value(nullptr))
+                                   : common::parse_json(r[10].as<std::string>());
+      o["slurm"] = slurm.is_ok() ? *slurm : boost::json::value(nullptr);
       items.emplace_back(std::move(o));
     }
     print_json(account_api::list_of(std::move(items)));
     return 0;
   }
   std::vector<std::vector<std::string>> table{
-      {"NAME", "CENTER", "STATUS", "SIMULATED", "DEVICES", "REPLICAS", "LAST HEARTBEAT", "ID"}};
+      {"NAME", "CENTER", "STATUS", "MANAGED BY", "SIMULATED", "DEVICES", "REPLICAS", "LAST HEARTBEAT", "ID"}};
   for (const auto& r : *rows) {
-    table.push_back({r[1].as<std::string>(), r[2].as<std::string>(), r[4].as<std::string>(),
+    // "slurm (idle)", "slurm (mixed, controller unreachable)", or "agent".
+    std::string managed = r[9].as<std::string>();
+    if (!r[10].is_null()) {
+      auto slurm = common::parse_json_object(r[10].as<std::string>());
+      if (slurm.is_ok()) {
+        auto text = [&](const char* key) {
+          auto it = slurm->find(key);
+          return it != slurm->end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                               : std::string();
+        };
+        managed += " (" + text("state") +
+                   (text("controller") == "unreachable" ? ", controller unreachable" : "") + ")";
+      }
+    }
+    table.push_back({r[1].as<std::string>(), r[2].as<std::string>(), r[4].as<std::string>(), managed,
                      r[5].as<bool>() ? "yes" : "no", r[7].as<std::string>(), r[8].as<std::string>(),
                      r[6].as<std::string>(), r[0].as<std::string>()});
   }

@@ -11,6 +11,7 @@ namespace scn::broker {
 namespace {
 
 constexpr std::size_t kMaxCachedKeys = 10000;
+constexpr std::chrono::minutes kStaleIfError{10};  // see ApiKeyCache::authenticate
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -95,16 +96,21 @@ Result<Principal> ApiKeyCache::authenticate(std::string_view key) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto it = impl_->entries.find(id);
-    if (it != impl_->entries.end()) {
-      if (it->second.expires > now) return it->second.principal;
-      impl_->entries.erase(it);
-    }
+    if (it != impl_->entries.end() && it->second.expires > now) return it->second.principal;
   }
   auto result = authenticate_api_key(impl_->pg, key);
   if (!result.is_ok()) {
     if (result.status().code() != Code::kUnauthenticated) {
       common::log_warn("api key look-up failed: ", result.status().to_string());
     }
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->entries.find(id);
+    if (it == impl_->entries.end()) return result;
+    // PostgreSQL unreachable (a restart): a key that was valid a moment ago
+    // keeps working for kStaleIfError; any definite answer replaces it.
+    if (result.status().code() == Code::kUnavailable && now - it->second.expires < kStaleIfError)
+      return it->second.principal;
+    impl_->entries.erase(it);
     return result;
   }
   if (impl_->ttl.count() > 0) {

@@ -10,8 +10,10 @@
 //    or "" when the header is absent or not a bearer.
 //  - ApiKeyCache remembers successful look-ups for `ttl` (default 1 s), so a
 //    revoked key stops working within that time on every broker; failures
-//    are not cached. Thread-safe. last_used_at is updated at most once a
-//    minute per key.
+//    are not cached. While PostgreSQL is unreachable (kUnavailable), a key
+//    that was cached keeps working for up to 10 minutes past its expiry
+//    (stale-if-error: brokers keep serving through a database restart).
+//    Thread-safe. last_used_at is updated at most once a minute per key.
 #pragma once
 
 #include <chrono>

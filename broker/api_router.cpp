@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/metrics.h"
 
 namespace scn::broker {
@@ -15,6 +16,50 @@ namespace {
 // Largest /api/v1 request body (docs/API.md); the server's own limit is larger
 // because the OpenAI gateway shares it.
 constexpr std::size_t kMaxApiBodyBytes = 1u << 20;
+
+// PostgreSQL text cannot hold NUL (libpq would cut the value at it): a NUL
+// in any string of a body, a query parameter or the path is a clean 400.
+Status no_nul_in(const boost::json::value& v, const std::string& where);
+
+Status no_nul_in_object(const boost::json::object& o, const std::string& where) {
+  for (const auto& kv : o) {
+    if (kv.key().find('\0') != boost::json::string_view::npos)
+      return Status::invalid_argument("field names must not contain NUL characters");
+    const std::string key = common::sanitize_utf8(std::string(kv.key()));
+    SCN_RETURN_IF_ERROR(no_nul_in(kv.value(), where.empty() ? key : where + "." + key));
+  }
+  return Status::ok();
+}
+
+Status no_nul_in(const boost::json::value& v, const std::string& where) {
+  switch (v.kind()) {
+    case boost::json::kind::string:
+      if (v.get_string().find('\0') != boost::json::string::npos)
+        return Status::invalid_argument("field '" + where + "' must not contain NUL characters");
+      return Status::ok();
+    case boost::json::kind::array: {
+      const auto& a = v.get_array();
+      for (std::size_t i = 0; i < a.size(); ++i)
+        SCN_RETURN_IF_ERROR(no_nul_in(a[i], where + "[" + std::to_string(i) + "]"));
+      return Status::ok();
+    }
+    case boost::json::kind::object:
+      return no_nul_in_object(v.get_object(), where);
+    default:
+      return Status::ok();
+  }
+}
+
+Status no_nul_in_request(const http::Request& request) {
+  if (request.path.find('\0') != std::string::npos)
+    return Status::invalid_argument("the path must not contain NUL characters");
+  for (const auto& [key, value] : request.query) {
+    if (key.find('\0') != std::string::npos || value.find('\0') != std::string::npos)
+      return Status::invalid_argument("param '" + common::sanitize_utf8(key.substr(0, key.find('\0'))) +
+                                      "' must not contain NUL characters");
+  }
+  return Status::ok();
+}
 
 std::vector<std::string> split_path(std::string_view path) {
   std::vector<std::string> out;
@@ -135,7 +180,9 @@ Result<common::JsonObject> json_body(const ApiCall& call) {
                              " bytes");
   }
   if (body.empty()) return Status::invalid_argument("request body must be a JSON object (it is empty)");
-  return common::parse_json_object(body);
+  SCN_ASSIGN_OR_RETURN(common::JsonObject obj, common::parse_json_object(body));
+  SCN_RETURN_IF_ERROR(no_nul_in_object(obj, ""));
+  return obj;
 }
 
 ApiRouter::ApiRouter(Authenticator authenticator) : authenticator_(std::move(authenticator)) {}
@@ -208,6 +255,10 @@ void ApiRouter::dispatch(const http::Request& request, http::Response& response)
       }
       principal.emplace(std::move(who).value());
       call.principal = &*principal;
+    }
+    if (Status nul = no_nul_in_request(request); !nul.is_ok()) {
+      send_error(response, nul);
+      return;
     }
     Status st = best->handler(call);
     if (!st.is_ok()) send_error(response, st);

@@ -14,6 +14,8 @@
 //    exception escaping a handler is logged and answered 500.
 //  - Handlers answer by calling reply_json()/reply_empty() (or writing
 //    call.response themselves) and returning OK.
+//  - A NUL character in the path, a query parameter or any string of a
+//    json_body() (PostgreSQL text cannot hold one) is 400.
 //  - json_body() parses the request body as a JSON object (400 with a clear
 //    message for malformed JSON, invalid UTF-8, not an object).
 #pragma once

@@ -7,6 +7,9 @@
 #include "broker/broker_service.h"
 #include "broker/static_files.h"
 #include "common/config.h"
+#include "broker/gateway/route_table.h"  // set_worker_tls (issue 9)
+#include "common/tls/https_client.h"     // --ca for https:// workers
+#include "common/tls/server_flags.h"
 
 namespace scn::broker {
 
@@ -34,6 +37,11 @@ int broker_main(int argc, char** argv) {
       .add("kdf-cost", &kdf_cost, "password hashing cost, log2 of scrypt's N (10..20)")
       .add("workers", &o.worker_threads, "threads running requests")
       .log_level_option();
+  tls::add_server_tls_options(opts, &o.tls);
+  std::string worker_ca;
+  bool worker_tls = false;
+  opts.add("ca", &worker_ca, "CA that signed the workers' TLS certificates (https:// upstreams)")
+      .flag("worker-tls", &worker_tls, "workers serve TLS: forward to them over https://");
   auto parsed = opts.parse(argc, argv);
   if (!parsed.is_ok()) {
     std::fprintf(stderr, "scn broker: %s\n\n%s", parsed.status().message().c_str(), opts.help().c_str());
@@ -45,13 +53,27 @@ int broker_main(int argc, char** argv) {
     std::fprintf(stderr, "scn broker: --workers must be 1..1024\n");
     return 2;
   }
+  if (Status st = tls::check_server_tls_options(o.tls); !st.is_ok()) {
+    std::fprintf(stderr, "scn broker: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (!worker_ca.empty()) {
+    tls::ClientTlsConfig upstream{worker_ca, "", ""};
+    if (auto ctx = tls::make_client_context(upstream); !ctx.is_ok()) {
+      std::fprintf(stderr, "scn broker: %s\n", ctx.status().message().c_str());
+      return 2;
+    }
+    tls::set_default_client_tls(upstream);
+  }
+  set_worker_tls(worker_tls);
   auto service = BrokerService::start(o);
   if (!service.is_ok()) {
     std::fprintf(stderr, "scn broker: %s\n", service.status().to_string().c_str());
     return service.status().code() == Code::kInvalidArgument ? 2 : 1;
   }
   (*service)->stop_on_signals();
-  std::printf("scn broker listening on http://%s:%d\n", o.host.c_str(), (*service)->port());
+  std::printf("scn broker listening on %s://%s:%d\n", o.tls.enabled() ? "https" : "http",
+              o.host.c_str(), (*service)->port());
   std::fflush(stdout);
   (*service)->wait();
   return 0;

@@ -94,6 +94,7 @@ Result<std::unique_ptr<BrokerService>> BrokerService::start(const BrokerOptions&
   server_options.worker_threads = options.worker_threads;
   server_options.max_body_bytes = 8u << 20;
   server_options.server_name = "scn-broker";
+  server_options.tls = options.tls;
   impl->server = std::make_unique<http::Server>(server_options);
 
   db::PgPool* pg = impl->pg.get();

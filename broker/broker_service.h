@@ -28,6 +28,7 @@
 
 #include "common/crypto/crypto.h"
 #include "common/status.h"
+#include "common/tls/config.h"
 
 namespace scn::broker {
 
@@ -46,6 +47,7 @@ struct BrokerOptions {
   crypto::KdfParams kdf;        // password hashing cost
   int worker_threads = 16;
   int pg_pool_size = 8;
+  tls::ServerTlsConfig tls;  // TLS for tenants (--tls-cert/--tls-key/--tls-client-ca)
 };
 
 class BrokerService {

@@ -89,15 +89,123 @@ TEST_CASE("console: usage per day and service, and as CSV; members see their ten
   CHECK(csv->headers.get_or("Content-Type", "") == "text/csv; charset=utf-8");
   CHECK(csv->headers.get_or("Content-Disposition", "") == "attachment; filename=\"usage.csv\"");
   CHECK(csv->body ==
-        "day,tenant_id,service_id,service_name,requests,prompt_tokens,completion_tokens\r\n"
-        "2026-03-01," + f.tenant_a + "," + a1 + ",alpha,3,30,50\r\n"
-        "2026-03-02," + f.tenant_a + "," + a1 + ",alpha,5,50,50\r\n"
-        "2026-03-02," + f.tenant_a + "," + a2 + ",beta,7,70,70\r\n");
+        "day,tenant_id,service_id,service_name,requests,prompt_tokens,cached_prompt_tokens,completion_tokens\r\n"
+        "2026-03-01," + f.tenant_a + "," + a1 + ",alpha,3,30,0,50\r\n"
+        "2026-03-02," + f.tenant_a + "," + a1 + ",alpha,5,50,0,50\r\n"
+        "2026-03-02," + f.tenant_a + "," + a2 + ",beta,7,70,0,70\r\n");
   csv = http::request("GET", f.base_url() + "/api/v1/usage?format=csv", "",
                       {{"X-Test-Principal", "member-b"}});
   REQUIRE(csv.is_ok());
-  CHECK(csv->body == "tenant_id,service_id,service_name,requests,prompt_tokens,completion_tokens\r\n" +
-                         f.tenant_b + "," + b1 + ",bravo,9,90,90\r\n");
+  CHECK(csv->body == "tenant_id,service_id,service_name,requests,prompt_tokens,cached_prompt_tokens,"
+                     "completion_tokens\r\n" +
+                         f.tenant_b + "," + b1 + ",bravo,9,90,0,90\r\n");
+}
+
+TEST_CASE("console: usage per API key, model and center, with cached prompt tokens") {
+  ResourceFixture f;
+  if (!f.setup()) return;
+  const std::string a1 = launch(f, "member-a", "alpha");
+  const std::string b1 = launch(f, "member-b", "bravo");
+  const std::string k1 = f.sql1("INSERT INTO api_keys (tenant_id, name, prefix, key_hash) VALUES ('" + f.tenant_a +
+                                "', 'ci', 'scn-key-', decode(repeat('ab', 32), 'hex')) RETURNING id");
+  const std::string k2 = f.sql1("INSERT INTO api_keys (tenant_id, name, prefix, key_hash) VALUES ('" + f.tenant_a +
+                                "', 'web', 'scn-key-', decode(repeat('cd', 32), 'hex')) RETURNING id");
+  const std::string east = f.sql1("INSERT INTO centers (name, region) VALUES ('east', 'r1') RETURNING id");
+  const std::string west = f.sql1("INSERT INTO centers (name, region) VALUES ('west', 'r2') RETURNING id");
+  struct Rec {
+    std::string tenant, service, key, model, center;
+    int requests, prompt, cached, completion;
+  };
+  const Rec recs[] = {
+      {f.tenant_a, a1, k1, "m1", east, 2, 20, 5, 40},  {f.tenant_a, a1, k1, "m1", east, 1, 10, 10, 10},
+      {f.tenant_a, a1, k2, "m1", west, 3, 30, 0, 30},  {f.tenant_a, a1, k2, "m2", east, 4, 40, 8, 4},
+      {f.tenant_a, a1, "", "", "", 1, 1, 0, 1},  // written before keys, models and centers were recorded
+      {f.tenant_b, b1, "", "m1", east, 9, 90, 9, 90},
+  };
+  auto lit = [](const std::string& v, const char* type) {
+    return v.empty() ? std::string("NULL") : "'" + v + "'::" + type;
+  };
+  for (const auto& r : recs) {
+    f.sql1("INSERT INTO usage_records (tenant_id, service_id, api_key_id, model, center_id, period_start, "
+           "period_end, requests, prompt_tokens, cached_prompt_tokens, completion_tokens) VALUES ('" + r.tenant +
+           "', '" + r.service + "', " + lit(r.key, "uuid") + ", " + lit(r.model, "text") + ", " +
+           lit(r.center, "uuid") + ", now(), now() + interval '1 second', " + std::to_string(r.requests) + ", " +
+           std::to_string(r.prompt) + ", " + std::to_string(r.cached) + ", " + std::to_string(r.completion) +
+           ") RETURNING id");
+  }
+
+  // Per service: cached prompt tokens summed as the others.
+  Reply r = f.call("member-a", "GET", "/api/v1/usage");
+  REQUIRE(r.status == 200);
+  REQUIRE(r.obj().at("data").as_array().size() == 1);
+  const auto& total = r.obj().at("data").as_array()[0];
+  CHECK(total.at("requests").as_int64() == 11);
+  CHECK(total.at("prompt_tokens").as_int64() == 101);
+  CHECK(total.at("cached_prompt_tokens").as_int64() == 23);
+  CHECK(total.at("completion_tokens").as_int64() == 85);
+  CHECK(!total.as_object().contains("api_key_id"));
+
+  // Per key, model and center (rows of unknown ones have nulls, first).
+  r = f.call("member-a", "GET", "/api/v1/usage?group_by=service,key,model,center");
+  REQUIRE(r.status == 200);
+  const auto& rows = r.obj().at("data").as_array();
+  REQUIRE(rows.size() == 4);
+  auto null_or = [](const boost::json::value& v) { return v.is_null() ? std::string("-") : std::string(v.as_string()); };
+  struct Want {
+    std::string key, key_name, model, center, center_name;
+    std::int64_t requests, prompt, cached, completion;
+  };
+  const Want want[] = {{"-", "-", "-", "-", "-", 1, 1, 0, 1},
+                       {k1, "ci", "m1", east, "east", 3, 30, 15, 50},
+                       {k2, "web", "m1", west, "west", 3, 30, 0, 30},
+                       {k2, "web", "m2", east, "east", 4, 40, 8, 4}};
+  for (std::size_t i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(rows[i].at("service_id").as_string() == a1);
+    CHECK(null_or(rows[i].at("api_key_id")) == want[i].key);
+    CHECK(null_or(rows[i].at("api_key_name")) == want[i].key_name);
+    CHECK(null_or(rows[i].at("model")) == want[i].model);
+    CHECK(null_or(rows[i].at("center_id")) == want[i].center);
+    CHECK(null_or(rows[i].at("center_name")) == want[i].center_name);
+    CHECK(rows[i].at("requests").as_int64() == want[i].requests);
+    CHECK(rows[i].at("prompt_tokens").as_int64() == want[i].prompt);
+    CHECK(rows[i].at("cached_prompt_tokens").as_int64() == want[i].cached);
+    CHECK(rows[i].at("completion_tokens").as_int64() == want[i].completion);
+  }
+
+  // One dimension alone, and the filters.
+  r = f.call("member-a", "GET", "/api/v1/usage?group_by=model");
+  REQUIRE(r.obj().at("data").as_array().size() == 3);  // null, m1, m2
+  CHECK(r.obj().at("data").as_array()[1].at("model").as_string() == "m1");
+  CHECK(r.obj().at("data").as_array()[1].at("requests").as_int64() == 6);
+  CHECK(!r.obj().at("data").as_array()[1].as_object().contains("center_id"));
+  r = f.call("member-a", "GET", "/api/v1/usage?group_by=center&api_key_id=" + k2);
+  REQUIRE(r.obj().at("data").as_array().size() == 2);
+  CHECK(r.obj().at("data").as_array()[0].at("center_name").as_string() == "east");
+  CHECK(r.obj().at("data").as_array()[0].at("requests").as_int64() == 4);
+  r = f.call("member-a", "GET", "/api/v1/usage?model=m1&center_id=" + east);
+  REQUIRE(r.obj().at("data").as_array().size() == 1);
+  CHECK(r.obj().at("data").as_array()[0].at("requests").as_int64() == 3);
+  // The admin sees B's usage per center too; B's member only B's.
+  r = f.call("admin", "GET", "/api/v1/usage?group_by=center&center_id=" + east);
+  CHECK(r.obj().at("data").as_array().size() == 2);  // alpha and bravo in east
+  r = f.call("member-b", "GET", "/api/v1/usage?group_by=key");
+  REQUIRE(r.obj().at("data").as_array().size() == 1);
+  CHECK(r.obj().at("data").as_array()[0].at("api_key_id").is_null());
+  CHECK(f.call("member-a", "GET", "/api/v1/usage?group_by=key,week").status == 400);
+  CHECK(f.call("member-a", "GET", "/api/v1/usage?api_key_id=nope").status == 400);
+  CHECK(f.call("member-a", "GET", "/api/v1/usage?center_id=nope").status == 400);
+
+  // CSV with the same columns, in the same order.
+  auto csv = http::request("GET", f.base_url() + "/api/v1/usage?group_by=day,key&format=csv&api_key_id=" + k1, "",
+                           {{"X-Test-Principal", "member-a"}});
+  REQUIRE(csv.is_ok());
+  REQUIRE(csv->status == 200);
+  const std::string first_line = csv->body.substr(0, csv->body.find("\r\n"));
+  CHECK(first_line ==
+        "day,tenant_id,service_id,service_name,api_key_id,api_key_name,requests,prompt_tokens,"
+        "cached_prompt_tokens,completion_tokens");
+  CHECK(csv->body.find("," + f.tenant_a + "," + a1 + ",alpha," + k1 + ",ci,3,30,15,50\r\n") != std::string::npos);
 }
 
 TEST_CASE("console: the pool's history per minute and the nodes lost; admins only") {

@@ -16,7 +16,9 @@ Result<std::vector<UserInfo>> list_users(db::PgPool& pg) {
   return pg.with_tx([&](pqxx::work& tx) -> Result<std::vector<UserInfo>> {
     std::vector<UserInfo> out;
     for (const auto& row : tx.exec("SELECT id::text, username, role, tenant_id::text, center_id::text, " +
-                                   sql_time("created_at") + " FROM users ORDER BY lower(username)")) {
+                                   sql_time("created_at") +
+                                   ", coalesce(display_name, ''), disabled_at IS NOT NULL"
+                                   " FROM users ORDER BY lower(username)")) {
       UserInfo u;
       u.id = row[0].as<std::string>();
       u.username = row[1].as<std::string>();
@@ -25,6 +27,8 @@ Result<std::vector<UserInfo>> list_users(db::PgPool& pg) {
       u.tenant_id = text_or_empty(row[3]);
       u.center_id = text_or_empty(row[4]);
       u.created_at = row[5].as<std::string>();
+      u.display_name = row[6].as<std::string>();
+      u.disabled = row[7].as<bool>();
       out.push_back(std::move(u));
     }
     return out;

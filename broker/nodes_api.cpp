@@ -26,8 +26,9 @@ std::string node_select() {
          "FROM devices d WHERE d.node_id = n.id)::text, "
          "(SELECT count(*) FROM replicas r WHERE r.node_id = n.id AND r.state IN " +
          std::string(kLiveReplicaStates) +
-         ") "
-         "FROM nodes n JOIN centers c ON c.id = n.center_id ";
+         "), n.managed_by, " +
+         sql_slurm_view("n") +
+         " FROM nodes n JOIN centers c ON c.id = n.center_id ";
 }
 
 json::value parsed(const std::string& text, json::value fallback) {
@@ -60,6 +61,8 @@ NodeRow node_of_row(const pqxx::row& r) {
   n.recent_heartbeat = r[11].as<bool>();
   o["devices"] = parsed(r[12].as<std::string>(), json::array());
   o["replicas"] = r[13].as<std::int64_t>();
+  o["managed_by"] = r[14].as<std::string>();
+  o["slurm"] = r[15].is_null() ? json::value(nullptr) : parsed(r[15].as<std::string>(), nullptr);
   return n;
 }
 
@@ -136,6 +139,16 @@ Result<NodeRow> change_status(BrokerContext& ctx, const ApiCall& call, const Tra
 }
 
 }  // namespace
+
+std::string sql_slurm_view(std::string_view alias) {
+  const std::string a(alias);
+  auto field = [&](const char* key, const char* fallback) {
+    return "'" + std::string(key) + "', coalesce(" + a + ".slurm->>'" + key + "', '" + fallback + "')";
+  };
+  return "CASE WHEN " + a + ".slurm IS NULL THEN NULL ELSE json_build_object(" +
+         field("node", "") + ", " + field("partition", "") + ", " + field("state", "") + ", " +
+         field("reason", "") + ", " + field("controller", "ok") + ")::text END";
+}
 
 void add_node_routes(ApiRouter& router, BrokerContext& ctx) {
   router.add("GET", "/api/v1/nodes", Access::kAuthenticated, [&ctx](ApiCall& call) -> Status {

@@ -12,7 +12,13 @@
 //    bumps nodes.version (so a concurrent binding on the node conflicts),
 //    writes an audit row in the same transaction and publishes the node id
 //    on scn:scheduler:wake.
+//  - Each node has "managed_by" ("agent" or "slurm") and "slurm": null for
+//    plain agents, else {"node","partition","state","reason","controller"}
+//    (Slurm's last view, sql_slurm_view()).
 #pragma once
+
+#include <string>
+#include <string_view>
 
 #include "broker/api_router.h"
 #include "broker/broker_context.h"
@@ -20,5 +26,10 @@
 namespace scn::broker {
 
 void add_node_routes(ApiRouter& router, BrokerContext& ctx);
+
+// An SQL expression (text, NULL for plain agents) of a node's "slurm" JSON
+// object {"node","partition","state","reason","controller"}; `alias` names
+// the nodes table ("n").
+std::string sql_slurm_view(std::string_view alias);
 
 }  // namespace scn::broker

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "broker/resource_util.h"
 #include "common/db/pg.h"
@@ -66,20 +68,61 @@ std::string csv_field(std::string_view v) {
   return out + "\"";
 }
 
-std::string usage_csv(const json::array& rows, bool by_day) {
-  std::string out = by_day ? "day," : "";
-  out += "tenant_id,service_id,service_name,requests,prompt_tokens,completion_tokens\r\n";
+// The dimensions a usage row may be grouped by (besides tenant and service),
+// in the order of the rows' fields.
+struct UsageDims {
+  bool day = false, key = false, model = false, center = false;
+};
+
+// The rows' fields, in order (JSON objects and CSV columns alike).
+std::vector<std::string> usage_columns(const UsageDims& d) {
+  std::vector<std::string> c;
+  if (d.day) c.push_back("day");
+  for (const char* f : {"tenant_id", "service_id", "service_name"}) c.push_back(f);
+  if (d.key) c.insert(c.end(), {"api_key_id", "api_key_name"});
+  if (d.model) c.push_back("model");
+  if (d.center) c.insert(c.end(), {"center_id", "center_name"});
+  for (const char* f : {"requests", "prompt_tokens", "cached_prompt_tokens", "completion_tokens"}) c.push_back(f);
+  return c;
+}
+
+std::string usage_csv(const json::array& rows, const UsageDims& dims) {
+  const auto columns = usage_columns(dims);
+  std::string out;
+  for (std::size_t i = 0; i < columns.size(); ++i) out += (i ? "," : "") + columns[i];
+  out += "\r\n";
   for (const auto& v : rows) {
     const auto& r = v.as_object();
-    if (by_day) out += std::string(r.at("day").as_string()) + ",";
-    out += std::string(r.at("tenant_id").as_string()) + "," +
-           std::string(r.at("service_id").as_string()) + "," +
-           csv_field(r.at("service_name").as_string()) + "," +
-           std::to_string(r.at("requests").as_int64()) + "," +
-           std::to_string(r.at("prompt_tokens").as_int64()) + "," +
-           std::to_string(r.at("completion_tokens").as_int64()) + "\r\n";
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      if (i) out += ',';
+      const json::value& f = r.at(columns[i]);
+      if (f.is_string()) out += csv_field(f.get_string());
+      else if (f.is_int64()) out += std::to_string(f.get_int64());
+      // null: an empty field
+    }
+    out += "\r\n";
   }
   return out;
+}
+
+// "day,key" -> dims; "service" (the default) adds nothing.
+Result<UsageDims> parse_group_by(std::string_view text) {
+  UsageDims d;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    const std::string_view dim = text.substr(start, comma - start);
+    if (dim == "day") d.day = true;
+    else if (dim == "key") d.key = true;
+    else if (dim == "model") d.model = true;
+    else if (dim == "center") d.center = true;
+    else if (dim != "service")
+      return Status::invalid_argument("param 'group_by' must be a comma-separated list of "
+                                      "service, day, key, model, center");
+    start = comma + 1;
+  }
+  return d;
 }
 
 }  // namespace
@@ -93,7 +136,10 @@ Result<json::object> pool_overview(db::PgPool& pg) {
                  "SELECT c.id, c.name, c.region, "
                  "count(n.id) FILTER (WHERE n.status = 'ready'), "
                  "count(n.id) FILTER (WHERE n.status = 'draining'), "
-                 "count(n.id) FILTER (WHERE n.status = 'lost') "
+                 "count(n.id) FILTER (WHERE n.status = 'lost'), "
+                 "count(n.id) FILTER (WHERE n.managed_by = 'slurm' AND n.status <> 'removed'), "
+                 "count(n.id) FILTER (WHERE n.managed_by = 'slurm' AND n.status <> 'removed' "
+                 "  AND n.slurm->>'controller' = 'unreachable') "
                  "FROM centers c LEFT JOIN nodes n ON n.center_id = c.id "
                  "WHERE c.status <> 'retired' GROUP BY c.id ORDER BY c.name")) {
           json::object c;
@@ -103,6 +149,15 @@ Result<json::object> pool_overview(db::PgPool& pg) {
           c["nodes"] = json::object{{"ready", r[3].as<std::int64_t>()},
                                     {"draining", r[4].as<std::int64_t>()},
                                     {"lost", r[5].as<std::int64_t>()}};
+          const std::int64_t slurm_nodes = r[6].as<std::int64_t>();
+          const std::int64_t unreachable = r[7].as<std::int64_t>();
+          c["slurm_nodes"] = slurm_nodes;
+          c["degraded"] = unreachable > 0;
+          c["degraded_reason"] =
+              unreachable > 0 ? "Slurm controller unreachable (reported for " +
+                                    std::to_string(unreachable) + " of " +
+                                    std::to_string(slurm_nodes) + " Slurm nodes)"
+                              : std::string();
           c["devices"] = json::array();
           index[r[0].as<std::string>()] = centers.size();
           centers.push_back(std::move(c));
@@ -189,18 +244,34 @@ Status usage(BrokerContext& ctx, ApiCall& call) {
   }
   SCN_ASSIGN_OR_RETURN(auto from, time_param(call, "from"));
   SCN_ASSIGN_OR_RETURN(auto to, time_param(call, "to"));
-  bool by_day = false;
+  UsageDims dims;
   if (auto g = call.request.query_param("group_by")) {
-    if (*g == "day") by_day = true;
-    else if (*g != "service") return Status::invalid_argument("param 'group_by' must be 'service' or 'day'");
+    SCN_ASSIGN_OR_RETURN(dims, parse_group_by(*g));
   }
+  // Filters on the finer dimensions: another tenant's key or an unknown
+  // model/center simply match nothing.
+  std::string key_filter, model_filter, center_filter;
+  if (auto k = call.request.query_param("api_key_id")) {
+    if (!is_uuid(*k)) return Status::invalid_argument("param 'api_key_id' must be a UUID");
+    key_filter = std::string(*k);
+  }
+  if (auto c = call.request.query_param("center_id")) {
+    if (!is_uuid(*c)) return Status::invalid_argument("param 'center_id' must be a UUID");
+    center_filter = std::string(*c);
+  }
+  if (auto m = call.request.query_param("model")) model_filter = std::string(*m);
   bool csv = false;
   if (auto f = call.request.query_param("format")) {
     if (*f == "csv") csv = true;
     else if (*f != "json") return Status::invalid_argument("param 'format' must be 'json' or 'csv'");
   }
-  // The day (UTC) of each record when grouping by day, else one group.
-  const std::string day = by_day ? "to_char(u.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')" : "''::text";
+  // Each grouped dimension's expression, else a constant (one group).
+  const std::string select =
+      std::string(dims.day ? "to_char(u.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')" : "''::text") +
+      ", u.tenant_id, u.service_id, s.name, " +
+      (dims.key ? "u.api_key_id::text, k.name, " : "NULL::text, NULL::text, ") +
+      (dims.model ? "u.model, " : "NULL::text, ") +
+      (dims.center ? "u.center_id::text, c.name, " : "NULL::text, NULL::text, ");
   auto data = ctx.pg.with_tx(
       [&](pqxx::work& tx) -> Result<json::array> {
         if (!service.empty() &&
@@ -211,24 +282,44 @@ Status usage(BrokerContext& ctx, ApiCall& call) {
           return Status::not_found("param 'service_id': service not found");
         }
         json::array out;
+        auto text_or_null = [](const pqxx::field& f) {
+          return f.is_null() ? json::value(nullptr) : json::value(f.as<std::string>());
+        };
         for (const auto& r : tx.exec_params(
-                 "SELECT u.tenant_id, u.service_id, s.name, sum(u.requests)::bigint, "
-                 "sum(u.prompt_tokens)::bigint, sum(u.completion_tokens)::bigint, " + day +
-                 " FROM usage_records u JOIN services s ON s.id = u.service_id "
-                 "WHERE ($1 = '' OR u.tenant_id::text = $1) "
-                 "AND ($2 = '' OR u.service_id::text = $2) "
-                 "AND ($3::timestamptz IS NULL OR u.period_start >= $3::timestamptz) "
-                 "AND ($4::timestamptz IS NULL OR u.period_start < $4::timestamptz) "
-                 "GROUP BY 7, u.tenant_id, u.service_id, s.name ORDER BY 7, s.name, u.service_id",
-                 tenant, service, opt_c(from), opt_c(to))) {
+                 "SELECT " + select +
+                     "sum(u.requests)::bigint, sum(u.prompt_tokens)::bigint, "
+                     "sum(u.cached_prompt_tokens)::bigint, sum(u.completion_tokens)::bigint"
+                     " FROM usage_records u JOIN services s ON s.id = u.service_id"
+                     " LEFT JOIN api_keys k ON k.id = u.api_key_id"
+                     " LEFT JOIN centers c ON c.id = u.center_id"
+                     " WHERE ($1 = '' OR u.tenant_id::text = $1)"
+                     " AND ($2 = '' OR u.service_id::text = $2)"
+                     " AND ($3::timestamptz IS NULL OR u.period_start >= $3::timestamptz)"
+                     " AND ($4::timestamptz IS NULL OR u.period_start < $4::timestamptz)"
+                     " AND ($5 = '' OR u.api_key_id::text = $5)"
+                     " AND ($6 = '' OR u.model = $6)"
+                     " AND ($7 = '' OR u.center_id::text = $7)"
+                     " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
+                     " ORDER BY 1, 4, 3, 6 NULLS FIRST, 5 NULLS FIRST, 7 NULLS FIRST, 9 NULLS FIRST, 8 NULLS FIRST",
+                 tenant, service, opt_c(from), opt_c(to), key_filter, model_filter, center_filter)) {
           json::object row;
-          if (by_day) row["day"] = r[6].as<std::string>();
-          row["tenant_id"] = r[0].as<std::string>();
-          row["service_id"] = r[1].as<std::string>();
-          row["service_name"] = r[2].as<std::string>();
-          row["requests"] = r[3].as<std::int64_t>();
-          row["prompt_tokens"] = r[4].as<std::int64_t>();
-          row["completion_tokens"] = r[5].as<std::int64_t>();
+          if (dims.day) row["day"] = r[0].as<std::string>();
+          row["tenant_id"] = r[1].as<std::string>();
+          row["service_id"] = r[2].as<std::string>();
+          row["service_name"] = r[3].as<std::string>();
+          if (dims.key) {
+            row["api_key_id"] = text_or_null(r[4]);
+            row["api_key_name"] = text_or_null(r[5]);
+          }
+          if (dims.model) row["model"] = text_or_null(r[6]);
+          if (dims.center) {
+            row["center_id"] = text_or_null(r[7]);
+            row["center_name"] = text_or_null(r[8]);
+          }
+          row["requests"] = r[9].as<std::int64_t>();
+          row["prompt_tokens"] = r[10].as<std::int64_t>();
+          row["cached_prompt_tokens"] = r[11].as<std::int64_t>();
+          row["completion_tokens"] = r[12].as<std::int64_t>();
           out.push_back(std::move(row));
         }
         return out;
@@ -237,7 +328,7 @@ Status usage(BrokerContext& ctx, ApiCall& call) {
   if (!data.is_ok()) return data.status();
   if (csv) {
     call.response.set_header("Content-Disposition", "attachment; filename=\"usage.csv\"");
-    call.response.set_content(200, usage_csv(*data, by_day), "text/csv; charset=utf-8");
+    call.response.set_content(200, usage_csv(*data, dims), "text/csv; charset=utf-8");
     return Status::ok();
   }
   reply_json(call, 200, json::object{{"data", std::move(*data)}});

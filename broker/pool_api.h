@@ -7,16 +7,24 @@
 //    cores), memory_bytes (GPU: memory of each GPU x count; CPU: RAM),
 //    used_count and used_memory_bytes (by replicas in scheduled, starting,
 //    ready or stopping: GPU indices, or CPU threads, and reserved memory),
-//    free_memory_bytes. Plus live services by status and replicas by state.
+//    free_memory_bytes; "slurm_nodes" (its Slurm-managed nodes, not
+//    removed), "degraded" (some of them report the Slurm controller
+//    unreachable) and "degraded_reason" ("" when not degraded). Plus live
+//    services by status and replicas by state.
 //  - GET /usage[?service_id=&from=&to=&tenant_id=]: sums of usage_records
 //    per service (records whose period_start is in [from, to)). Members
 //    (and API keys) see their tenant only: tenant_id of another tenant is
 //    403, a foreign or malformed service_id 404. Admins see all, or one
 //    tenant. from/to are RFC 3339 times (400 when malformed). Operators 403.
-//    group_by=day: one row per (UTC day of period_start, service), with
-//    "day" ("2026-11-28"), ordered by day; group_by=service is the default.
-//    format=csv: the same rows as text/csv (header line, CRLF, RFC 4180
-//    quoting) with Content-Disposition: attachment; filename="usage.csv".
+//    Rows carry requests, prompt_tokens, cached_prompt_tokens and
+//    completion_tokens. group_by: a comma-separated list of service (the
+//    default), day ("day": UTC day of period_start, first), key
+//    ("api_key_id", "api_key_name"), model ("model"), center ("center_id",
+//    "center_name"); rows are always per tenant and service; ordered by day,
+//    service name, key, model, center. Filters api_key_id, model, center_id
+//    (malformed ids 400). format=csv: the same rows as text/csv (header
+//    line, CRLF, RFC 4180 quoting, null empty) with Content-Disposition:
+//    attachment; filename="usage.csv".
 #pragma once
 
 #include <boost/json/object.hpp>

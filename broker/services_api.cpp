@@ -111,7 +111,10 @@ json::object service_json(const ServiceRecord& s) {
                                   {"target_outstanding", s.target_outstanding},
                                   {"idle_seconds", s.idle_seconds},
                                   {"target_ttft_ms", s.target_ttft_ms ? json::value(*s.target_ttft_ms)
-                                                                      : json::value(nullptr)}};
+                                                                      : json::value(nullptr)},
+                                  {"target_tokens_per_second", s.target_tokens_per_second
+                                                                   ? json::value(*s.target_tokens_per_second)
+                                                                   : json::value(nullptr)}};
   } else {
     o["autoscale"] = nullptr;
   }
@@ -139,6 +142,14 @@ json::object replica_json(const ReplicaRecord& r) {
   o["restarts"] = r.restarts;
   o["scheduled_at"] = opt_json(r.scheduled_at);
   o["ready_at"] = opt_json(r.ready_at);
+  // The model file on the replica's node (fetch progress for whoever sees the service).
+  if (r.file_state) {
+    o["model_file"] = json::object{{"state", *r.file_state},
+                                   {"bytes_present", r.file_bytes_present},
+                                   {"size_bytes", r.file_size_bytes}};
+  } else {
+    o["model_file"] = nullptr;
+  }
   return o;
 }
 
@@ -176,10 +187,13 @@ Result<std::optional<AutoscaleSpec>> parse_autoscale(const JsonObject& body) {
   SCN_ASSIGN_OR_RETURN(auto idle, common::get_optional_int(body, "idle_seconds"));
   SCN_ASSIGN_OR_RETURN(auto ttft, common::get_optional_number(body, "target_ttft_ms"));
   const bool clear_ttft = body.contains("target_ttft_ms") && body.at("target_ttft_ms").is_null();
+  SCN_ASSIGN_OR_RETURN(auto tokens, common::get_optional_number(body, "target_tokens_per_second"));
+  const bool clear_tokens =
+      body.contains("target_tokens_per_second") && body.at("target_tokens_per_second").is_null();
   if (!min && !max) {
-    if (target || idle || ttft || clear_ttft)
-      return Status::invalid_argument("fields 'target_outstanding', 'idle_seconds' and 'target_ttft_ms' "
-                                      "need 'min_replicas' and 'max_replicas'");
+    if (target || idle || ttft || clear_ttft || tokens || clear_tokens)
+      return Status::invalid_argument("fields 'target_outstanding', 'idle_seconds', 'target_ttft_ms' and "
+                                      "'target_tokens_per_second' need 'min_replicas' and 'max_replicas'");
     return std::optional<AutoscaleSpec>();
   }
   if (!min) return Status::invalid_argument("field 'min_replicas' is required with 'max_replicas'");
@@ -207,6 +221,12 @@ Result<std::optional<AutoscaleSpec>> parse_autoscale(const JsonObject& body) {
     spec.target_ttft_ms = *ttft;
   }
   spec.clear_target_ttft = clear_ttft;
+  if (tokens) {
+    if (!(*tokens > 0 && *tokens <= 1000000))
+      return Status::unprocessable("field 'target_tokens_per_second' must be > 0 and <= 1000000");
+    spec.target_tokens_per_second = *tokens;
+  }
+  spec.clear_target_tokens = clear_tokens;
   return std::optional<AutoscaleSpec>(spec);
 }
 
@@ -215,7 +235,7 @@ Result<NewService> parse_create(BrokerContext& ctx, const ApiCall& call) {
   SCN_RETURN_IF_ERROR(unknown_fields(
       body, {"name", "model", "quantization", "replicas", "context_length", "placement",
              "tenant_id", "min_replicas", "max_replicas", "target_outstanding", "idle_seconds",
-             "priority", "target_ttft_ms"},
+             "priority", "target_ttft_ms", "target_tokens_per_second"},
       ""));
   NewService spec;
   SCN_ASSIGN_OR_RETURN(spec.autoscale, parse_autoscale(body));
@@ -363,7 +383,7 @@ void add_service_routes(ApiRouter& router, BrokerContext& ctx) {
                SCN_ASSIGN_OR_RETURN(JsonObject body, json_body(call));
                SCN_RETURN_IF_ERROR(unknown_fields(
                    body, {"min_replicas", "max_replicas", "target_outstanding", "idle_seconds",
-                          "target_ttft_ms"},
+                          "target_ttft_ms", "target_tokens_per_second"},
                    ""));
                SCN_ASSIGN_OR_RETURN(auto spec, parse_autoscale(body));
                if (!spec)

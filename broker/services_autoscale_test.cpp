@@ -72,6 +72,27 @@ TEST_CASE("services: autoscaling at creation and through /autoscale; /scale turn
                            R"("target_ttft_ms":150})");
   REQUIRE_MESSAGE(with_ttft.status == 201, boost::json::serialize(with_ttft.body));
   CHECK(with_ttft.obj().at("autoscale").at("target_ttft_ms").as_double() == 150);
+  CHECK(with_ttft.obj().at("autoscale").at("target_tokens_per_second").is_null());
+
+  // A throughput target per replica (sql/0011): at creation, kept when
+  // absent, removed with null.
+  Reply with_tokens = f.call("member-a", "POST", "/api/v1/services",
+                             R"({"name":"busy","model":"stories260k","min_replicas":1,"max_replicas":2,)"
+                             R"("target_tokens_per_second":80})");
+  REQUIRE_MESSAGE(with_tokens.status == 201, boost::json::serialize(with_tokens.body));
+  const std::string busy = with_tokens.str("id");
+  CHECK(with_tokens.obj().at("autoscale").at("target_tokens_per_second").as_double() == 80);
+  r = f.call("member-a", "POST", "/api/v1/services/" + busy + "/autoscale", R"({"min_replicas":1,"max_replicas":2})");
+  REQUIRE(r.status == 200);
+  CHECK(r.obj().at("autoscale").at("target_tokens_per_second").as_double() == 80);
+  r = f.call("member-a", "POST", "/api/v1/services/" + busy + "/autoscale",
+             R"({"min_replicas":1,"max_replicas":2,"target_tokens_per_second":120.5})");
+  REQUIRE(r.status == 200);
+  CHECK(f.sql1("SELECT target_tokens_per_second FROM services WHERE id = '" + busy + "'") == "120.5");
+  r = f.call("member-a", "POST", "/api/v1/services/" + busy + "/autoscale",
+             R"({"min_replicas":1,"max_replicas":2,"target_tokens_per_second":null})");
+  REQUIRE(r.status == 200);
+  CHECK(r.obj().at("autoscale").at("target_tokens_per_second").is_null());
 }
 
 TEST_CASE("services: autoscale and priority validation") {
@@ -103,6 +124,13 @@ TEST_CASE("services: autoscale and priority validation") {
       {R"({"min_replicas":0,"max_replicas":2,"target_ttft_ms":600001})", 422},
       {R"({"min_replicas":0,"max_replicas":2,"target_ttft_ms":250.5})", 200},
       {R"({"min_replicas":0,"max_replicas":2,"target_ttft_ms":null})", 200},
+      {R"({"target_tokens_per_second":100})", 400},
+      {R"({"min_replicas":0,"max_replicas":2,"target_tokens_per_second":"100"})", 400},
+      {R"({"min_replicas":0,"max_replicas":2,"target_tokens_per_second":0})", 422},
+      {R"({"min_replicas":0,"max_replicas":2,"target_tokens_per_second":-1})", 422},
+      {R"({"min_replicas":0,"max_replicas":2,"target_tokens_per_second":1000001})", 422},
+      {R"({"min_replicas":0,"max_replicas":2,"target_tokens_per_second":62.5})", 200},
+      {R"({"min_replicas":0,"max_replicas":2,"target_tokens_per_second":null})", 200},
   };
   for (const Case& c : cases) {
     CAPTURE(c.body);

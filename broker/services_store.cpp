@@ -18,7 +18,7 @@ const std::string& service_select() {
       "s.context_length, s.placement::text, s.status, s.status_reason, " +
       sql_time("s.created_at") + ", " + sql_time("s.updated_at") +
       ", s.version, s.min_replicas, s.max_replicas, s.target_outstanding, s.idle_seconds, "
-      "s.priority, s.target_ttft_ms "
+      "s.priority, s.target_ttft_ms, s.target_tokens_per_second "
       "FROM services s JOIN models m ON m.id = s.model_id "
       "JOIN model_files f ON f.id = s.model_file_id ";
   return q;
@@ -48,6 +48,7 @@ ServiceRecord service_of_row(const pqxx::row& r) {
   s.idle_seconds = r[19].as<int>();
   s.priority = r[20].as<int>();
   if (!r[21].is_null()) s.target_ttft_ms = r[21].as<double>();
+  if (!r[22].is_null()) s.target_tokens_per_second = r[22].as<double>();
   return s;
 }
 
@@ -164,10 +165,10 @@ Result<ServiceRecord> ServicesStore::create(const NewService& spec, const Actor&
         tx.exec_params1(
               "INSERT INTO services (tenant_id, name, model_id, model_file_id, replicas_wanted, "
               "context_length, placement, status, created_by, min_replicas, max_replicas, "
-              "target_outstanding, idle_seconds, priority, target_ttft_ms) "
+              "target_outstanding, idle_seconds, priority, target_ttft_ms, target_tokens_per_second) "
               "VALUES ($1::uuid, $2, $3::uuid, $4::uuid, $5, $6, $7::jsonb, 'pending', $8::uuid, "
               "$9::integer, $10::integer, COALESCE($11::float8, 4), COALESCE($12::integer, 300), $13, "
-              "$14::float8) "
+              "$14::float8, $15::float8) "
               "RETURNING id",
               spec.tenant_id, spec.name, spec.model_id, spec.model_file_id, replicas,
               spec.context_length, spec.placement_json,
@@ -179,7 +180,8 @@ Result<ServiceRecord> ServicesStore::create(const NewService& spec, const Actor&
                            ? std::optional<double>(*spec.autoscale->idle_seconds)
                            : std::nullopt).c(),
               spec.priority,
-              nullable(spec.autoscale ? spec.autoscale->target_ttft_ms : std::nullopt).c())[0]
+              nullable(spec.autoscale ? spec.autoscale->target_ttft_ms : std::nullopt).c(),
+              nullable(spec.autoscale ? spec.autoscale->target_tokens_per_second : std::nullopt).c())[0]
             .as<std::string>();
     SCN_ASSIGN_OR_RETURN(ServiceRecord s, read_service(tx, id, ""));
     AuditEntry e = audit_of(s, "service.create");
@@ -222,7 +224,11 @@ Result<std::vector<ReplicaRecord>> ServicesStore::replicas(std::string_view serv
                  "SELECT r.id, r.state, r.reason, r.node_id, n.name, n.center_id, c.name, "
                  "d.kind, d.model, array_to_json(r.device_indices)::text, r.port, r.restarts, " +
                      sql_time("r.scheduled_at") + ", " + sql_time("r.ready_at") + ", r.placement" +
+                     ", nmf.state, coalesce(nmf.bytes_present, 0), coalesce(mf.size_bytes, 0)"
                      " FROM replicas r LEFT JOIN nodes n ON n.id = r.node_id "
+                     "LEFT JOIN services s ON s.id = r.service_id "
+                     "LEFT JOIN model_files mf ON mf.id = s.model_file_id "
+                     "LEFT JOIN node_model_files nmf ON nmf.node_id = r.node_id AND nmf.model_file_id = s.model_file_id "
                      "LEFT JOIN centers c ON c.id = n.center_id "
                      "LEFT JOIN devices d ON d.id = r.device_id "
                      "WHERE r.service_id = $1::uuid AND NOT (r.state IN ('stopped', 'lost') "
@@ -245,6 +251,9 @@ Result<std::vector<ReplicaRecord>> ServicesStore::replicas(std::string_view serv
           x.scheduled_at = opt_text(r[12]);
           x.ready_at = opt_text(r[13]);
           x.placement = opt_text(r[14]);
+          x.file_state = opt_text(r[15]);
+          x.file_bytes_present = r[16].as<std::int64_t>();
+          x.file_size_bytes = r[17].as<std::int64_t>();
           out.push_back(std::move(x));
         }
         return out;
@@ -292,6 +301,8 @@ Result<ServiceRecord> ServicesStore::autoscale(std::string_view id, std::string_
               "target_outstanding = COALESCE($5::float8, target_outstanding), "
               "idle_seconds = COALESCE($6::integer, idle_seconds), replicas_wanted = $7, "
               "target_ttft_ms = CASE WHEN $8::boolean THEN NULL ELSE COALESCE($9::float8, target_ttft_ms) END, "
+              "target_tokens_per_second = CASE WHEN $10::boolean THEN NULL "
+              "ELSE COALESCE($11::float8, target_tokens_per_second) END, "
               "status = CASE WHEN status = 'stopped' AND $7 > 0 THEN 'pending' ELSE status END, "
               "status_reason = CASE WHEN status = 'stopped' AND $7 > 0 THEN NULL "
               "ELSE status_reason END, version = version + 1 "
@@ -299,7 +310,8 @@ Result<ServiceRecord> ServicesStore::autoscale(std::string_view id, std::string_
               cur.id, cur.version, spec.min_replicas, spec.max_replicas,
               nullable(spec.target_outstanding).c(),
               nullable(spec.idle_seconds ? std::optional<double>(*spec.idle_seconds) : std::nullopt).c(),
-              wanted, spec.clear_target_ttft, nullable(spec.target_ttft_ms).c())));
+              wanted, spec.clear_target_ttft, nullable(spec.target_ttft_ms).c(), spec.clear_target_tokens,
+              nullable(spec.target_tokens_per_second).c())));
         }));
     AuditEntry e = audit_of(s, "service.autoscale");
     e.details["min_replicas"] = spec.min_replicas;

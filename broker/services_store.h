@@ -64,6 +64,7 @@ struct ServiceRecord {
   int idle_seconds = 300;
   int priority = 0;
   std::optional<double> target_ttft_ms;  // sql/0007; unset: no latency target
+  std::optional<double> target_tokens_per_second;  // sql/0011; unset: no throughput target
 };
 
 // POST /api/v1/services/{id}/autoscale (and the same fields at creation).
@@ -74,6 +75,8 @@ struct AutoscaleSpec {
   std::optional<int> idle_seconds;           // unset: keep (default 300)
   std::optional<double> target_ttft_ms;      // unset: keep (default none)
   bool clear_target_ttft = false;            // JSON null: remove the target
+  std::optional<double> target_tokens_per_second;  // per replica; unset: keep (default none)
+  bool clear_target_tokens = false;                // JSON null: remove the target
 };
 
 struct ReplicaRecord {
@@ -87,6 +90,12 @@ struct ReplicaRecord {
   std::optional<int> port;
   int restarts = 0;
   std::optional<std::string> scheduled_at, ready_at;
+  // The service's model file on the replica's node, as its agent reports it
+  // (node_model_files): state ('downloading', 'present', 'failed') and bytes
+  // held; nullopt when the node reports nothing of it (or no node yet).
+  std::optional<std::string> file_state;
+  std::int64_t file_bytes_present = 0;
+  std::int64_t file_size_bytes = 0;  // model_files.size_bytes
 };
 
 struct NewService {

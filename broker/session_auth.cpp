@@ -56,7 +56,8 @@ struct StoredUser {
 
 const std::string kUserSelect =
     "SELECT id::text, username, role, tenant_id::text, center_id::text, " + sql_time("created_at") +
-    ", password_hash FROM users WHERE lower(username) = lower($1) AND disabled_at IS NULL";
+    ", password_hash FROM users WHERE lower(username) = lower($1) AND disabled_at IS NULL"
+    " AND (role <> 'member' OR tenant_id IS NOT NULL)";  // a member removed from its tenant cannot sign in
 
 }  // namespace
 
@@ -196,7 +197,7 @@ Result<Principal> authenticate_session(db::PgPool& pg, std::string_view token) {
         "       s.last_seen_at < now() - interval '1 minute' "
         "  FROM sessions s JOIN users u ON u.id = s.user_id "
         " WHERE s.token_hash = decode($1, 'hex') AND s.revoked_at IS NULL AND s.expires_at > now() "
-        "   AND u.disabled_at IS NULL",
+        "   AND u.disabled_at IS NULL AND (u.role <> 'member' OR u.tenant_id IS NOT NULL)",
         hash_hex);
     if (r.empty()) return Status::unauthenticated("session expired or invalid; log in again");
     Principal p;

@@ -86,6 +86,8 @@ Agent::Agent(AgentOptions options, Capacity capacity)
   SupervisorOptions so;
   so.infer_binary = options_.infer_binary;
   so.bind_host = options_.bind_host;
+  so.worker_tls_cert = options_.worker_tls_cert;
+  so.worker_tls_key = options_.worker_tls_key;
   so.log_dir = (fs::path(options_.state_dir) / "logs").string();
   so.port_min = options_.port_min;
   so.port_max = options_.port_max;

@@ -53,6 +53,9 @@ struct AgentOptions {
   int port_max = 21999;
   int heartbeat_ms = 2000;
   std::string infer_binary;  // "" -> this executable
+  // TLS for the node's workers (scn infer --tls-cert/--tls-key; "" = plain).
+  std::string worker_tls_cert;
+  std::string worker_tls_key;
 };
 
 // "k=v,k=v" (empty: none). Keys must be non-empty.

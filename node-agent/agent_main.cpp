@@ -13,6 +13,7 @@
 #include "common/tls/https_client.h"  // --ca, --tls-cert, --tls-key (issue 9)
 #include "node-agent/agent.h"
 #include "node-agent/agent_cli.h"
+#include "node-agent/slurm/slurm_agent.h"
 
 namespace scn::node_agent {
 namespace {
@@ -23,12 +24,77 @@ std::string host_name() {
   return buf;
 }
 
+// `scn agent --slurm`: one SlurmAgent for every Slurm node it may use.
+int slurm_agent_main(const AgentOptions& o, const std::string& partition, const std::string& account,
+                     const std::string& reservation, bool idle_only, const std::string& time_limit,
+                     const std::string& replace_before, const std::string& gpu_memory, sigset_t set) {
+  slurm::SlurmAgentOptions so;
+  auto gib = slurm::parse_gpu_memory_gib(gpu_memory);
+  if (!gib.is_ok()) {
+    std::fprintf(stderr, "scn agent: %s\n", gib.status().message().c_str());
+    return 2;
+  }
+  so.gpu_memory_gib = std::move(gib).value();
+  so.scheduler_url = o.scheduler_url;
+  so.join_token = o.join_token;
+  so.name = o.name;
+  so.labels = o.labels;
+  so.state_dir = o.state_dir;
+  so.cache_dir = o.cache_dir;
+  so.heartbeat_ms = o.heartbeat_ms;
+  so.supervisor.infer_binary = o.infer_binary;
+  so.supervisor.partition = partition;
+  so.supervisor.account = account;
+  so.supervisor.reservation = reservation;
+  so.supervisor.idle_only = idle_only;
+  auto limit = slurm::parse_slurm_duration(time_limit);
+  auto before = slurm::parse_slurm_duration(replace_before);
+  if (!limit.is_ok() || !before.is_ok()) {
+    std::fprintf(stderr, "scn agent: --slurm-time-limit/--slurm-replace-before: %s\n",
+                 (limit.is_ok() ? before.status() : limit.status()).message().c_str());
+    return 2;
+  }
+  so.supervisor.time_limit = *limit;
+  so.supervisor.replace_before = *before;
+  auto agent = slurm::SlurmAgent::create(so);
+  if (!agent.is_ok()) {
+    std::fprintf(stderr, "scn agent: %s\n", agent.status().message().c_str());
+    return 2;
+  }
+  std::atomic<bool> done{false};
+  std::thread signals([&] {
+    timespec tick{0, 200'000'000};
+    while (!done.load()) {
+      int signo = sigtimedwait(&set, nullptr, &tick);
+      if (signo == SIGINT || signo == SIGTERM) {
+        common::log_info("scn agent: signal ", signo, ", stopping");
+        agent.value()->stop();
+      }
+    }
+  });
+  common::log_info("scn agent --slurm: ", o.name, " -> ", o.scheduler_url,
+                   partition.empty() ? "" : " (partition " + partition + ")");
+  Status st = agent.value()->run();
+  done = true;
+  signals.join();
+  agent.value().reset();
+  if (!st.is_ok()) {
+    std::fprintf(stderr, "scn agent: %s\n", st.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int agent_main(int argc, char** argv) {
   AgentOptions o;
   std::string labels, port_range = "21000-21999";
   tls::ClientTlsConfig tls_config;
+  // --slurm (issue 10): this agent runs on a Slurm center's login node.
+  bool slurm_mode = false, slurm_idle_only = false;
+  std::string slurm_partition, slurm_account, slurm_reservation;
+  std::string slurm_time_limit = "4:00:00", slurm_replace_before = "5:00", slurm_gpu_memory;
   common::OptionSet opts("scn agent", "a node agent: registers with the scheduler, runs scn infer workers");
   opts.add("scheduler", &o.scheduler_url, "the scheduler's URL, e.g. http://127.0.0.1:7070")
       .add("join-token", &o.join_token, "join token from the center's operator (first start only)")
@@ -45,6 +111,16 @@ int agent_main(int argc, char** argv) {
       .add("ca", &tls_config.ca_file, "CA that signed the scheduler's TLS certificate (https:// URLs)")
       .add("tls-cert", &tls_config.cert_file, "client certificate bound to this node (scn pki issue --client --node-id)")
       .add("tls-key", &tls_config.key_file, "the client certificate's key")
+      .add("worker-tls-cert", &o.worker_tls_cert, "the workers serve TLS with this certificate (passed to scn infer)")
+      .add("worker-tls-key", &o.worker_tls_key, "the workers' TLS key")
+      .flag("slurm", &slurm_mode, "represent the nodes of this Slurm cluster (run on its login node); replicas run as Slurm jobs")
+      .add("slurm-partition", &slurm_partition, "--slurm: the partition the operator dedicates to the platform")
+      .add("slurm-account", &slurm_account, "--slurm: the account jobs are charged to")
+      .add("slurm-reservation", &slurm_reservation, "--slurm: a reservation for the platform (its nodes only)")
+      .flag("slurm-idle-only", &slurm_idle_only, "--slurm: only idle nodes, low-priority (--nice) preemptible jobs")
+      .add("slurm-time-limit", &slurm_time_limit, "--slurm: a replica job's time limit (sbatch --time: 4:00:00, 90, 1-00:00:00)")
+      .add("slurm-gpu-memory", &slurm_gpu_memory, "--slurm: GPU memory per GRES type in GiB, e.g. a100=80,h200=141 (h200, h100, h800, a800, l40(s) are known)")
+      .add("slurm-replace-before", &slurm_replace_before, "--slurm: replace a replica this long before its job's time limit (same syntax)")
       .require("scheduler")
       .log_level_option();
   auto parsed = opts.parse(argc, argv);
@@ -53,8 +129,20 @@ int agent_main(int argc, char** argv) {
     return 2;
   }
   if (parsed.value() == common::OptionSet::Outcome::kHelp) return 0;
+  if (o.worker_tls_cert.empty() != o.worker_tls_key.empty() ||
+      (!o.worker_tls_cert.empty() && tls_config.ca_file.empty())) {
+    std::fprintf(stderr, "scn agent: --worker-tls-cert and --worker-tls-key go together and need --ca "
+                         "(the agent health-checks its workers over https)\n");
+    return 2;
+  }
   if (o.name.empty()) o.name = host_name();
   if (o.state_dir.empty()) o.state_dir = "./var/agent-" + o.name;
+  if (!slurm_mode && (slurm_idle_only || !slurm_partition.empty() || !slurm_account.empty() ||
+                      !slurm_gpu_memory.empty() ||
+                      !slurm_reservation.empty())) {
+    std::fprintf(stderr, "scn agent: the --slurm-* options need --slurm\n");
+    return 2;
+  }
   auto l = parse_labels(labels);
   auto range = parse_port_range(port_range);
   if (!l.is_ok() || !range.is_ok()) {
@@ -83,6 +171,8 @@ int agent_main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
+  if (slurm_mode) return slurm_agent_main(o, slurm_partition, slurm_account, slurm_reservation, slurm_idle_only,
+                                          slurm_time_limit, slurm_replace_before, slurm_gpu_memory, set);
   auto agent = Agent::create(o);
   if (!agent.is_ok()) {
     std::fprintf(stderr, "scn agent: %s\n", agent.status().message().c_str());

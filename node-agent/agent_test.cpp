@@ -5,8 +5,10 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "common/http/client.h"
@@ -23,7 +25,7 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 json::value desired_json(const DesiredReplica& d) {
-  return json::object{
+  json::object o{
       {"replica_id", d.replica_id},
       {"service_id", d.service_id},
       {"service_name", d.service_name},
@@ -37,6 +39,8 @@ json::value desired_json(const DesiredReplica& d) {
                              {"uri", d.model.uri},
                              {"sha256", d.model.sha256},
                              {"size_bytes", d.model.size_bytes}}}};
+  if (!d.worker_secret.empty()) o["worker_secret"] = d.worker_secret;
+  return o;
 }
 
 // A scheduler's agent API per docs/API.md, recording what it receives.
@@ -223,13 +227,30 @@ TEST_CASE("agent against a fake scheduler: register, persist, ready, converge, 4
   CHECK(model_present);
 
   // The desired set changes: r-1 stops, r-2 starts.
-  sched.set_desired({testutil::stories_replica("r-2", "svc-b")});
+  // r-2 has a worker secret (docs/API.md, "Worker authentication").
+  DesiredReplica r2 = testutil::stories_replica("r-2", "svc-b");
+  r2.worker_secret = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c0b2d4f6e8a0c2e4f6a8b0d2f4e6a8c0b";
+  sched.set_desired({r2});
   auto stopped = sched.wait_heartbeat([](const json::object& hb) { return has_replica_state(hb, "r-1", "stopped"); }, 15s);
   CHECK(stopped.has_value());
   auto ready2 = sched.wait_heartbeat([](const json::object& hb) { return has_replica_state(hb, "r-2", "ready"); }, 30s);
   REQUIRE_MESSAGE(ready2.has_value(), sched.last_heartbeat());
   CHECK_FALSE(replica_in(*ready2, "r-1").has_value());
   const int port2 = static_cast<int>(replica_in(*ready2, "r-2")->at("port").as_int64());
+  {
+    const std::string base = "http://127.0.0.1:" + std::to_string(port2);
+    auto anon = http::request("GET", base + "/v1/models");
+    REQUIRE(anon.is_ok());
+    CHECK(anon->status == 401);
+    auto authed = http::request("GET", base + "/v1/models", {}, {{"Authorization", "Bearer " + r2.worker_secret}});
+    REQUIRE(authed.is_ok());
+    CHECK(authed->status == 200);
+    CHECK(http::request("GET", base + "/health")->status == 200);  // the readiness probe stays open
+    std::ifstream log(dir.file("state") + "/logs/r-2.log");
+    std::stringstream text;
+    text << log.rdbuf();
+    CHECK(text.str().find(r2.worker_secret) == std::string::npos);
+  }
 
   // Scheduler trouble (503): replicas keep running.
   sched.set_answer_status(503);

@@ -41,6 +41,7 @@ Result<DesiredReplica> parse_replica(const JsonObject& o) {
   SCN_ASSIGN_OR_RETURN(d.replica_id, common::require_string(o, "replica_id"));
   SCN_ASSIGN_OR_RETURN(d.service_id, common::get_string(o, "service_id", ""));
   SCN_ASSIGN_OR_RETURN(d.service_name, common::get_string(o, "service_name", ""));
+  SCN_ASSIGN_OR_RETURN(d.worker_secret, common::get_string(o, "worker_secret", ""));
   SCN_ASSIGN_OR_RETURN(auto port, common::get_optional_int(o, "port"));
   if (port) {
     if (*port < 1 || *port > 65535) return Status::invalid_argument("field 'port' out of range");
@@ -68,7 +69,7 @@ Result<DesiredReplica> parse_replica(const JsonObject& o) {
 }  // namespace
 
 std::string register_body(const std::string& join_token, const NodeIdentity& identity,
-                          const Capacity& capacity) {
+                          const Capacity& capacity, const SlurmRegistration* slurm) {
   json::object labels;
   for (const auto& [k, v] : identity.labels) labels[k] = v;
   json::array devices;
@@ -86,6 +87,10 @@ std::string register_body(const std::string& join_token, const NodeIdentity& ide
                     {"labels", std::move(labels)},
                     {"simulated", capacity.simulated},
                     {"devices", std::move(devices)}};
+  if (slurm) {
+    body["managed_by"] = "slurm";
+    body["slurm"] = json::object{{"node", slurm->node}, {"partition", slurm->partition}, {"state", slurm->state}};
+  }
   return json::serialize(body);
 }
 
@@ -104,7 +109,7 @@ Result<RegisterAnswer> parse_register_answer(std::string_view body) {
 
 std::string heartbeat_body(const std::string& node_id, int free_cpu_cores,
                            std::int64_t free_ram_bytes, const std::vector<FileReport>& models,
-                           const std::vector<ReplicaReport>& replicas) {
+                           const std::vector<ReplicaReport>& replicas, const SlurmBeat* slurm) {
   json::array m;
   for (const auto& f : models) {
     json::object o{{"model_file_id", f.model_file_id},
@@ -128,6 +133,11 @@ std::string heartbeat_body(const std::string& node_id, int free_cpu_cores,
                     {"free", json::object{{"cpu_cores", free_cpu_cores}, {"ram_bytes", free_ram_bytes}}},
                     {"models", std::move(m)},
                     {"replicas", std::move(r)}};
+  if (slurm) {
+    body["slurm"] = json::object{{"state", slurm->state},
+                                 {"reason", slurm->reason},
+                                 {"controller", slurm->controller_ok ? "ok" : "unreachable"}};
+  }
   return json::serialize(body);
 }
 

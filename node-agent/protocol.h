@@ -47,13 +47,29 @@ struct HeartbeatAnswer {
   std::vector<DesiredReplica> replicas;
 };
 
+// A node of a Slurm center (`scn agent --slurm`, issue 10): the register
+// body gains "managed_by":"slurm" and "slurm":{"node","partition","state"};
+// every heartbeat gains "slurm":{"state","reason","controller":"ok"|"unreachable"}.
+// Plain agents pass nullptr and send neither.
+struct SlurmRegistration {
+  std::string node;       // the Slurm node name
+  std::string partition;  // the partition the agent submits to (or the node's first)
+  std::string state;      // Slurm's state, lower case: idle, mixed, allocated, drain, down, ...
+};
+struct SlurmBeat {
+  std::string state;
+  std::string reason;
+  bool controller_ok = true;
+};
+
 std::string register_body(const std::string& join_token, const NodeIdentity& identity,
-                          const Capacity& capacity);
+                          const Capacity& capacity, const SlurmRegistration* slurm = nullptr);
 Result<RegisterAnswer> parse_register_answer(std::string_view body);
 
 std::string heartbeat_body(const std::string& node_id, int free_cpu_cores,
                            std::int64_t free_ram_bytes, const std::vector<FileReport>& models,
-                           const std::vector<ReplicaReport>& replicas);
+                           const std::vector<ReplicaReport>& replicas,
+                           const SlurmBeat* slurm = nullptr);
 Result<HeartbeatAnswer> parse_heartbeat_answer(std::string_view body);
 
 // kNotFound when the file does not exist.

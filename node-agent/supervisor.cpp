@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 
+#include "common/crypto/worker_secret.h"
 #include "common/http/client.h"
 #include "common/log.h"
 
@@ -58,6 +59,24 @@ std::string join_ints(const std::vector<int>& v) {
 }
 
 }  // namespace
+
+std::vector<std::string> infer_command(const std::string& infer_binary, const DesiredReplica& spec,
+                                       const std::string& model_path, int port,
+                                       const std::string& bind_host, bool use_gpus) {
+  std::vector<std::string> argv = {
+      infer_binary, "infer",
+      "--model", model_path,
+      "--port", std::to_string(port),
+      "--host", bind_host,
+      "--threads", std::to_string(std::max(1, spec.cpu_threads)),
+      "--ctx", std::to_string(std::max(0, spec.context_length)),
+      "--alias", spec.service_name.empty() ? spec.replica_id : spec.service_name,
+      "--log-level", "warn"};
+  // The replica's GPUs when this build and machine can use them, else the
+  // CPU (scn infer logs which and why).
+  if (use_gpus) argv.insert(argv.end(), {"--device", "auto"});
+  return argv;
+}
 
 std::string_view replica_state_name(ReplicaState state) {
   switch (state) {
@@ -202,20 +221,12 @@ bool Supervisor::start_child(Replica& r, const std::string& model_path) {
   }
   r.port = port;
   process::SpawnOptions so;
-  so.argv = {infer_binary_, "infer",
-             "--model", model_path,
-             "--port", std::to_string(port),
-             "--host", options_.bind_host,
-             "--threads", std::to_string(std::max(1, r.spec.cpu_threads)),
-             "--ctx", std::to_string(std::max(0, r.spec.context_length)),
-             "--alias", r.spec.service_name.empty() ? r.spec.replica_id : r.spec.service_name,
-             "--log-level", "warn"};
-  if (!options_.simulated && !r.spec.gpu_indices.empty()) {
-    so.env.emplace_back("CUDA_VISIBLE_DEVICES", join_ints(r.spec.gpu_indices));
-    // The replica's GPUs when this build and machine can use them, else the
-    // CPU (scn infer logs which and why).
-    so.argv.insert(so.argv.end(), {"--device", "auto"});
-  }
+  const bool use_gpus = !options_.simulated && !r.spec.gpu_indices.empty();
+  so.argv = infer_command(infer_binary_, r.spec, model_path, port, options_.bind_host, use_gpus);
+  if (!options_.worker_tls_cert.empty())
+    so.argv.insert(so.argv.end(), {"--tls-cert", options_.worker_tls_cert, "--tls-key", options_.worker_tls_key});
+  if (use_gpus) so.env.emplace_back("CUDA_VISIBLE_DEVICES", join_ints(r.spec.gpu_indices));
+  for (auto& kv : crypto::worker_env(r.spec.worker_secret)) so.env.push_back(std::move(kv));
   so.log_path = log_path(r.spec.replica_id);
   auto child = process::Subprocess::spawn(so);
   if (!child.is_ok()) return fail("cannot start " + infer_binary_ + ": " + child.status().message());
@@ -339,7 +350,8 @@ void Supervisor::loop() {
       std::vector<std::string> healthy;
       std::string host = options_.bind_host == "0.0.0.0" ? "127.0.0.1" : options_.bind_host;
       for (const auto& p : probes) {
-        auto res = http::request("GET", "http://" + host + ":" + std::to_string(p.port) + "/health",
+        const char* scheme = options_.worker_tls_cert.empty() ? "http://" : "https://";
+        auto res = http::request("GET", scheme + host + ":" + std::to_string(p.port) + "/health",
                                  {}, {}, std::chrono::milliseconds(1000));
         if (res.is_ok() && res->status == 200) healthy.push_back(p.id);
       }

@@ -7,7 +7,8 @@
 //    PR_SET_PDEATHSIG follows it): a new replica is fetched through the
 //    ModelCache (reported "starting", reason "fetching model file"), then
 //    spawned as `<infer_binary> infer --model PATH --port P --host BIND
-//    --threads T --ctx C --alias SERVICE --log-level warn` with its output in
+//    --threads T --ctx C --alias SERVICE --log-level warn` (env
+//    SCN_WORKER_SECRET = worker_secret when set) with its output in
 //    <log_dir>/<replica_id>.log, and polled with GET /health every
 //    health_interval until 200 ("ready").
 //  - Port: the desired one when set, else one of [port_min, port_max] that no
@@ -49,6 +50,10 @@ struct DesiredReplica {
   std::string replica_id;
   std::string service_id;
   std::string service_name;
+  // The replica's worker secret (docs/API.md, "Worker authentication"):
+  // given to `scn infer` as env SCN_WORKER_SECRET (crypto::worker_env), never
+  // on its command line nor in a log; "" = the replica accepts anyone.
+  std::string worker_secret;
   std::optional<int> port;
   int cpu_threads = 1;
   std::vector<int> gpu_indices;
@@ -70,8 +75,21 @@ struct ReplicaReport {
   int outstanding = 0;
 };
 
+// The `scn infer` command line of one replica: `<infer_binary> infer --model
+// PATH --port P --host BIND --threads T --ctx C --alias SERVICE --log-level
+// warn`, plus `--device auto` when use_gpus. The plain supervisor runs it as a
+// child; the Slurm supervisor puts it in a job script (with --port 0 and
+// --port-file appended).
+std::vector<std::string> infer_command(const std::string& infer_binary, const DesiredReplica& spec,
+                                       const std::string& model_path, int port,
+                                       const std::string& bind_host, bool use_gpus);
+
 struct SupervisorOptions {
   std::string infer_binary;  // empty: process::self_executable()
+  // Workers serve TLS with this certificate and key (passed as scn infer
+  // --tls-cert/--tls-key; health checks then use https://). Empty: plain.
+  std::string worker_tls_cert;
+  std::string worker_tls_key;
   std::string bind_host = "127.0.0.1";
   std::string log_dir;
   int port_min = 21000;

@@ -27,12 +27,26 @@ int best_gpu(const Cycle& cycle, const Node& node, GpuView* view) {
   if (!nodes.empty() && &node >= nodes.data() && &node < nodes.data() + nodes.size()) {
     const NodeHot& h = cycle.snapshot.hot()[static_cast<size_t>(&node - nodes.data())];
     const GpuHot* gpus = cycle.snapshot.gpu_hot().data() + h.gpu_begin;
-    for (int i = 0; i < h.gpu_count; ++i) {
-      const GpuHot& g = gpus[i];
-      if (g.free_bytes < cycle.need_gpu_bytes || !cycle.gpu_model_allowed[g.model_id]) continue;
-      if (best < 0 || g.free_bytes < gpus[best].free_bytes) best = i;
+    const uint64_t* free = cycle.snapshot.gpu_free().data() + h.gpu_begin;
+    const uint64_t need = cycle.need_gpu_bytes;
+    if ((h.gpu_models & (~cycle.gpu_model_mask | NodeHot::kModelOverflow)) == 0) {
+      // Every GPU of the node is of an allowed model: the free bytes decide
+      // alone (one cache line for 8 GPUs).
+      uint64_t best_free = 0;
+      for (int i = 0; i < h.gpu_count; ++i) {
+        const uint64_t f = free[i];
+        if (f >= need && (best < 0 || f < best_free)) {
+          best = i;
+          best_free = f;
+        }
+      }
+    } else {
+      for (int i = 0; i < h.gpu_count; ++i) {
+        if (free[i] < need || !cycle.gpu_model_allowed[gpus[i].model_id]) continue;
+        if (best < 0 || free[i] < free[best]) best = i;
+      }
     }
-    if (best >= 0) *view = {gpus[best].free_bytes, gpus[best].memory_bytes, gpus[best].device_id, gpus[best].index};
+    if (best >= 0) *view = {free[best], gpus[best].memory_bytes, gpus[best].device_id, gpus[best].index};
     return best;
   }
   for (int i = 0; i < static_cast<int>(node.gpus.size()); ++i) {

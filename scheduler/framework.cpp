@@ -61,6 +61,7 @@ struct Scratch {
   std::vector<int> center_fail;
   std::vector<uint8_t> center_open;
   std::vector<uint32_t> open_centers;
+  std::vector<uint32_t> start;  // per open center: the scan's first position
   std::vector<uint32_t> rejected;
   std::vector<int64_t> example;
   std::vector<uint32_t> feasible;
@@ -209,13 +210,53 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
       sc.open_centers.push_back(c);
       longest = std::max(longest, list.size());
     }
+    // Each open center's start offset, and the node visited at (round p,
+    // j-th open center): the same order as before, computed once.
+    sc.start.resize(sc.open_centers.size());
+    for (size_t j = 0; j < sc.open_centers.size(); ++j) {
+      sc.start[j] = static_cast<uint32_t>((hash >> 17) % members[sc.open_centers[j]].size());
+    }
+    const size_t width = sc.open_centers.size();
+    auto node_at = [&](size_t p, size_t j) -> int64_t {
+      const auto& list = members[sc.open_centers[j]];
+      if (p >= list.size()) return -1;
+      size_t at = sc.start[j] + p;
+      if (at >= list.size()) at -= list.size();
+      return list[at];
+    };
+    // Software prefetch: the nodes visited are scattered over the pool, so
+    // their hot fields are fetched a few visits ahead (kHotAhead), and their
+    // GPUs' free bytes (which need the hot fields' gpu_begin) kGpuAhead ahead.
+    constexpr size_t kHotAhead = 8, kGpuAhead = 4;
+    const NodeHot* hot = snapshot.hot().data();
+    const uint64_t* gpu_free = snapshot.gpu_free().data();
+    const GpuHot* gpu_hot = snapshot.gpu_hot().data();
     for (size_t p = 0; p < longest; ++p) {
-      for (uint32_t c : sc.open_centers) {
-        const auto& list = members[c];
-        if (p >= list.size()) continue;
-        size_t at = (hash >> 17) % list.size() + p;
-        if (at >= list.size()) at -= list.size();
-        const uint32_t i = list[at];
+      for (size_t j = 0; j < width; ++j) {
+        const int64_t visit = node_at(p, j);
+        if (visit < 0) continue;
+        // (Written out here: GCC deletes the calls of a helper function or
+        // lambda that only prefetches, deeming it free of effects.)
+        size_t ahead_p = p, ahead_j = j + kHotAhead;
+        while (ahead_j >= width) ahead_j -= width, ++ahead_p;
+        if (const int64_t a = ahead_p < longest ? node_at(ahead_p, ahead_j) : -1; a >= 0) {
+          const char* line = reinterpret_cast<const char*>(&hot[a]);
+          __builtin_prefetch(line);
+          __builtin_prefetch(line + sizeof(NodeHot) - 1);  // not line-aligned: may straddle two
+        }
+        ahead_p = p, ahead_j = j + kGpuAhead;
+        while (ahead_j >= width) ahead_j -= width, ++ahead_p;
+        if (const int64_t a = ahead_p < longest ? node_at(ahead_p, ahead_j) : -1; a >= 0 && hot[a].gpu_count > 0) {
+          const char* f = reinterpret_cast<const char*>(&gpu_free[hot[a].gpu_begin]);
+          __builtin_prefetch(f);
+          __builtin_prefetch(f + hot[a].gpu_count * sizeof(uint64_t) - 1);
+          const char* g = reinterpret_cast<const char*>(&gpu_hot[hot[a].gpu_begin]);
+          const size_t bytes = hot[a].gpu_count * sizeof(GpuHot);
+          for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(g + off);
+          __builtin_prefetch(g + bytes - 1);
+        }
+        const uint32_t c = sc.open_centers[j];
+        const auto i = static_cast<uint32_t>(visit);
         ++out.nodes_evaluated;
         uint8_t v;
         if (entry != nullptr) {
@@ -341,6 +382,7 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
   const Center& center = snapshot.centers()[node.center];
   Decision d;
   d.node_id = node.id;
+  d.node_index = sc.feasible[best];
   d.node_name = node.name;
   d.center_id = center.id;
   d.center_name = center.name;
@@ -400,6 +442,10 @@ Placement place(const Snapshot& snapshot, const ReplicaRequest& request) {
 }
 
 Status reserve(Snapshot& snapshot, const ReplicaRequest& request, const Decision& decision) {
+  const auto& nodes = snapshot.nodes();
+  if (decision.node_index < nodes.size() && nodes[decision.node_index].id == decision.node_id) {
+    return snapshot.reserve_at(request, decision.node_index, decision.assignment);
+  }
   return snapshot.reserve(request, decision.node_id, decision.assignment);
 }
 

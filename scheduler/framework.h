@@ -28,7 +28,9 @@
 //    under the filter that rejected it. Per-center scores (latency) are
 //    computed once per center. Scratch buffers are reused per thread.
 //    Filters and the fit rule read the snapshot's packed hot fields
-//    (NodeHot, GpuHot), not the Node, for every node visited.
+//    (NodeHot, GpuHot, gpu_free), not the Node, for every node visited;
+//    the scan prefetches them a few visits ahead (the visited nodes are
+//    scattered: a decision is bound by memory latency, not arithmetic).
 //  - Verdict cache (verdict_cache.h, with Profile::cache_verdicts): an
 //    unschedulable decision stores every node's verdict for the request's
 //    shape; the next decision of that shape re-evaluates only the nodes the
@@ -77,6 +79,7 @@ struct ScoreLine {
 
 struct Decision {
   std::string node_id;
+  uint32_t node_index = 0;  // the node's index in Snapshot::nodes() (reserve() uses it when it still names node_id)
   std::string node_name;
   std::string center_id;
   std::string center_name;

@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/metrics.h"
+#include "common/tls/server_flags.h"
 #include "scheduler/invariants_pg.h"
 #include "scheduler/service/scheduler_service.h"
 
@@ -35,7 +36,10 @@ int scheduler_main(int argc, char** argv) {
            "autoscaling: load must stay above the current replicas this long before scaling up")
       .add("autoscale-down-window-ms", &down_window_ms,
            "autoscaling: load must stay below the current replicas this long before scaling down")
+      .flag("require-client-cert", &o.require_client_cert,
+            "heartbeats need a client certificate bound to the node (needs --tls-client-ca)")
       .log_level_option();
+  tls::add_server_tls_options(opts, &o.tls);
   auto parsed = opts.parse(argc, argv);
   if (!parsed.is_ok()) {
     std::fprintf(stderr, "scn scheduler: %s\n\n%s", parsed.status().message().c_str(),
@@ -47,6 +51,14 @@ int scheduler_main(int argc, char** argv) {
       o.port < 0 || o.port > 65535) {
     std::fprintf(stderr, "scn scheduler: --heartbeat-ms, --node-ttl-ms, --loop-ms must be > 0, "
                          "--autoscale-*-window-ms >= 0 and --port 0..65535\n");
+    return 2;
+  }
+  if (Status st = tls::check_server_tls_options(o.tls); !st.is_ok()) {
+    std::fprintf(stderr, "scn scheduler: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (o.require_client_cert && o.tls.client_ca_file.empty()) {
+    std::fprintf(stderr, "scn scheduler: --require-client-cert needs --tls-client-ca\n");
     return 2;
   }
   o.config.heartbeat = std::chrono::milliseconds(heartbeat_ms);
@@ -61,7 +73,8 @@ int scheduler_main(int argc, char** argv) {
     return 1;
   }
   (*service)->stop_on_signals();
-  std::printf("scn scheduler listening on http://%s:%d\n", o.host.c_str(), (*service)->port());
+  std::printf("scn scheduler listening on %s://%s:%d\n", o.tls.enabled() ? "https" : "http",
+              o.host.c_str(), (*service)->port());
   std::fflush(stdout);
   (*service)->wait();
   return 0;

@@ -111,10 +111,12 @@ void Snapshot::refresh_hot(uint32_t index) {
     h.max_free_gpu = std::max(h.max_free_gpu, g.free_bytes);
     h.gpu_models |= NodeHot::model_bit(g.model_id);
     gpu_hot_[h.gpu_begin + k] = {g.free_bytes, g.memory_bytes, g.device_id, g.model_id, g.index};
+    gpu_free_[h.gpu_begin + k] = g.free_bytes;
   }
   h.model_bloom = 0;
   for (uint32_t m : n.model_ids) h.model_bloom |= uint64_t{1} << (m % 64);
   h.replicas = n.replicas;
+  h.outstanding = n.outstanding;
   h.free_ram = n.free_ram_bytes;
   h.free_cores = n.free_cpu_cores;
   h.center = n.center;
@@ -208,6 +210,7 @@ Status Snapshot::add_node(Node n) {
   h.gpu_begin = static_cast<uint32_t>(gpu_hot_.size());
   h.gpu_count = static_cast<uint16_t>(nodes_.back().gpus.size());
   gpu_hot_.resize(gpu_hot_.size() + nodes_.back().gpus.size());
+  gpu_free_.resize(gpu_hot_.size());
   refresh_hot(index);
   if (members.empty() || nodes_[members.back()].id < id) {
     members.push_back(index);
@@ -268,6 +271,7 @@ Status Snapshot::set_node_outstanding(std::string_view node_id, uint32_t outstan
   const auto node = node_index(node_id);
   if (!node) return Status::not_found("unknown node '" + std::string(node_id) + "'");
   nodes_[*node].outstanding = outstanding;
+  hot_[*node].outstanding = outstanding;
   log_change(*node);
   return Status::ok();
 }
@@ -299,7 +303,19 @@ Status Snapshot::reserve(const ReplicaRequest& request, std::string_view node_id
   }
   const auto index = node_index(node_id);
   if (!index) return Status::not_found("unknown node '" + std::string(node_id) + "'");
-  Node& node = nodes_[*index];
+  return reserve_at(request, *index, a);
+}
+
+Status Snapshot::reserve_at(const ReplicaRequest& request, uint32_t at, const Assignment& a) {
+  if (request.replica_id.empty()) return Status::invalid_argument("replica_id is empty");
+  if (request.service_id.empty()) return Status::invalid_argument("service_id is empty");
+  if (at >= nodes_.size()) return Status::not_found("no node at index " + std::to_string(at));
+  if (const Reservation* held = find_reservation(request.replica_id)) {
+    if (held->node == at && held->assignment == a) return Status::ok();
+    return Status::conflict("replica " + request.replica_id + " is already reserved on node " +
+                            held->node_id);
+  }
+  Node& node = nodes_[at];
   if (a.cpu_cores < 0 || a.cpu_cores > node.free_cpu_cores) {
     return Status::conflict("node " + node.id + " no longer has " + std::to_string(a.cpu_cores) +
                             " free CPU cores");
@@ -329,13 +345,13 @@ Status Snapshot::reserve(const ReplicaRequest& request, std::string_view node_id
                         (a.kind == DeviceKind::kCpu && node.free_ram_bytes + a.memory_bytes == center_max_ram_[c]) ||
                         (a.cpu_cores > 0 && node.free_cpu_cores == center_max_cores_[c]);
   node.free_cpu_cores -= a.cpu_cores;
-  refresh_hot(*index);
+  refresh_hot(at);
   if (at_bound) refresh_center_bounds(c);
 
   Reservation r;
   r.replica_id = request.replica_id;
   r.node_id = node.id;
-  r.node = *index;
+  r.node = at;
   r.service = intern(services_, request.service_id);
   r.assignment = a;
   count_replica(r.service, r.node, +1);

@@ -127,7 +127,8 @@ struct NodeHot {
   int32_t free_cores = 0;
   uint32_t center = 0;
   uint32_t replicas = 0;   // Node::replicas
-  uint32_t gpu_begin = 0;  // the node's GPUs in Snapshot::gpu_hot()
+  uint32_t outstanding = 0;  // Node::outstanding
+  uint32_t gpu_begin = 0;  // the node's GPUs in Snapshot::gpu_hot() and gpu_free()
   uint16_t gpu_count = 0;
   bool alive = true;
   bool draining = false;
@@ -224,6 +225,9 @@ class Snapshot {
   // if the node no longer has the resources (a stale decision).
   Status reserve(const ReplicaRequest& request, std::string_view node_id,
                  const Assignment& assignment);
+  // The same, with the node named by its index in nodes() (NotFound when out
+  // of range): spares the id lookup when placement already knows the index.
+  Status reserve_at(const ReplicaRequest& request, uint32_t node, const Assignment& assignment);
   // Gives back what reserve() took. Returns false (and does nothing) when the
   // replica holds no reservation.
   bool unreserve(std::string_view replica_id);
@@ -235,6 +239,9 @@ class Snapshot {
   // Hot fields per node (indexed like nodes()), always equal to the nodes'.
   const std::vector<NodeHot>& hot() const { return hot_; }
   const std::vector<GpuHot>& gpu_hot() const { return gpu_hot_; }
+  // Each GPU's free bytes alone (GpuHot::free_bytes), packed the same way:
+  // one cache line holds a node's 8 GPUs for the best-fit scan.
+  const std::vector<uint64_t>& gpu_free() const { return gpu_free_; }
   const Node* find_node(std::string_view id) const;
   std::optional<uint32_t> node_index(std::string_view id) const;
   std::optional<uint32_t> center_index(std::string_view id) const;
@@ -308,6 +315,7 @@ class Snapshot {
   std::vector<Node> nodes_;
   std::vector<NodeHot> hot_;
   std::vector<GpuHot> gpu_hot_;
+  std::vector<uint64_t> gpu_free_;
   std::map<std::string, uint32_t, std::less<>> node_by_id_;
   std::unordered_map<std::string, uint32_t> gpu_models_;
   std::unordered_map<std::string, uint32_t> model_keys_;

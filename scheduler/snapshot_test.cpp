@@ -152,6 +152,15 @@ TEST_CASE("reserve and unreserve: resources, idempotence, conflicts") {
     CHECK(s.reserve(test::request(1, DeviceKind::kGpu, "svc", "r-2"), "n", c.assignment).code() == c.code);
   }
   CHECK(s.reserve(test::request(1, DeviceKind::kGpu, "svc", "r-2"), "ghost", a).code() == Code::kNotFound);
+  // By index: the same rules (an index past the nodes is NotFound).
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    CHECK(s.reserve_at(test::request(1, DeviceKind::kGpu, "svc", "r-2"), *s.node_index("n"), c.assignment).code() ==
+          c.code);
+  }
+  CHECK(s.reserve_at(test::request(1, DeviceKind::kGpu, "svc", "r-2"), 99, a).code() == Code::kNotFound);
+  CHECK(s.reserve_at(r, *s.node_index("n"), a).is_ok());                      // same decision: no-op
+  CHECK(s.reserve_at(r, *s.node_index("n"), other).code() == Code::kConflict);  // another: conflict
   CHECK(n.gpus[1].free_bytes == 50 * kGiB);  // failed reservations took nothing
   CHECK(n.free_cpu_cores == 6);
   CHECK(s.reservation_count() == 1);

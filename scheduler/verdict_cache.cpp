@@ -1,6 +1,7 @@
 #include "scheduler/verdict_cache.h"
 
 #include <cstring>
+#include <functional>
 
 namespace scn::scheduler {
 namespace {
@@ -52,9 +53,12 @@ VerdictCache& VerdictCache::local() {
 }
 
 VerdictEntry* VerdictCache::find(uint64_t framework, const Snapshot& snapshot, const std::string& shape) {
+  const size_t hash = std::hash<std::string>{}(shape);
   for (size_t i = 0; i < entries_.size(); ++i) {
     VerdictEntry& e = entries_[i];
-    if (e.framework != framework || e.snapshot != snapshot.uid() || e.shape != shape) continue;
+    if (e.shape_hash != hash || e.framework != framework || e.snapshot != snapshot.uid() || e.shape != shape) {
+      continue;
+    }
     if (e.structure != snapshot.structure_version() || e.verdict.size() != snapshot.nodes().size() ||
         !snapshot.changes_since(e.position)) {
       entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -68,9 +72,12 @@ VerdictEntry* VerdictCache::find(uint64_t framework, const Snapshot& snapshot, c
 
 VerdictEntry& VerdictCache::insert(uint64_t framework, const Snapshot& snapshot, std::string shape,
                                    size_t verdicts) {
+  const size_t hash = std::hash<std::string>{}(shape);
   VerdictEntry* slot = nullptr;
   for (VerdictEntry& e : entries_) {
-    if (e.framework == framework && e.snapshot == snapshot.uid() && e.shape == shape) slot = &e;
+    if (e.shape_hash == hash && e.framework == framework && e.snapshot == snapshot.uid() && e.shape == shape) {
+      slot = &e;
+    }
   }
   if (slot == nullptr && entries_.size() < kMaxEntries) slot = &entries_.emplace_back();
   if (slot == nullptr) {
@@ -84,6 +91,7 @@ VerdictEntry& VerdictCache::insert(uint64_t framework, const Snapshot& snapshot,
   slot->structure = snapshot.structure_version();
   slot->position = snapshot.change_position();
   slot->shape = std::move(shape);
+  slot->shape_hash = hash;
   slot->verdict.assign(snapshot.nodes().size(), 0);
   slot->count.assign(verdicts, 0);
   slot->used = ++clock_;

@@ -37,6 +37,7 @@ struct VerdictEntry {
   uint64_t structure = 0;  // Snapshot::structure_version()
   uint64_t position = 0;   // Snapshot::change_position() the verdicts are exact at
   std::string shape;
+  size_t shape_hash = 0;         // std::hash of shape: compared first
   std::vector<uint8_t> verdict;  // per node
   std::vector<uint32_t> count;   // per verdict value (nf + 2)
   uint64_t used = 0;             // LRU stamp

@@ -233,6 +233,8 @@ TEST_CASE("the snapshot logs changed nodes and keeps the hot fields equal to the
   CHECK(a.replicas == 1);
   CHECK(s.gpu_hot()[a.gpu_begin + static_cast<uint32_t>(p.decision->assignment.gpu)].free_bytes ==
         na.gpus[p.decision->assignment.gpu].free_bytes);
+  for (size_t k = 0; k < na.gpus.size(); ++k) CHECK(s.gpu_free()[a.gpu_begin + k] == na.gpus[k].free_bytes);
+  CHECK(p.decision->node_index == *s.node_index(p.decision->node_id));
   const NodeHot& b = s.hot()[*s.node_index("b")];
   CHECK_FALSE(b.alive);
   CHECK(b.draining);
@@ -242,6 +244,7 @@ TEST_CASE("the snapshot logs changed nodes and keeps the hot fields equal to the
 
   // The log is trimmed after max(4,096, 2 x nodes) entries: old positions expire.
   for (int i = 0; i < 5000; ++i) REQUIRE(s.set_node_outstanding("a", static_cast<uint32_t>(i)).is_ok());
+  CHECK(s.hot()[*s.node_index("a")].outstanding == 4999);
   CHECK_FALSE(s.changes_since(start));
   REQUIRE(s.add_node(test::cpu_node("c", "c1", 4, 8, 8)).is_ok());
   CHECK(s.structure_version() > structure);

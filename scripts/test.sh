@@ -21,5 +21,14 @@ SERVICES_ENV=$("$SERVICES" start "$SERVICES_DIR")
 eval "$SERVICES_ENV"
 echo "test: PostgreSQL at $SCN_PG_URL, Redis at $SCN_REDIS_URL"
 
+REPO_ROOT=$PWD
 cd "$BUILD_DIR"
 ctest --output-on-failure --timeout 1200 -j "${SCN_TEST_JOBS:-2}" "$@"
+cd "$REPO_ROOT"
+
+# The libFuzzer targets (tests/fuzz, clang + ASan/UBSan): each runs
+# SCN_FUZZ_SECONDS (default 30) from its seed corpus; a crash fails the test
+# command. SCN_FUZZ_SECONDS=0 skips them. Longer runs: scripts/fuzz.sh --seconds 600.
+if [[ ${SCN_FUZZ_SECONDS:-30} != 0 ]]; then
+  SCN_FUZZ_SECONDS=${SCN_FUZZ_SECONDS:-30} scripts/fuzz.sh
+fi

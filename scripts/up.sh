@@ -2,9 +2,10 @@
 # The newcomer's first command: installs what is missing, builds, and runs
 # `scn up` — the whole platform on this machine: PostgreSQL and Redis under
 # ./var (or SCN_PG_URL / SCN_REDIS_URL when set), the scheduler, the broker on
-# http://127.0.0.1:${SCN_PORT:-8000}, agents of three demo centers, the demo
-# catalog and accounts, and a stories260K service of the demo tenant. It
-# prints the URLs, the credentials and a curl command that works as printed.
+# https://127.0.0.1:${SCN_PORT:-8000} (TLS with a private CA in ./var/pki;
+# --no-tls for plain HTTP), agents of three demo centers, the demo catalog and
+# accounts, and a stories260K service of the demo tenant. It prints the URLs,
+# the credentials and a curl command that works as printed (with --cacert).
 # Ctrl-C stops everything; running it again reuses ./var.
 # Extra arguments go to `scn up` (see `build/scn up --help`).
 set -euo pipefail

@@ -114,6 +114,42 @@ TEST_CASE("prices: admins set them (exact decimals, validated); everyone logged 
   CHECK(s.count("SELECT count(*) FROM prices") == 2);
 }
 
+TEST_CASE("prices: admins delete one by id (audited); others 403; unknown or malformed ids 404") {
+  auto b = start_billing();
+  if (!b) return;
+  AccountsServer& s = *b->s;
+  Reply set = s.call("PUT", "/api/v1/prices", R"({"model":"stories260K","center_id":")" + b->w.x.id +
+                                                  R"(","prompt_per_million":2})", b->root);
+  REQUIRE_MESSAGE(set.status == 200, set.body);
+  const std::string id = std::to_string(set.obj().at("id").as_int64());
+  struct Case {
+    const char* what;
+    std::string path;
+    Creds who;
+    int status;
+  };
+  const Case cases[] = {
+      {"member", "/api/v1/prices/" + id, b->alice, 403},
+      {"operator", "/api/v1/prices/" + id, b->opx, 403},
+      {"anonymous", "/api/v1/prices/" + id, {}, 401},
+      {"malformed id", "/api/v1/prices/abc", b->root, 404},
+      {"negative id", "/api/v1/prices/-1", b->root, 404},
+      {"huge id", "/api/v1/prices/99999999999999999999999", b->root, 404},
+      {"unknown id", "/api/v1/prices/987654", b->root, 404},
+      {"admin", "/api/v1/prices/" + id, b->root, 204},
+      {"again", "/api/v1/prices/" + id, b->root, 404},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.what));
+    Reply r = s.call("DELETE", c.path, "", c.who);
+    CHECK_MESSAGE(r.status == c.status, r.body);
+    if (r.status >= 400) CHECK(!r.error_type().empty());
+  }
+  CHECK(s.count("SELECT count(*) FROM prices") == 0);
+  CHECK(s.count("SELECT count(*) FROM audit_log WHERE action = 'price.delete' AND target_id = '" + id +
+                "' AND center_id = '" + b->w.x.id + "' AND details->>'model' = 'stories260K'") == 1);
+}
+
 TEST_CASE("bills: tokens and replica-hours per service, model and center, priced exactly; CSV") {
   auto b = start_billing();
   if (!b) return;

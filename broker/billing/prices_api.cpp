@@ -1,4 +1,4 @@
-// GET and PUT /api/v1/prices (billing_api.h).
+// GET and PUT /api/v1/prices, DELETE /api/v1/prices/{id} (billing_api.h).
 #include <boost/json.hpp>
 
 #include <array>
@@ -124,6 +124,28 @@ Status put_price(BrokerContext& ctx, ApiCall& call) {
   return Status::ok();
 }
 
+// DELETE /api/v1/prices/{id}: the row goes; requests are priced by what is
+// left (a more general row, or 0). Unknown or malformed ids: 404.
+Status delete_price(BrokerContext& ctx, ApiCall& call) {
+  if (!call.who().is_admin()) return Status::permission_denied("only admins delete prices");
+  const std::string id(call.param("id"));
+  const bool digits = !id.empty() && id.size() <= 18 && id.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) return Status::not_found("price not found");
+  const Actor actor = Actor::of(call.who(), call.client_ip());
+  SCN_RETURN_IF_ERROR(ctx.pg.with_tx([&](pqxx::work& tx) -> Status {
+    pqxx::result r = tx.exec_params(
+        "DELETE FROM prices WHERE id = $1::bigint RETURNING model, center_id::text", id);
+    if (r.empty()) return Status::not_found("price not found");
+    const std::string center = r[0][1].is_null() ? "" : r[0][1].as<std::string>();
+    json::object details{{"model", r[0][0].as<std::string>()},
+                         {"center_id", center.empty() ? json::value(nullptr) : json::value(center)}};
+    write_audit(tx, actor, AuditEntry{"price.delete", "price", id, "", center, details});
+    return Status::ok();
+  }));
+  reply_empty(call);
+  return Status::ok();
+}
+
 }  // namespace
 
 void add_price_routes(ApiRouter& router, BrokerContext& ctx) {
@@ -131,6 +153,8 @@ void add_price_routes(ApiRouter& router, BrokerContext& ctx) {
              [&ctx](ApiCall& call) { return list_prices(ctx, call); });
   router.add("PUT", "/api/v1/prices", Access::kAuthenticated,
              [&ctx](ApiCall& call) { return put_price(ctx, call); });
+  router.add("DELETE", "/api/v1/prices/{id}", Access::kAuthenticated,
+             [&ctx](ApiCall& call) { return delete_price(ctx, call); });
 }
 
 }  // namespace scn::broker

@@ -17,6 +17,7 @@
 #include "common/json.h"
 #include "common/crypto/crypto.h"
 #include "common/log.h"
+#include "common/crypto/worker_secret.h"
 #include "common/metrics.h"
 
 #include <thread>
@@ -56,6 +57,7 @@ struct Gateway::Impl {
         requests(c.pg, options.request_log_retention),
         balancer(BalancerOptions{options.bad_endpoint_for, options.affinity_margin}),
         probe(balancer),
+        worker_secrets(c.pg),
         load(c.redis, c.redis_prefix,
              options.broker_id.empty() ? default_broker_id() : options.broker_id),
         cold_starts(metrics::default_registry().histogram(
@@ -80,6 +82,7 @@ struct Gateway::Impl {
   RequestLog requests;
   EndpointBalancer balancer;
   ReplicaProbe probe;
+  crypto::WorkerSecrets worker_secrets;  // replicas' Authorization (docs/API.md, worker authentication)
   ServiceLoad load;
   metrics::Histogram& cold_starts;
   metrics::Counter& cold_start_timeouts;
@@ -242,6 +245,9 @@ struct Gateway::Impl {
     load.end(service->id);
     if (out.result == ForwardResult::kAnswered && out.status == 200 && out.ttfb_ms >= 0)
       load.observe_ttft(service->id, out.ttfb_ms);  // the autoscaler's TTFT (service_load.h)
+    if (out.result == ForwardResult::kAnswered && out.status == 200)
+      load.observe_tokens(service->id, out.usage.completion_tokens);  // and its tokens/s
+    if (out.result != ForwardResult::kAnswered && out.client_left) log.status = 499;
     if (out.result == ForwardResult::kAnswered) {
       log.status = out.client_left && out.status == 200 ? 499 : out.status;
       log.prompt_tokens = out.usage.prompt_tokens;
@@ -315,7 +321,12 @@ struct Gateway::Impl {
       log.center_id = ep->center_id;
       log.replica_url = ep->url;
       balancer.begin(ep->url);
-      out = forward_once(*ep, preq, response);
+      Endpoint target = *ep;
+      if (auto ws = worker_secrets.for_replica(ep->replica_id); ws.is_ok())
+        target.worker_secret = *ws;
+      else
+        common::log_warn("gateway: worker secret of replica ", ep->replica_id, ": ", ws.status().to_string());
+      out = forward_once(target, preq, response);
       balancer.end(ep->url);
       if (out.result == ForwardResult::kAnswered) {
         if (out.status == 200) balancer.remember(preq.prefix, ep->url);
@@ -323,6 +334,7 @@ struct Gateway::Impl {
                      out.usage);
         return out;
       }
+      if (out.client_left) return out;  // the client left while waiting: not the replica's fault
       common::log_warn("gateway: replica ", ep->replica_id, " at ", ep->url, " of service ", service.name,
                        " failed: ", out.error);
       log.error = out.error;
@@ -348,6 +360,8 @@ Gateway::~Gateway() { stop(); }
 Status Gateway::start() {
   if (impl_->started) return Status::ok();
   SCN_RETURN_IF_ERROR(impl_->routes.start());
+  if (Status st = impl_->worker_secrets.load(); !st.is_ok())  // retried on first use
+    common::log_warn("gateway: cluster key (worker secrets): ", st.to_string());
   impl_->usage.start(impl_->options.usage_flush);
   impl_->requests.start(impl_->options.usage_flush);
   if (impl_->options.probe_period.count() > 0) impl_->probe.start(impl_->options.probe_period);

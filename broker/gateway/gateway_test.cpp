@@ -442,6 +442,55 @@ TEST_CASE("gateway: a client that leaves a stream stops the upstream read") {
   slow.wait();
 }
 
+TEST_CASE("gateway: a client that leaves before a complete answer cancels the upstream request") {
+  auto p = make_platform(fast_options());
+  if (!p) return;
+  // A replica that works for up to 5 s on a complete (non-streamed) answer,
+  // giving up when its client goes away.
+  std::atomic<bool> upstream_saw_gone{false};
+  std::atomic<bool> upstream_started{false};
+  http::Server slow;
+  slow.route("POST", "/v1/completions", [&](const http::Request&, http::Response& rs) {
+    upstream_started = true;
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < until) {
+      if (rs.client_gone()) {
+        upstream_saw_gone = true;
+        return;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    rs.set_json(200, R"({"choices":[{"index":0,"text":"late"}],"usage":{"prompt_tokens":1,"completion_tokens":1}})");
+  });
+  REQUIRE(slow.start().is_ok());
+  const std::string svc = add_service(*p->db->pool, p->tenant_a, "slow");
+  add_replica(*p->db->pool, svc, p->node, slow.port());
+
+  // The client gives up after 400 ms (its connection is closed).
+  const auto since = std::chrono::steady_clock::now();
+  auto r = http::request("POST", p->url("/v1/completions"), R"({"model":"slow","prompt":"x"})",
+                         {{"Content-Type", "application/json"}, {"Authorization", std::string("Bearer ") + kKeyA}},
+                         400ms);
+  CHECK_FALSE(r.is_ok());
+  CHECK(upstream_started);
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (!upstream_saw_gone && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  CHECK(upstream_saw_gone);
+  CHECK(std::chrono::steady_clock::now() - since < 2500ms);  // long before the replica's 5 s
+  // Logged as 499 (the client left), once the handler has returned.
+  std::string status;
+  const auto logged_by = std::chrono::steady_clock::now() + 3s;
+  while (status.empty() && std::chrono::steady_clock::now() < logged_by) {
+    REQUIRE(p->gateway->flush_request_log().is_ok());
+    status = sql_one(*p->db->pool, "SELECT status FROM request_log WHERE service_id = " + quote(svc) +
+                                       " ORDER BY id DESC LIMIT 1");
+    if (status.empty()) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(status == "499");
+  slow.stop();
+  slow.wait();
+}
+
 TEST_CASE("gateway: model store over HTTP") {
   auto p = make_platform(fast_options());
   if (!p) return;

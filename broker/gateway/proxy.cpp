@@ -42,6 +42,47 @@ http::ConnectionPool& upstream_pool() {
   return pool;
 }
 
+// The counts of a "usage" object.
+UsageCounts counts_of(const common::JsonObject& usage) {
+  UsageCounts c;
+  auto prompt = common::get_int(usage, "prompt_tokens", 0);
+  auto completion = common::get_int(usage, "completion_tokens", 0);
+  c.prompt_tokens = prompt.is_ok() ? std::max<std::int64_t>(0, *prompt) : 0;
+  c.completion_tokens = completion.is_ok() ? std::max<std::int64_t>(0, *completion) : 0;
+  auto details = common::get_object(usage, "prompt_tokens_details");
+  if (details.is_ok() && *details != nullptr) {
+    auto cached = common::get_int(**details, "cached_tokens", 0);
+    c.cached_prompt_tokens = cached.is_ok() ? std::clamp<std::int64_t>(*cached, 0, c.prompt_tokens) : 0;
+  }
+  return c;
+}
+
+// usage_of() for a complete answer, cheaper: OpenAI's answers end with the
+// top-level "usage" object, so the last `"usage":` key (a quote before it
+// that no backslash escapes: not inside a string) is parsed alone, on the
+// stack; anything unexpected falls back to parsing the whole answer.
+std::optional<UsageCounts> usage_of_answer(std::string_view text) {
+  constexpr std::string_view kKey = "\"usage\":";
+  const std::size_t at = text.rfind(kKey);
+  if (at != std::string_view::npos && at > 0 && (text[at - 1] == ',' || text[at - 1] == '{' ||
+                                                  text[at - 1] == ' ' || text[at - 1] == '\n')) {
+    unsigned char temp[1024];
+    unsigned char storage[2048];
+    boost::json::monotonic_resource mr(storage, sizeof storage);
+    boost::json::parser parser(boost::json::storage_ptr(), {}, temp, sizeof temp);
+    parser.reset(&mr);
+    boost::system::error_code ec;
+    const std::string_view rest = text.substr(at + kKey.size());
+    parser.write_some(rest.data(), rest.size(), ec);
+    if (!ec) {  // a complete value (characters after it are not read)
+      const boost::json::value v = parser.release();
+      if (v.is_null()) return std::nullopt;
+      if (v.is_object()) return counts_of(v.get_object());
+    }
+  }
+  return usage_of(text);
+}
+
 }  // namespace
 
 std::optional<UsageCounts> usage_of(std::string_view json_text, bool* is_final_usage_chunk) {
@@ -51,16 +92,7 @@ std::optional<UsageCounts> usage_of(std::string_view json_text, bool* is_final_u
   const auto& obj = *parsed;
   auto usage = common::get_object(obj, "usage");
   if (!usage.is_ok() || *usage == nullptr) return std::nullopt;
-  UsageCounts c;
-  auto prompt = common::get_int(**usage, "prompt_tokens", 0);
-  auto completion = common::get_int(**usage, "completion_tokens", 0);
-  c.prompt_tokens = prompt.is_ok() ? std::max<std::int64_t>(0, *prompt) : 0;
-  c.completion_tokens = completion.is_ok() ? std::max<std::int64_t>(0, *completion) : 0;
-  auto details = common::get_object(**usage, "prompt_tokens_details");
-  if (details.is_ok() && *details != nullptr) {
-    auto cached = common::get_int(**details, "cached_tokens", 0);
-    c.cached_prompt_tokens = cached.is_ok() ? std::clamp<std::int64_t>(*cached, 0, c.prompt_tokens) : 0;
-  }
+  UsageCounts c = counts_of(**usage);
   if (is_final_usage_chunk) {
     auto choices = common::get_array(obj, "choices");
     *is_final_usage_chunk = choices.is_ok() && *choices != nullptr && (*choices)->empty();
@@ -85,6 +117,8 @@ ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& reques
   http::Headers headers{{"Content-Type", "application/json"},
                         {"Accept", request.stream ? "text/event-stream" : "application/json"}};
   if (!request.request_id.empty()) headers.set("x-request-id", request.request_id);
+  // Worker authentication: the replica's own secret, never the tenant's key.
+  if (!endpoint.worker_secret.empty()) headers.set("Authorization", "Bearer " + endpoint.worker_secret);
 
   auto on_head = [&](int status, const http::Headers& h) -> bool {
     got_head = true;
@@ -133,9 +167,18 @@ ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& reques
     return !out.client_left;
   };
 
+  // A client that leaves while the replica works (a complete answer sends
+  // nothing before its end) closes the upstream connection at once: the
+  // replica sees its client go and cancels the generation.
+  const http::CancelCheck client_gone = [&response] { return response.client_gone(); };
   auto result = upstream_pool().request_stream("POST", endpoint.url + request.path, request.body, headers, on_head,
-                                               on_data, request.timeout);
+                                               on_data, request.timeout, client_gone);
   if (!got_head) {
+    if (!result.is_ok() && result.status().code() == Code::kCancelled) {
+      out.client_left = true;
+      out.error = "the client left before the answer";
+      return out;
+    }
     out.error = result.is_ok() ? "no answer" : result.status().message();
     out.result = ForwardResult::kFailedBeforeAnswer;
     return out;
@@ -175,7 +218,7 @@ ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& reques
     return out;
   }
   if (out.status == 200) {
-    if (auto u = usage_of(buffered)) {
+    if (auto u = usage_of_answer(buffered)) {
       out.usage.prompt_tokens = u->prompt_tokens;
       out.usage.cached_prompt_tokens = u->cached_prompt_tokens;
       out.usage.completion_tokens = u->completion_tokens;

@@ -3,7 +3,8 @@
 //
 // Contract:
 //  - EndpointBalancer (balancer.h) picks the endpoint.
-//  - forward_once() sends one request to one endpoint (with `x-request-id`)
+//  - forward_once() sends one request to one endpoint (with `x-request-id`,
+//    and "Authorization: Bearer <endpoint.worker_secret>" when set)
 //    on a keep-alive connection from a process-wide http::ConnectionPool;
 //    a connection whose answer was not read to its end (client gone) is
 //    closed, which the replica sees as a cancellation. kFailedBeforeAnswer: the
@@ -29,6 +30,10 @@
 //    Usage numbers come from the usage object of the answer (complete
 //    answers) or of the final usage chunk (streams); 0 when there is none.
 //    `ttfb_ms` is the time to the first body byte of the answer.
+//    While waiting for the replica, the client is watched (every 20 ms): a
+//    client that leaves closes the upstream connection at once (the replica
+//    cancels the generation); `client_left` is then set (kFailedBeforeAnswer
+//    before the answer's head: the endpoint is not to blame).
 #pragma once
 
 #include <chrono>

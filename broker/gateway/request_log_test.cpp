@@ -5,7 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/db/test_db.h"
 
@@ -99,6 +102,34 @@ TEST_CASE("request log: a failed flush keeps the entries for the next one") {
   log.record(bad);
   CHECK_FALSE(log.flush().is_ok());
   CHECK(log.pending() == 1);
+}
+
+}  // namespace
+}  // namespace scn::broker
+
+namespace scn::broker {
+namespace {
+
+TEST_CASE("request ids: sane, 24 hex digits, distinct across threads") {
+  std::vector<std::vector<std::string>> per_thread(4);
+  std::vector<std::thread> threads;
+  for (auto& ids : per_thread) {
+    threads.emplace_back([&ids] {
+      for (int i = 0; i < 1000; ++i) ids.push_back(new_request_id());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> all;
+  for (const auto& ids : per_thread) {
+    for (const auto& id : ids) {
+      REQUIRE(id.size() == 4 + 24);
+      CHECK(id.rfind("req_", 0) == 0);
+      CHECK(id.find_first_not_of("0123456789abcdef", 4) == std::string::npos);
+      CHECK(sane_request_id(id));
+      all.insert(id);
+    }
+  }
+  CHECK(all.size() == 4000);
 }
 
 }  // namespace

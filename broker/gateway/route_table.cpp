@@ -15,12 +15,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+std::atomic<bool> g_worker_tls{false};
+
 std::string endpoint_url(const std::string& address, int port) {
   const bool ipv6 = address.find(':') != std::string::npos && address.front() != '[';
-  return "http://" + (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+  return std::string(g_worker_tls.load() ? "https://" : "http://") +
+         (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
 }
 
 }  // namespace
+
+void set_worker_tls(bool on) { g_worker_tls.store(on); }
+bool worker_tls() { return g_worker_tls.load(); }
 
 std::string routes_key(const std::string& service_id) { return "scn:routes:" + service_id; }
 
@@ -38,6 +44,7 @@ Result<std::vector<Endpoint>> parse_routes_json(std::string_view text) {
     SCN_ASSIGN_OR_RETURN(ep.node_id, common::get_string(e, "node_id", ""));
     SCN_ASSIGN_OR_RETURN(ep.center_id, common::get_string(e, "center_id", ""));
     if (ep.url.rfind("http://", 0) != 0) return Status::invalid_argument("routes: url must be http://");
+    if (g_worker_tls.load()) ep.url.insert(4, "s");  // https:// (set_worker_tls)
     out.push_back(std::move(ep));
   }
   return out;
@@ -137,6 +144,16 @@ Result<ServiceRef> RouteTable::find_service(const std::string& tenant_id, const 
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->services[key] = Impl::ServiceEntry{*found, Clock::now() + impl_->ttl};
   }
+  if (!found.is_ok() && found.status().code() == Code::kNotFound) {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->services.erase(key);
+  }
+  if (!found.is_ok() && found.status().code() == Code::kUnavailable) {
+    // PostgreSQL unreachable (a restart): keep routing with what was known.
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    auto it = impl_->services.find(key);
+    if (it != impl_->services.end()) return it->second.service;
+  }
   return found;
 }
 
@@ -157,15 +174,15 @@ Result<std::vector<Endpoint>> RouteTable::endpoints(const std::string& service_i
 void RouteTable::invalidate(const std::string& service_id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->routes.erase(service_id);
-  for (auto it = impl_->services.begin(); it != impl_->services.end();) {
-    it = it->second.service.id == service_id ? impl_->services.erase(it) : std::next(it);
-  }
+  // Expired, not erased: find_service() falls back on it while PostgreSQL is down.
+  for (auto& [key, entry] : impl_->services)
+    if (entry.service.id == service_id) entry.expires = Clock::time_point::min();
 }
 
 void RouteTable::clear() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->routes.clear();
-  impl_->services.clear();
+  for (auto& [key, entry] : impl_->services) entry.expires = Clock::time_point::min();
 }
 
 Status RouteTable::start() {

@@ -10,7 +10,9 @@
 //    it exists; when it is missing or Redis fails, PostgreSQL: replicas in
 //    state 'ready' with a port, on nodes whose status is ready or draining,
 //    as http://{nodes.address}:{port}. An empty list means no ready replica.
-//  - Both answers are cached for `ttl`. invalidate(service_id) forgets one
+//  - Both answers are cached for `ttl`; while PostgreSQL is unreachable
+//    (kUnavailable) find_service() answers the last known service past its
+//    ttl (until invalidated). invalidate(service_id) forgets one
 //    service, clear() everything. The subscriber thread (start()) listens on
 //    the channel `scn:routes` (payload: a service id) and invalidates that
 //    service; whenever it (re)subscribes it clears the whole cache, since
@@ -39,6 +41,9 @@ struct Endpoint {
   std::string node_id;
   std::string center_id;
   std::string url;  // "http://127.0.0.1:21001"
+  // The replica's worker secret, sent as "Authorization: Bearer ..." by
+  // forward_once ("" = none; set by the gateway, not from the routes).
+  std::string worker_secret;
 };
 
 struct ServiceRef {
@@ -55,6 +60,12 @@ std::string routes_key(const std::string& service_id);  // "scn:routes:{id}"
 
 // Parses the JSON of a `scn:routes:{id}` key; kInvalidArgument when malformed.
 Result<std::vector<Endpoint>> parse_routes_json(std::string_view text);
+
+// Workers serve TLS (scn broker --worker-tls, issue 9): endpoint URLs use
+// https:// instead of the http:// the scheduler publishes. Process-wide;
+// set once at start-up.
+void set_worker_tls(bool on);
+bool worker_tls();
 
 class RouteTable {
  public:

@@ -78,15 +78,52 @@ ServiceLoad::TtftFigures ServiceLoad::ttft(const std::string& service_id) const 
   return figures(copy);
 }
 
+void ServiceLoad::observe_tokens(const std::string& service_id, int64_t completion_tokens) {
+  if (completion_tokens <= 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& e = entries_[service_id];
+  const auto now = Clock::now();
+  prune(e, now);
+  e.tokens.emplace_back(now, completion_tokens);
+  while (e.tokens.size() > kMaxTtftSamples) e.tokens.pop_front();
+  e.dirty = true;
+}
+
+double ServiceLoad::rate(const Entry& e, Clock::time_point now) const {
+  if (e.tokens.empty()) return 0;
+  int64_t sum = 0;
+  for (const auto& [t, n] : e.tokens) sum += n;
+  const Clock::duration window = ttft_window_;
+  const Clock::duration floor = std::min<Clock::duration>(std::chrono::seconds(1), window);
+  const Clock::duration span = std::max(floor, std::min<Clock::duration>(now - e.first_seen, window));
+  if (span <= Clock::duration::zero()) return 0;
+  return static_cast<double>(sum) / std::chrono::duration<double>(span).count();
+}
+
+double ServiceLoad::tokens_per_s(const std::string& service_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(service_id);
+  if (it == entries_.end()) return 0;
+  Entry copy = it->second;
+  const auto now = Clock::now();
+  prune(copy, now);
+  return rate(copy, now);
+}
+
 void ServiceLoad::set_ttft_window(std::chrono::milliseconds window) {
   std::lock_guard<std::mutex> lock(mu_);
   ttft_window_ = window;
 }
 
 void ServiceLoad::prune(Entry& e, Clock::time_point now) const {
-  if (e.ttft.empty()) return;
-  while (!e.ttft.empty() && now - e.ttft.front().first > ttft_window_) e.ttft.pop_front();
-  if (e.ttft.empty()) e.dirty = true;  // publish once more, without TTFT
+  if (!e.ttft.empty()) {
+    while (!e.ttft.empty() && now - e.ttft.front().first > ttft_window_) e.ttft.pop_front();
+    if (e.ttft.empty()) e.dirty = true;  // publish once more, without TTFT
+  }
+  if (!e.tokens.empty()) {
+    while (!e.tokens.empty() && now - e.tokens.front().first > ttft_window_) e.tokens.pop_front();
+    if (e.tokens.empty()) e.dirty = true;  // publish once more, without tokens/s
+  }
 }
 
 ServiceLoad::TtftFigures ServiceLoad::figures(const Entry& e) {
@@ -105,17 +142,20 @@ ServiceLoad::TtftFigures ServiceLoad::figures(const Entry& e) {
 Status ServiceLoad::publish() {
   std::vector<std::pair<std::string, Entry>> todo;
   std::vector<TtftFigures> ttfts;
+  std::vector<std::pair<double, int>> rates;  // tokens/s, samples
   {
     std::lock_guard<std::mutex> lock(mu_);
     const auto now = Clock::now();
     for (auto it = entries_.begin(); it != entries_.end();) {
       prune(it->second, now);
-      if (it->second.in_flight > 0 || it->second.dirty || !it->second.ttft.empty()) {
+      if (it->second.in_flight > 0 || it->second.dirty || !it->second.ttft.empty() ||
+          !it->second.tokens.empty()) {
         Entry copy;
         copy.in_flight = it->second.in_flight;
         copy.last_request_ms = it->second.last_request_ms;
         todo.emplace_back(it->first, std::move(copy));
         ttfts.push_back(figures(it->second));
+        rates.emplace_back(rate(it->second, now), static_cast<int>(it->second.tokens.size()));
         it->second.dirty = false;
         ++it;
       } else {
@@ -132,6 +172,10 @@ Status ServiceLoad::publish() {
       o["ttft_p50_ms"] = ttfts[i].p50_ms;
       o["ttft_p90_ms"] = ttfts[i].p90_ms;
       o["ttft_count"] = ttfts[i].count;
+    }
+    if (rates[i].second > 0) {
+      o["tokens_per_s"] = std::round(rates[i].first * 100) / 100;
+      o["tokens_count"] = rates[i].second;
     }
     const std::string value = boost::json::serialize(o);
     auto set = redis_.hset(key, {{broker_id_, value}});

@@ -20,6 +20,14 @@
 //    (the gateway: time to the first byte of the replica's answer); samples
 //    older than the TTFT window (30 s by default) are dropped, and at most
 //    the newest 4096 per service are kept. ttft() answers the figures now.
+//  - observe_tokens(service, n) records the tokens a replica generated for
+//    one answered request (completion_tokens of its usage). publish() adds
+//    "tokens_per_s" (the tokens of the samples in the same window, over the
+//    window - or over the time since the service's first request through
+//    this broker when that is shorter, at least 1 s) and "tokens_count"
+//    (requests counted) while the window holds samples; the autoscaler's
+//    throughput rule sums tokens_per_s over the brokers. tokens_per_s()
+//    answers the figure now.
 //  - wake(service) sets `{prefix}demand:{service_id}` ("1", TTL 120 s) and
 //    publishes the id on `scn:scheduler:wake`, so that the leader scales a
 //    service at zero back up at once.
@@ -62,7 +70,10 @@ class ServiceLoad {
   void observe_ttft(const std::string& service_id, double ms);
   // The figures over the window now (count 0: no sample).
   TtftFigures ttft(const std::string& service_id) const;
-  void set_ttft_window(std::chrono::milliseconds window);
+  void set_ttft_window(std::chrono::milliseconds window);  // the tokens' window too
+
+  void observe_tokens(const std::string& service_id, int64_t completion_tokens);
+  double tokens_per_s(const std::string& service_id) const;
 
   Status publish();
   Status wake(const std::string& service_id);
@@ -79,11 +90,14 @@ class ServiceLoad {
     int64_t last_request_ms = 0;
     bool dirty = false;
     std::deque<std::pair<Clock::time_point, double>> ttft;  // oldest first
+    std::deque<std::pair<Clock::time_point, int64_t>> tokens;  // oldest first
+    Clock::time_point first_seen = Clock::now();  // the entry's first request
   };
   // Drops the samples older than the window (marks the entry dirty when its
   // last sample goes). Under mu_.
   void prune(Entry& e, Clock::time_point now) const;
   static TtftFigures figures(const Entry& e);
+  double rate(const Entry& e, Clock::time_point now) const;  // tokens/s; under mu_
   redis::RedisClient& redis_;
   std::string prefix_;
   std::string broker_id_;

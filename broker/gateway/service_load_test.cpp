@@ -111,5 +111,43 @@ TEST_CASE("ServiceLoad: publish writes in-flight and TTFT, drops TTFT after the 
   CHECK(load.ttft("svc").count == 0);
 }
 
+TEST_CASE("ServiceLoad: tokens/s over the window is published with its sample count, then dropped") {
+  auto url = redis::testing::redis_url_for_tests();
+  if (!url) return;
+  auto connected = redis::RedisClient::connect(*url);
+  REQUIRE(connected.is_ok());
+  redis::RedisClient& r = **connected;
+  const std::string prefix = redis::testing::unique_key_prefix();
+  const std::string key = prefix + "load:svc";
+  ServiceLoad load(r, prefix, "b1");
+  load.set_ttft_window(400ms);
+  CHECK(load.tokens_per_s("svc") == 0);
+
+  load.begin("svc");
+  load.end("svc");
+  load.observe_tokens("svc", 30);
+  load.observe_tokens("svc", 10);
+  load.observe_tokens("svc", 0);   // nothing generated: not a sample
+  load.observe_tokens("svc", -5);  // ignored
+  // 40 tokens over the time since the service's first request, at least
+  // min(1 s, window) = 400 ms here: 100 tok/s.
+  CHECK(load.tokens_per_s("svc") == doctest::Approx(100));
+  REQUIRE(load.publish().is_ok());
+  Published p = read_field(r, key, "b1");
+  REQUIRE(p.present);
+  CHECK(p.o.at("tokens_count").as_int64() == 2);
+  CHECK(p.o.at("tokens_per_s").to_number<double>() == doctest::Approx(100));
+
+  // After the window: published once more without the figure.
+  std::this_thread::sleep_for(450ms);
+  CHECK(load.tokens_per_s("svc") == 0);
+  REQUIRE(load.publish().is_ok());
+  p = read_field(r, key, "b1");
+  REQUIRE(p.present);
+  CHECK(!p.o.contains("tokens_per_s"));
+  CHECK(!p.o.contains("tokens_count"));
+  (void)r.del({key});
+}
+
 }  // namespace
 }  // namespace scn::broker

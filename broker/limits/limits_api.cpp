@@ -114,8 +114,14 @@ boost::json::object key_json(BrokerContext& ctx, const ApiKeyView& k) {
                           {"prefix", k.prefix},
                           {"created_at", k.created_at},
                           {"expires_at", text_or_null(k.expires_at)},
-                          {"revoked_at", text_or_null(k.revoked_at)},
-                          {"limits", limits_json(k.limits)}};
+                          {"revoked_at", text_or_null(k.revoked_at)}};
+  set_key_limits_json(out, k);
+  out["monthly_tokens_used"] = used_json(ctx, "k", k.id);
+  return out;
+}
+
+void set_key_limits_json(boost::json::object& out, const ApiKeyView& k) {
+  out["limits"] = limits_json(k.limits);
   if (k.services) {
     boost::json::array services;
     for (const auto& s : *k.services) services.push_back(boost::json::object{{"id", s.id}, {"name", s.name}});
@@ -123,8 +129,6 @@ boost::json::object key_json(BrokerContext& ctx, const ApiKeyView& k) {
   } else {
     out["services"] = nullptr;
   }
-  out["monthly_tokens_used"] = used_json(ctx, "k", k.id);
-  return out;
 }
 
 void add_limit_routes(ApiRouter& router, BrokerContext& ctx) {

@@ -35,5 +35,8 @@ struct KeyExtras {
 Result<KeyExtras> parse_key_extras(const common::JsonObject& body);
 
 boost::json::object key_json(BrokerContext& ctx, const ApiKeyView& key);
+// Sets "limits" (Limits) and "services" (null | [{"id","name"}]) of `key`
+// on `out` (key_json, and each row of GET /api/v1/api-keys).
+void set_key_limits_json(boost::json::object& out, const ApiKeyView& key);
 
 }  // namespace scn::broker::limits

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include "broker/accounts_api_test_fixture.h"
 #include "broker/gateway/gateway_test_fixture.h"
 
@@ -157,6 +159,54 @@ TEST_CASE("limits API: keys get limits and scopes at creation and by PATCH") {
                          Creds{"", secret});
   REQUIRE_MESSAGE(by_key.status == 200, by_key.body);
   CHECK(by_key.obj().at("services").as_array().size() == 2);
+}
+
+TEST_CASE("limits API: the key list shows each key's limits and service scope") {
+  auto s = AccountsServer::start();
+  if (!s) return;
+  World w = World::make(*s);
+  const Creds root{s->login("root", "password1"), ""};
+  const Creds alice{s->login("alice", "password1"), ""};
+  const Creds bob{s->login("bob", "password1"), ""};
+  const std::string stories = broker::testing::add_service(s->pg(), w.acme.id, "stories");
+  const std::string other = broker::testing::add_service(s->pg(), w.acme.id, "other");
+  REQUIRE(s->call("POST", "/api/v1/api-keys",
+                  R"({"name":"scoped","limits":{"requests_per_minute":10,"monthly_token_budget":5000},)"
+                  R"("services":["stories","other"]})",
+                  alice)
+              .status == 201);
+  REQUIRE(s->call("POST", "/api/v1/api-keys", R"({"name":"open"})", alice).status == 201);
+  REQUIRE(s->call("POST", "/api/v1/api-keys", R"({"name":"beta-key"})", bob).status == 201);
+
+  auto by_name = [](const Reply& r) {
+    std::map<std::string, boost::json::object> out;
+    for (const auto& v : r.obj().at("data").as_array()) out[std::string(v.at("name").as_string())] = v.as_object();
+    return out;
+  };
+  Reply mine = s->call("GET", "/api/v1/api-keys", "", alice);
+  REQUIRE_MESSAGE(mine.status == 200, mine.body);
+  auto keys = by_name(mine);
+  REQUIRE(keys.count("scoped") == 1);
+  REQUIRE(keys.count("open") == 1);
+  CHECK(keys.count("beta-key") == 0);
+  const auto& scoped = keys["scoped"];
+  CHECK(scoped.at("limits").at("requests_per_minute").as_int64() == 10);
+  CHECK(scoped.at("limits").at("monthly_token_budget").as_int64() == 5000);
+  CHECK(scoped.at("limits").at("tokens_per_minute").is_null());
+  CHECK(scoped.at("limits").at("max_concurrent_requests").is_null());
+  std::map<std::string, std::string> services;
+  for (const auto& v : scoped.at("services").as_array())
+    services[std::string(v.at("id").as_string())] = std::string(v.at("name").as_string());
+  CHECK(services == std::map<std::string, std::string>{{stories, "stories"}, {other, "other"}});
+  CHECK(keys["open"].at("services").is_null());
+  CHECK(keys["open"].at("limits").at("requests_per_minute").is_null());
+  CHECK(!scoped.contains("key"));
+
+  // An admin sees every tenant's keys with theirs.
+  auto all = by_name(s->call("GET", "/api/v1/api-keys", "", root));
+  REQUIRE(all.count("beta-key") == 1);
+  CHECK(all["beta-key"].at("services").is_null());
+  CHECK(all["scoped"].at("services").as_array().size() == 2);
 }
 
 }  // namespace

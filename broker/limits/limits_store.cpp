@@ -188,6 +188,48 @@ Result<ApiKeyView> get_api_key(db::PgPool& pg, std::string_view key_id, std::str
   return pg.with_tx([&](pqxx::work& tx) { return read_key(tx, id, scope, false); }, kReadOnly);
 }
 
+Result<std::unordered_map<std::string, ApiKeyView>> list_key_limits(db::PgPool& pg,
+                                                                    std::string_view tenant_scope) {
+  if (!tenant_scope.empty() && !is_uuid(tenant_scope)) return std::unordered_map<std::string, ApiKeyView>{};
+  const std::string scope(tenant_scope);
+  return pg.with_tx(
+      [&](pqxx::work& tx) -> Result<std::unordered_map<std::string, ApiKeyView>> {
+        std::unordered_map<std::string, ApiKeyView> out;
+        for (const auto& row : tx.exec_params("SELECT k.id, k.tenant_id, " + limit_columns("k") +
+                                                  ", array_to_string(k.service_ids, ',') FROM api_keys k"
+                                                  " WHERE $1 = '' OR k.tenant_id::text = $1",
+                                              scope)) {
+          ApiKeyView k;
+          k.id = row[0].as<std::string>();
+          k.tenant_id = row[1].as<std::string>();
+          k.limits = read_limits(row, 2);
+          if (!row[6].is_null()) {
+            std::vector<ServiceRefName> services;
+            for (auto& sid : split_ids(row[6])) services.push_back({std::move(sid), ""});
+            k.services = std::move(services);
+          }
+          out.emplace(k.id, std::move(k));
+        }
+        // The names of the scoped services, in one query.
+        std::unordered_map<std::string, std::string> names;
+        for (const auto& row : tx.exec_params(
+                 "SELECT s.id, s.name FROM services s WHERE s.id IN (SELECT unnest(k.service_ids) FROM api_keys k"
+                 " WHERE k.service_ids IS NOT NULL AND ($1 = '' OR k.tenant_id::text = $1))",
+                 scope)) {
+          names.emplace(row[0].as<std::string>(), row[1].as<std::string>());
+        }
+        for (auto& [id, k] : out) {
+          if (!k.services) continue;
+          for (auto& s : *k.services) {
+            auto it = names.find(s.id);
+            if (it != names.end()) s.name = it->second;
+          }
+        }
+        return out;
+      },
+      kReadOnly);
+}
+
 Result<ApiKeyView> update_api_key(db::PgPool& pg, std::string_view key_id, std::string_view tenant_scope,
                                   const LimitsPatch& patch, const ServicesPatch& services, bool within_tenant,
                                   const Actor& actor) {

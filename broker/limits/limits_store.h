@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unordered_map>
+
 #include "broker/limits/limits.h"
 #include "broker/principal.h"
 #include "common/status.h"
@@ -84,6 +86,10 @@ struct ServicesPatch {
 };
 
 Result<ApiKeyView> get_api_key(db::PgPool& pg, std::string_view key_id, std::string_view tenant_scope);
+// The limits and service scopes (id and name) of every key of a tenant
+// (tenant_scope "" = every tenant), by key id; in two queries (the key list).
+Result<std::unordered_map<std::string, ApiKeyView>> list_key_limits(db::PgPool& pg,
+                                                                    std::string_view tenant_scope);
 Result<ApiKeyView> update_api_key(db::PgPool& pg, std::string_view key_id, std::string_view tenant_scope,
                                   const LimitsPatch& patch, const ServicesPatch& services, bool within_tenant,
                                   const Actor& actor);

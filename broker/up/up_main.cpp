@@ -4,10 +4,13 @@
 // service for the demo tenant launched through the broker's API, and a
 // summary with a curl command that works as printed. SIGINT/SIGTERM stop
 // everything in reverse order (agents, broker, scheduler, Redis, PostgreSQL).
+// TLS is on unless --no-tls (up_tls.h): the broker, the scheduler and the
+// workers serve https with certificates of a private CA in <var>/pki.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -18,11 +21,13 @@
 #include "broker/up/up_cli.h"
 #include "broker/up/up_files.h"
 #include "broker/up/up_service.h"
+#include "broker/up/up_tls.h"
 #include "common/config.h"
 #include "common/db/migrate.h"
 #include "common/db/pg.h"
 #include "common/log.h"
 #include "common/process/subprocess.h"
+#include "common/tls/https_client.h"
 
 namespace scn::broker {
 
@@ -40,6 +45,7 @@ struct UpOptions {
   int scheduler_port = 0;
   std::string pg_url, redis_url, shared_dir;
   int ready_timeout_s = 120;
+  bool no_tls = false;
 };
 
 void say(const std::string& line) {
@@ -80,6 +86,10 @@ class Up {
   void supervise();
   void shutdown();
   void print_summary(const UpCredentials& creds, const std::string& api_key);
+  // "https://127.0.0.1:<port>" (or http:// with --no-tls).
+  std::string url(int port) const {
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port);
+  }
 
   UpOptions o_;
   fs::path var_;
@@ -87,6 +97,7 @@ class Up {
   std::unique_ptr<ScnProcess> scheduler_, broker_;
   std::vector<std::unique_ptr<ScnProcess>> agents_;
   fs::path web_root_;  // the console's build (<source>/web/dist); empty: none
+  std::optional<UpTls> tls_;  // unless --no-tls
 };
 
 int Up::run() {
@@ -104,6 +115,12 @@ int Up::run() {
                                   " has no models/stories260K.gguf; pass --shared-dir"));
 
   web_root_ = console_web_root();
+  if (!o_.no_tls) {
+    auto t = prepare_up_tls(var_);
+    if (!t.is_ok()) return fail(t.status().with_context("TLS certificates in " + (var_ / "pki").string()));
+    tls_ = std::move(t).value();
+    tls::set_default_client_tls({tls_->ca, "", ""});  // our own calls to the broker
+  }
   std::string pg_url = o_.pg_url, redis_url = o_.redis_url;
   if (pg_url.empty() || redis_url.empty()) {
     say("scn up: starting PostgreSQL and Redis under " + var_.string());
@@ -133,7 +150,7 @@ int Up::run() {
   if (Status st = start_platform(*accounts, pg_url, redis_url); !st.is_ok()) return fail(st);
   if (g_stop) return 0;
 
-  const std::string base = "http://127.0.0.1:" + std::to_string(o_.port);
+  const std::string base = url(o_.port);
   DemoServiceOptions so;
   so.broker_url = base;
   so.username = demo_plan().member;
@@ -168,13 +185,21 @@ Status Up::start_platform(const DemoAccounts& accounts, const std::string& pg_ur
                                "127.0.0.1", "--port", std::to_string(sched_port)},
       logs / "scheduler.log");
   say("scn up: starting the scheduler on 127.0.0.1:" + std::to_string(sched_port));
+  if (tls_) {
+    auto& args = scheduler_->mutable_args();
+    args.insert(args.end(), {"--tls-cert", tls_->scheduler_cert, "--tls-key", tls_->scheduler_key,
+                             "--tls-client-ca", tls_->ca});
+  }
   SCN_RETURN_IF_ERROR(scheduler_->start_listening(sched_port, 30s));
-  const std::string sched_url = "http://127.0.0.1:" + std::to_string(sched_port);
+  const std::string sched_url = url(sched_port);
   std::vector<std::string> broker_args{"broker", "--pg-url", pg_url, "--redis-url", redis_url, "--host",
                                        "127.0.0.1", "--port", std::to_string(o_.port),
                                        "--scheduler-url", sched_url,
                                        // the console when built (web/dist), else none
                                        "--web-root", web_root_.string()};
+  if (tls_)
+    broker_args.insert(broker_args.end(), {"--tls-cert", tls_->broker_cert, "--tls-key", tls_->broker_key,
+                                           "--ca", tls_->ca, "--worker-tls"});
   broker_ = std::make_unique<ScnProcess>("broker", bin, broker_args, logs / "broker.log");
   say("scn up: starting the broker on 127.0.0.1:" + std::to_string(o_.port) +
       (web_root_.empty() ? std::string(" (no web console: web/dist is not built)")
@@ -191,6 +216,9 @@ Status Up::start_platform(const DemoAccounts& accounts, const std::string& pg_ur
                                        n.name,
                                        "--state-dir",
                                        (var_ / "agents" / n.name).string()};
+      if (tls_)
+        args.insert(args.end(), {"--ca", tls_->ca, "--worker-tls-cert", tls_->worker_cert,
+                                 "--worker-tls-key", tls_->worker_key});
       if (!n.simulate.empty()) {
         args.push_back("--simulate");
         args.push_back(n.simulate);
@@ -242,7 +270,8 @@ void Up::shutdown() {
 }
 
 void Up::print_summary(const UpCredentials& creds, const std::string& api_key) {
-  const std::string base = "http://127.0.0.1:" + std::to_string(o_.port);
+  const std::string base = url(o_.port);
+  const std::string cacert = tls_ ? "--cacert " + tls_->ca + " " : std::string();
   auto pw = [&](const std::string& user) {
     auto it = creds.passwords.find(user);
     return it == creds.passwords.end() ? std::string("(unknown: not in credentials.json)") : it->second;
@@ -254,6 +283,8 @@ void Up::print_summary(const UpCredentials& creds, const std::string& api_key) {
                          : "Console:      " + base + "/   (open it in a browser; log in as below)\n";
   s +=
       "Data, logs:   " + var_.string() + "   (credentials in " + (var_ / "credentials.json").string() + ")\n";
+  s += tls_ ? "TLS:          on; clients trust the CA " + tls_->ca + " (--no-tls turns TLS off)\n"
+            : std::string("TLS:          off (--no-tls)\n");
   s += "Centers:      ";
   for (const auto& c : demo_plan().centers)
     s += c.name + " (" + c.region + ", " + std::to_string(c.nodes.size()) + " node" +
@@ -266,7 +297,7 @@ void Up::print_summary(const UpCredentials& creds, const std::string& api_key) {
        demo_plan().tenant + "')\n";
   s += "\nAPI key of tenant '" + demo_plan().tenant + "': " + api_key + "\n";
   s += "\nTry it (service 'stories' = model stories260k, 2 replicas):\n\n";
-  s += "  curl -s " + base + "/v1/chat/completions -H 'Authorization: Bearer " + api_key +
+  s += "  curl -s " + cacert + base + "/v1/chat/completions -H 'Authorization: Bearer " + api_key +
        "' -H 'Content-Type: application/json' -d '{\"model\":\"stories\",\"messages\":[{\"role\":\"user\","
        "\"content\":\"Once upon a time\"}],\"max_tokens\":32}'\n";
   s += "\nCtrl-C stops everything; `scn up` again reuses " + var_.string() + ".\n";
@@ -286,6 +317,7 @@ int up_main(int argc, char** argv) {
       .add("redis-url", &o.redis_url, "use this Redis instead of starting one")
       .add("shared-dir", &o.shared_dir, "the shared data folder (models; default <repo>/../shared)")
       .add("ready-timeout", &o.ready_timeout_s, "seconds to wait for the demo service to be ready")
+      .flag("no-tls", &o.no_tls, "plain HTTP everywhere (default: TLS with a private CA in <var>/pki)")
       .log_level_option();
   auto parsed = opts.parse(argc, argv);
   if (!parsed.is_ok()) {

@@ -60,7 +60,11 @@ bool parse_int(std::string_view s, int* out) {
 std::string sha256(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  // Fetched once: EVP_sha256() makes EVP_Digest look the algorithm up
+  // (locks, a provider query) on every call, which cost more than the
+  // digest of a short key.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &len, md != nullptr ? md : EVP_sha256(), nullptr);
   return std::string(reinterpret_cast<const char*>(digest), len);
 }
 

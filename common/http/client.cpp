@@ -81,9 +81,12 @@ error_code run_op(net::io_context& ioc, Initiate&& initiate, std::size_t* bytes 
 // set by arm() has passed.
 class TimedSocket {
  public:
-  explicit TimedSocket(tcp::socket& socket) : socket_(socket) {}
+  explicit TimedSocket(tcp::socket& socket, const CancelCheck* cancelled = nullptr)
+      : socket_(socket), cancelled_(cancelled != nullptr && *cancelled ? cancelled : nullptr) {}
   // Every operation until the next arm() must finish within `timeout`.
   void arm(std::chrono::milliseconds timeout) { deadline_ = std::chrono::steady_clock::now() + timeout; }
+  // True once an operation gave up because `cancelled()` said so.
+  bool was_cancelled() const { return was_cancelled_; }
 
   template <typename MutableBuffers>
   std::size_t read_some(const MutableBuffers& buffers, error_code& ec) {
@@ -125,8 +128,16 @@ class TimedSocket {
         ec = beast::error::timeout;
         return false;
       }
+      if (cancelled_ != nullptr && (*cancelled_)()) {
+        was_cancelled_ = true;
+        ec = net::error::operation_aborted;
+        return false;
+      }
+      // With a cancellation check, wait in slices so that it is polled.
+      const long long slice = cancelled_ != nullptr ? std::min<long long>(left.count() + 1, kCancelPollMs)
+                                                    : std::min<long long>(left.count() + 1, INT_MAX);
       pollfd p{socket_.native_handle(), events, 0};
-      const int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count() + 1, INT_MAX)));
+      const int r = ::poll(&p, 1, static_cast<int>(slice));
       if (r > 0) {
         ec = {};
         return true;
@@ -138,7 +149,11 @@ class TimedSocket {
     }
   }
 
+  static constexpr long long kCancelPollMs = 20;
+
   tcp::socket& socket_;
+  const CancelCheck* cancelled_;
+  bool was_cancelled_ = false;
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::now();
 };
 
@@ -154,10 +169,10 @@ struct ClientConnection {
 
   Result<ClientResponse> exchange(std::string_view method, const Target& t, std::string_view body,
                                   const Headers& headers, const DataCallback* on_data,
-                                  const HeadCallback* on_head = nullptr);
+                                  const HeadCallback* on_head = nullptr, const CancelCheck* cancelled = nullptr);
   Result<ClientResponse> attempt(std::string_view method, const Target& t, std::string_view body,
                                  const Headers& headers, const DataCallback* on_data,
-                                 const HeadCallback* on_head, bool* retryable);
+                                 const HeadCallback* on_head, bool* retryable, const CancelCheck* cancelled);
   Status connect(const Target& t);
   void close() {
     error_code ec;
@@ -226,7 +241,8 @@ Status ClientConnection::connect(const Target& t) {
 Result<ClientResponse> ClientConnection::attempt(std::string_view method, const Target& t,
                                              std::string_view body, const Headers& headers,
                                              const DataCallback* on_data,
-                                             const HeadCallback* on_head, bool* retryable) {
+                                             const HeadCallback* on_head, bool* retryable,
+                                             const CancelCheck* cancelled) {
   *retryable = false;
   bhttp::request<bhttp::string_body> req;
   bhttp::verb verb = bhttp::string_to_verb(method);
@@ -242,10 +258,16 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
 
   error_code ec;
   stream->socket().non_blocking(true, ec);
-  TimedSocket io(stream->socket());
+  TimedSocket io(stream->socket(), cancelled);
+  // The caller gave up (cancelled): the connection is closed by exchange().
+  auto gave_up = [&]() -> Status {
+    *retryable = false;
+    return Status::cancelled("the request to " + t.host_field + " was cancelled");
+  };
   io.arm(timeout);
   if (!ec) bhttp::write(io, req, ec);
   if (ec) {
+    if (io.was_cancelled()) return gave_up();
     *retryable = true;
     return step_error("cannot send to", t, ec);
   }
@@ -268,6 +290,7 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
       }
     }
     if (ec) {
+      if (io.was_cancelled()) return gave_up();
       *retryable = (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset) &&
                    !parser.got_some();
       return step_error("cannot read the answer from", t, ec);
@@ -283,6 +306,7 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
   io.arm(timeout);
   bhttp::read_header(io, buffer, parser, ec);
   if (ec) {
+    if (io.was_cancelled()) return gave_up();
     *retryable = (ec == bhttp::error::end_of_stream || ec == net::error::connection_reset) &&
                  !parser.got_some();
     return step_error("cannot read the answer from", t, ec);
@@ -301,6 +325,7 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
     if (ec == bhttp::error::need_buffer) ec = {};
     if (ec) {
       close();
+      if (io.was_cancelled()) return out;  // given up during the body: as on_data stopping
       return step_error("cannot read the answer from", t, ec);
     }
     std::size_t n = chunk.size() - parser.get().body().size;
@@ -316,19 +341,20 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
 Result<ClientResponse> ClientConnection::exchange(std::string_view method, const Target& t,
                                               std::string_view body, const Headers& headers,
                                               const DataCallback* on_data,
-                                              const HeadCallback* on_head) {
+                                              const HeadCallback* on_head,
+                                              const CancelCheck* cancelled) {
   try {
     if (stream && connected_to != t.host + ":" + t.port) close();
     bool reused = stream.has_value();
     if (!reused) SCN_RETURN_IF_ERROR(connect(t));
     bool retryable = false;
-    auto result = attempt(method, t, body, headers, on_data, on_head, &retryable);
+    auto result = attempt(method, t, body, headers, on_data, on_head, &retryable, cancelled);
     if (!result.is_ok()) {
       close();
       // A kept-alive connection the server had closed meanwhile: once more.
       if (reused && retryable) {
         SCN_RETURN_IF_ERROR(connect(t));
-        result = attempt(method, t, body, headers, on_data, on_head, &retryable);
+        result = attempt(method, t, body, headers, on_data, on_head, &retryable, cancelled);
         if (!result.is_ok()) close();
       }
     }
@@ -468,13 +494,14 @@ struct ConnectionPool::Impl {
 
   Result<ClientResponse> run(std::string_view method, std::string_view url, std::string_view body,
                              const Headers& headers, const HeadCallback* on_head,
-                             const DataCallback* on_data, std::chrono::milliseconds timeout) {
+                             const DataCallback* on_data, std::chrono::milliseconds timeout,
+                             const CancelCheck* cancelled = nullptr) {
     SCN_ASSIGN_OR_RETURN(Target t, parse_url(url));
     std::string key = t.host + ":" + t.port;
     auto conn = take(key);
     conn->timeout = timeout;
     const int before = conn->opened;
-    auto result = conn->exchange(method, t, body, headers, on_data, on_head);
+    auto result = conn->exchange(method, t, body, headers, on_data, on_head, cancelled);
     opened.fetch_add(conn->opened - before, std::memory_order_relaxed);
     if (result.is_ok()) give_back(key, std::move(conn));
     else conn->close();
@@ -510,6 +537,19 @@ Result<ClientResponse> ConnectionPool::request_stream(std::string_view method, s
   if (tls::is_https_url(url))
     return tls::https_request_stream(tls::default_client_tls(), method, url, body, headers, &on_head, &on_data, timeout);
   return impl_->run(method, url, body, headers, &on_head, &on_data, timeout);
+}
+
+Result<ClientResponse> ConnectionPool::request_stream(std::string_view method, std::string_view url,
+                                                      std::string_view body, const Headers& headers,
+                                                      const HeadCallback& on_head,
+                                                      const DataCallback& on_data,
+                                                      std::chrono::milliseconds timeout,
+                                                      const CancelCheck& cancelled) {
+  // TLS (common/tls, issue 9): https:// goes to tls::https_request_stream,
+  // which does not poll `cancelled` (on_data's answer still stops it).
+  if (tls::is_https_url(url))
+    return tls::https_request_stream(tls::default_client_tls(), method, url, body, headers, &on_head, &on_data, timeout);
+  return impl_->run(method, url, body, headers, &on_head, &on_data, timeout, &cancelled);
 }
 
 std::size_t ConnectionPool::idle_count() const {

@@ -69,6 +69,9 @@ Result<ClientResponse> request_stream(std::string_view method, std::string_view 
                                       const HeadCallback& on_head, const DataCallback& on_data,
                                       std::chrono::milliseconds timeout = kDefaultClientTimeout);
 
+// Polled while waiting for the peer; true: give up (the connection is closed).
+using CancelCheck = std::function<bool()>;
+
 // A keep-alive connection to one server, e.g. Client("http://127.0.0.1:8080").
 // Not thread-safe: one request at a time.
 class Client {
@@ -128,6 +131,15 @@ class ConnectionPool {
                                         std::string_view body, const Headers& headers,
                                         const HeadCallback& on_head, const DataCallback& on_data,
                                         std::chrono::milliseconds timeout = kDefaultClientTimeout);
+  // The same, also giving up as soon as `cancelled()` is true (polled at
+  // least every 20 ms while waiting to send or for the answer, e.g. a proxy
+  // whose own client left): the connection is closed (so the server sees the
+  // client go away) and the result is kCancelled before the answer's head,
+  // a success after it (as when on_data stops). Not polled for https://.
+  Result<ClientResponse> request_stream(std::string_view method, std::string_view url,
+                                        std::string_view body, const Headers& headers,
+                                        const HeadCallback& on_head, const DataCallback& on_data,
+                                        std::chrono::milliseconds timeout, const CancelCheck& cancelled);
 
   // Idle connections now, over all endpoints.
   std::size_t idle_count() const;

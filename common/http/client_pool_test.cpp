@@ -183,6 +183,44 @@ TEST_CASE("pool: stopping a stream early closes the connection, and the server s
   CHECK(pool.connections_opened() == 2);
 }
 
+TEST_CASE("pool: a cancelled request gives up while waiting, and the server sees the client go") {
+  Server server;
+  std::atomic<bool> saw_gone{false};
+  server.route("POST", "/slow", [&](const Request&, Response& rs) {
+    for (int i = 0; i < 500 && !rs.client_gone(); ++i) std::this_thread::sleep_for(10ms);
+    saw_gone = rs.client_gone();
+    rs.set_content(200, "late", "text/plain");
+  });
+  REQUIRE(server.start().is_ok());
+  ConnectionPool pool;
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(150ms);
+    cancel = true;
+  });
+  const auto since = std::chrono::steady_clock::now();
+  bool got_head = false;
+  auto r = pool.request_stream(
+      "POST", url(server, "/slow"), "x", {}, [&](int, const Headers&) { return got_head = true; },
+      [](std::string_view) { return true; }, 10s, [&] { return cancel.load(); });
+  const auto took = std::chrono::steady_clock::now() - since;
+  canceller.join();
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == Code::kCancelled);
+  CHECK_FALSE(got_head);
+  CHECK(took >= 150ms);
+  CHECK(took < 1s);
+  CHECK(pool.idle_count() == 0);
+  for (int i = 0; i < 300 && !saw_gone; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(saw_gone);
+  // A check that never fires changes nothing.
+  auto ok = pool.request_stream(
+      "POST", url(server, "/missing"), "x", {}, [](int, const Headers&) { return true; },
+      [](std::string_view) { return true; }, 10s, [] { return false; });
+  REQUIRE(ok.is_ok());
+  CHECK(ok->status == 404);
+}
+
 TEST_CASE("pool: errors are returned, not pooled") {
   ConnectionPool pool;
   CHECK(pool.request("GET", "ftp://x/").status().code() == Code::kInvalidArgument);

@@ -34,12 +34,27 @@
 //    passed, after which every connection is closed (handlers see
 //    client_gone()). wait() returns once the IO threads and the worker pool
 //    have finished (it waits for running handlers to return).
-//  - No exception crosses this header: start() reports failures as Status.
+//  - TLS (ServerOptions::tls, common/tls/config.h): with a certificate the
+//    port speaks only TLS. The handshake has handshake_timeout; a failed
+//    handshake closes the connection; plain HTTP sent to a TLS port is
+//    answered 400 in plain text and closed. With a client CA, client
+//    certificates are verified (required, or optional when
+//    tls.client_cert_optional); Request::tls_client_cert tells whether the
+//    client presented one and Request::tls_peer_node_id carries its node
+//    binding (SAN URI scn:node:<uuid>, common/tls/pki.h). Streaming,
+//    keep-alive, timeouts and stop() work the same over TLS.
+//  - At most max_connections_per_address connections per client IP address
+//    are open at once; more are closed right after accept (counted by
+//    rejected_connections()). With the header timeout this bounds what a
+//    slow client (slowloris) can hold.
+//  - No exception crosses this header: start() reports failures as Status
+//    (also unreadable TLS files).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -49,6 +64,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tls/config.h"
 
 namespace scn::http {
 
@@ -89,6 +105,10 @@ struct Request {
   std::string body;
   std::string remote_address;  // "127.0.0.1:51234" ("" when not from a socket)
   int version = 11;            // 10 for HTTP/1.0, 11 for HTTP/1.1
+  bool tls = false;            // the request came over TLS
+  bool tls_client_cert = false;  // the client presented a (verified) certificate
+  // The node the client certificate is bound to (SAN URI scn:node:<uuid>).
+  std::optional<std::string> tls_peer_node_id;
 
   // The first query parameter called `key`.
   std::optional<std::string_view> query_param(std::string_view key) const;
@@ -193,7 +213,11 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30'000};   // each write of an answer
   std::chrono::milliseconds idle_timeout{60'000};    // keep-alive between requests
   std::chrono::milliseconds shutdown_timeout{10'000};  // stop(): in-flight deadline
+  std::chrono::milliseconds handshake_timeout{10'000};  // TLS: accept -> handshake done
+  // Connections open at once from one client IP address (0: no limit).
+  std::size_t max_connections_per_address = 256;
   std::string server_name = "scn";  // the Server header
+  tls::ServerTlsConfig tls;         // TLS when tls.enabled()
 };
 
 class Server {
@@ -226,6 +250,11 @@ class Server {
   const ServerOptions& options() const { return options_; }
   // Connections currently open (for tests and metrics).
   std::size_t connection_count() const;
+  // Connections closed at accept because their address had
+  // max_connections_per_address open (since start()).
+  std::uint64_t rejected_connections() const;
+  // True when the server speaks TLS.
+  bool tls() const { return options_.tls.enabled(); }
 
  private:
   struct Impl;

@@ -80,6 +80,9 @@ Result<SslContextPtr> make_server_context(const ServerTlsConfig& config) {
     ctx->set_options(kOptions);
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
     SCN_RETURN_IF_ERROR(load_identity(*ctx, config.cert_file, config.key_file));
+    // Resumed sessions of verified clients need a session id context.
+    static constexpr unsigned char kSessionContext[] = "scn";
+    SSL_CTX_set_session_id_context(ctx->native_handle(), kSessionContext, sizeof kSessionContext - 1);
     if (!config.client_ca_file.empty()) {
       SCN_RETURN_IF_ERROR(check_file("client CA", config.client_ca_file));
       boost::system::error_code ec;
@@ -87,7 +90,9 @@ Result<SslContextPtr> make_server_context(const ServerTlsConfig& config) {
       if (ec) return load_error("client CA", config.client_ca_file, ec);
       STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.client_ca_file.c_str());
       if (names != nullptr) SSL_CTX_set_client_CA_list(ctx->native_handle(), names);
-      ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+      ctx->set_verify_mode(config.client_cert_optional
+                               ? ssl::verify_peer
+                               : ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
     }
     ERR_clear_error();
     return ctx;

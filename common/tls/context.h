@@ -3,9 +3,10 @@
 //
 // Contract:
 //  - make_server_context() loads a certificate chain and its key (checked to
-//    match). With `client_ca_file` set the server requires a client
-//    certificate signed by that CA (mTLS); a client without one fails the
-//    handshake. TLS 1.2 is the minimum.
+//    match). With `client_ca_file` set the server verifies client
+//    certificates against that CA (mTLS); a client without one fails the
+//    handshake unless `client_cert_optional` (config.h). TLS 1.2 is the
+//    minimum.
 //  - make_client_context() trusts `ca_file` (or the system store when
 //    empty) and verifies the peer; an optional client certificate and key
 //    are presented to servers that ask. The host name is checked per
@@ -31,24 +32,9 @@
 #include <boost/system/error_code.hpp>
 
 #include "common/status.h"
+#include "common/tls/config.h"
 
 namespace scn::tls {
-
-struct ServerTlsConfig {
-  std::string cert_file;       // --tls-cert: PEM chain (leaf first)
-  std::string key_file;        // --tls-key
-  std::string client_ca_file;  // --tls-client-ca: require client certificates (mTLS)
-  bool enabled() const { return !cert_file.empty(); }
-  // Both cert and key, or neither; a client CA only with them.
-  Status validate() const;
-};
-
-struct ClientTlsConfig {
-  std::string ca_file;    // --ca: trusted CA (empty: the system store)
-  std::string cert_file;  // --tls-cert: client certificate (optional)
-  std::string key_file;   // --tls-key
-  Status validate() const;
-};
 
 using SslContextPtr = std::shared_ptr<boost::asio::ssl::context>;
 

@@ -3,13 +3,18 @@
 //
 // Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 when the model cannot
 // be loaded or the address cannot be bound, 2 for usage errors.
+#include <stdlib.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "common/config.h"
+#include "common/crypto/worker_secret.h"
 #include "common/http/server.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/tls/server_flags.h"
 #include "inference/cli/byte_size.h"
 #include "inference/cli/commands.h"
 #include "inference/engine/engine.h"
@@ -34,6 +39,7 @@ int infer_main(int argc, char** argv) {
   int ctx_total = defaults.ctx_total;
   bool no_prefix_cache = false;
   std::string device = defaults.device;
+  std::string port_file;
 
   common::OptionSet opts("scn infer", "serve one GGUF model over an OpenAI-compatible HTTP API");
   opts.add("model,m", &model_path, "GGUF model file")
@@ -54,14 +60,22 @@ int infer_main(int argc, char** argv) {
       .add("http-threads", &http_threads, "HTTP handler threads (0: max-queue + parallel + 8)")
       .add("max-body-bytes", &max_body_bytes, "largest accepted request body; larger is 413")
       .add("alias", &alias, "model id served by /v1/models (default: the model's name)")
+      .add("port-file", &port_file,
+           "once listening, write the bound port to this file (atomically; for --port 0)")
       .require("model")
       .log_level_option();
+  tls::ServerTlsConfig tls_config;  // issue 9: workers serve TLS for the broker
+  tls::add_server_tls_options(opts, &tls_config);
   auto parsed = opts.parse(argc, argv);
   if (!parsed.is_ok()) {
     std::fprintf(stderr, "scn infer: %s\n\n%s", parsed.status().message().c_str(), opts.help().c_str());
     return 2;
   }
   if (parsed.value() == common::OptionSet::Outcome::kHelp) return 0;
+  if (Status st = tls::check_server_tls_options(tls_config); !st.is_ok()) {
+    std::fprintf(stderr, "scn infer: %s\n", st.message().c_str());
+    return 2;
+  }
   if (port < 0 || port > 65535 || threads < 0 || ctx < 0 || max_queue < 0 || http_threads < 0 ||
       max_body_bytes <= 0 || parallel < 1 || max_batch_tokens < 1 || ctx_total < 0) {
     std::fprintf(stderr, "scn infer: --port must be 0..65535, --threads, --ctx, --max-queue, "
@@ -104,13 +118,32 @@ int infer_main(int argc, char** argv) {
   so.worker_threads = http_threads > 0 ? http_threads : max_queue + parallel + 8;
   so.max_body_bytes = static_cast<std::size_t>(max_body_bytes);
   so.server_name = "scn-infer";
+  so.tls = tls_config;
   http::Server server(so);
   InferenceService service(*engine.value(), alias, metrics::default_registry(), max_queue);
+  // Worker authentication (docs/API.md): the agent passes the replica's
+  // secret in the environment, never on the command line.
+  if (const char* ws = std::getenv(crypto::kWorkerSecretEnv); ws != nullptr && *ws != '\0') {
+    service.set_worker_secret(ws);
+    ::unsetenv(crypto::kWorkerSecretEnv);
+  }
   service.add_routes(server);
   if (Status st = server.start(); !st.is_ok()) {
     std::fprintf(stderr, "scn infer: cannot listen on %s:%d: %s\n", host.c_str(), port,
                  st.to_string().c_str());
     return 1;
+  }
+  if (!port_file.empty()) {
+    // Written to a temporary name and renamed, so a reader never sees half a number.
+    const std::string tmp = port_file + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    bool ok = f && std::fprintf(f, "%d\n", server.port()) > 0;
+    if (f) ok = std::fclose(f) == 0 && ok;
+    if (!ok || std::rename(tmp.c_str(), port_file.c_str()) != 0) {
+      std::fprintf(stderr, "scn infer: cannot write --port-file %s\n", port_file.c_str());
+      server.stop();
+      return 1;
+    }
   }
   server.stop_on_signals([](int signo) {
     common::log_info("scn infer: signal ", signo, ", stopping");

@@ -25,8 +25,10 @@ namespace scn::inference::testutil {
 
 class InferProcess {
  public:
-  // Starts `scn infer --model <model> --port <free> <extra...>`.
-  InferProcess(const std::string& model, std::vector<std::string> extra = {})
+  // Starts `scn infer --model <model> --port <free> <extra...>` with this
+  // process's environment plus `env` (NAME=value entries).
+  InferProcess(const std::string& model, std::vector<std::string> extra = {},
+               std::vector<std::string> env = {})
       : port_(scn::testing::free_port()) {
     std::vector<std::string> args = {scn::testing::scn_binary(), "infer", "--model", model,
                                      "--port", std::to_string(port_)};
@@ -39,7 +41,11 @@ class InferProcess {
     const std::string out = dir_.file("stdout"), err = dir_.file("stderr");
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&fa);
   }
 

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <utility>
 
+#include "common/crypto/worker_secret.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "inference/server/completion_runner.h"
@@ -127,9 +128,22 @@ InferenceService::InferenceService(Engine& engine, std::string model_id, metrics
 
 void InferenceService::add_routes(http::Server& server) {
   auto bind = [this](void (InferenceService::*fn)(const http::Request&, http::Response&)) {
-    return [this, fn](const http::Request& req, http::Response& resp) { (this->*fn)(req, resp); };
+    return [this, fn](const http::Request& req, http::Response& resp) {
+      if (!worker_secret_.empty() &&
+          !crypto::bearer_matches(req.header("Authorization"), worker_secret_)) {
+        answer(resp, ApiError(Status::unauthenticated(
+                                  "this worker accepts requests from brokers only "
+                                  "(Authorization: Bearer <worker secret>)"),
+                              "", "invalid_worker_secret"));
+        return;
+      }
+      (this->*fn)(req, resp);
+    };
   };
-  server.route("GET", "/health", bind(&InferenceService::health));
+  // GET /health stays open: the agent's readiness probe and the brokers' load probe.
+  server.route("GET", "/health", [this](const http::Request& req, http::Response& resp) {
+    health(req, resp);
+  });
   server.route("GET", "/metrics", bind(&InferenceService::metrics));
   server.route("GET", "/v1/models", bind(&InferenceService::models));
   server.route("POST", "/v1/completions", bind(&InferenceService::completions));

@@ -21,6 +21,8 @@
 //    are 400.
 //  - Every error body is {"error": {"type", "message", "param", "code"}}; a
 //    full engine queue is 429 (code "queue_full") with `Retry-After: 1`.
+//  - With a worker secret (set_worker_secret), every route but GET /health
+//    needs "Authorization: Bearer <secret>", else 401 (the JSON error body).
 //  - GET /health is always 200 once the model is loaded (so that load
 //    balancers can read the body): {"status": "ready"|"busy", "queued",
 //    "running", "max_queue"}; "busy" when the engine's waiting requests
@@ -62,6 +64,11 @@ class InferenceService {
                    int max_queue = -1);
   ~InferenceService();
 
+  // Worker authentication (docs/API.md, "Worker authentication"): with a
+  // non-empty secret (set before add_routes), every route but GET /health
+  // answers 401 (code "invalid_worker_secret") unless the request carries
+  // "Authorization: Bearer <secret>" (constant-time comparison).
+  void set_worker_secret(std::string secret) { worker_secret_ = std::move(secret); }
   void add_routes(http::Server& server);
 
   const std::string& model_id() const { return model_id_; }
@@ -83,6 +90,7 @@ class InferenceService {
 
   Engine& engine_;
   int max_queue_ = -1;
+  std::string worker_secret_;  // "" = no worker authentication
   std::unique_ptr<TokenRate> rate_;
   std::string model_id_;
   metrics::Registry& registry_;

@@ -1,8 +1,11 @@
 #include "scheduler/plugins/latency.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <vector>
 
 namespace scn::scheduler {
 namespace {
@@ -97,14 +100,61 @@ const LatencyMatrix& china_latency_matrix() {
   return matrix;
 }
 
-LatencyScore::LatencyScore(std::shared_ptr<const LatencyMatrix> matrix) : matrix_(std::move(matrix)) {}
+LatencyScore::LatencyScore(std::shared_ptr<const LatencyMatrix> matrix) : matrix_(std::move(matrix)) {
+  static std::atomic<uint64_t> next_uid{1};
+  uid_ = next_uid.fetch_add(1, std::memory_order_relaxed);
+}
 
-double LatencyScore::score_center(const Cycle& cycle, const Center& center) const {
-  if (cycle.request.tenant_region.empty()) return 100;
+namespace {
+
+// Per-thread memo of score_center(): by tenant region, one score per center
+// of the snapshot (NaN: not computed yet). Valid for one plugin and one
+// snapshot structure; the matrix lookup builds and hashes strings, which
+// otherwise dominated the per-center cost of every decision.
+struct LatencyMemo {
+  uint64_t plugin = 0;  // LatencyScore::uid_
+  uint64_t snapshot = 0;
+  uint64_t structure = 0;
+  std::unordered_map<std::string, std::vector<double>> by_tenant;
+  const std::string* last_tenant = nullptr;  // key of `last` in by_tenant
+  std::vector<double>* last = nullptr;
+};
+
+}  // namespace
+
+double LatencyScore::center_score_uncached(const Cycle& cycle, const Center& center) const {
   const LatencyMatrix& m = matrix_ ? *matrix_ : china_latency_matrix();
   const auto rtt = m.rtt_ms(cycle.request.tenant_region, center.region);
   if (!rtt) return 0;
   return std::clamp(100.0 * (1.0 - *rtt / kWorstRttMs), 0.0, 100.0);
+}
+
+double LatencyScore::score_center(const Cycle& cycle, const Center& center) const {
+  if (cycle.request.tenant_region.empty()) return 100;
+  const auto& centers = cycle.snapshot.centers();
+  if (centers.empty() || &center < centers.data() || &center >= centers.data() + centers.size()) {
+    return center_score_uncached(cycle, center);  // not the snapshot's own center
+  }
+  thread_local LatencyMemo memo;
+  if (memo.plugin != uid_ || memo.snapshot != cycle.snapshot.uid() ||
+      memo.structure != cycle.snapshot.structure_version()) {
+    memo.plugin = uid_;
+    memo.snapshot = cycle.snapshot.uid();
+    memo.structure = cycle.snapshot.structure_version();
+    memo.by_tenant.clear();
+    memo.last_tenant = nullptr;
+    memo.last = nullptr;
+  }
+  const std::string& tenant = cycle.request.tenant_region;
+  if (memo.last == nullptr || *memo.last_tenant != tenant) {
+    auto [it, added] = memo.by_tenant.try_emplace(tenant);
+    if (added) it->second.assign(centers.size(), std::numeric_limits<double>::quiet_NaN());
+    memo.last_tenant = &it->first;
+    memo.last = &it->second;
+  }
+  double& cached = (*memo.last)[static_cast<size_t>(&center - centers.data())];
+  if (std::isnan(cached)) cached = center_score_uncached(cycle, center);
+  return cached;
 }
 
 double LatencyScore::score(const Cycle& cycle, const NodeEval& e) const {

@@ -13,9 +13,12 @@
 //  - score = 100 x (1 - rtt / 100 ms), clamped to 0..100. A request without
 //    tenant_region scores 100 everywhere (no preference); a pair the matrix
 //    lacks scores 0. The score depends only on the center, so the framework
-//    computes it once per center per decision (per_center()).
+//    computes it once per center per decision (per_center()); the plugin
+//    also memoises it per thread by (snapshot, structure version, tenant
+//    region, center), so the matrix is read once per pair.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,7 +52,9 @@ class LatencyScore final : public ScorePlugin {
   bool per_center() const override { return true; }
 
  private:
+  double center_score_uncached(const Cycle& cycle, const Center& center) const;
   std::shared_ptr<const LatencyMatrix> matrix_;  // null: china_latency_matrix()
+  uint64_t uid_ = 0;  // process-unique: names this plugin's memo
 };
 
 }  // namespace scn::scheduler

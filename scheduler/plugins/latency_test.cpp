@@ -42,6 +42,47 @@ TEST_CASE("latency: centers near the tenant's province score higher") {
   }
 }
 
+TEST_CASE("latency: the per-thread memo keeps plugins, tenants, centers and snapshots apart") {
+  auto near = parse_latency_matrix("beijing,beijing,2\nbeijing,guangdong,40\n");
+  auto far = parse_latency_matrix("beijing,beijing,50\nbeijing,guangdong,90\n");
+  REQUIRE(near.is_ok());
+  REQUIRE(far.is_ok());
+  const LatencyScore a(std::make_shared<const LatencyMatrix>(*near));
+  const LatencyScore b(std::make_shared<const LatencyMatrix>(*far));
+  Snapshot s;
+  REQUIRE(s.add_center(test::center("c1", "beijing")).is_ok());
+  REQUIRE(s.add_center(test::center("c2", "guangdong")).is_ok());
+  ReplicaRequest r = test::request(1);
+  struct Case {
+    const LatencyScore* plugin;
+    const char* tenant;
+    int center;
+    double score;
+  };
+  const Case cases[] = {
+      {&a, "beijing", 0, 98}, {&b, "beijing", 0, 50}, {&a, "beijing", 1, 60}, {&b, "beijing", 1, 10},
+      {&a, "guangdong", 0, 60}, {&a, "beijing", 0, 98},  // again, after another tenant
+  };
+  for (int round = 0; round < 2; ++round) {  // the second round reads the memo
+    for (const Case& c : cases) {
+      CAPTURE(c.tenant);
+      CAPTURE(c.center);
+      r.tenant_region = c.tenant;
+      const Cycle cycle(s, r);
+      CHECK(c.plugin->score_center(cycle, s.centers()[c.center]) == doctest::Approx(c.score));
+    }
+  }
+  // A center that is not the snapshot's own is scored directly.
+  r.tenant_region = "beijing";
+  const Cycle cycle(s, r);
+  Center outside = test::center("cx", "guangdong");
+  CHECK(a.score_center(cycle, outside) == doctest::Approx(60));
+  // A new center (a structure change) is scored, not read from a stale memo.
+  REQUIRE(s.add_center(test::center("c3", "guangdong")).is_ok());
+  const Cycle after(s, r);
+  CHECK(a.score_center(after, s.centers()[2]) == doctest::Approx(60));
+}
+
 TEST_CASE("latency: matrix parse errors name the line") {
   struct Case {
     const char* text;

@@ -20,6 +20,7 @@
 #include <set>
 #include <vector>
 
+#include "common/tls/context.h"  // check_node_binding (mTLS)
 #include "common/crypto/crypto.h"
 #include "common/db/pg.h"
 #include "common/http/server.h"
@@ -28,6 +29,8 @@
 #include "common/redis/redis.h"
 #include "scheduler/service/agent_api.h"
 #include "scheduler/service/routes.h"
+#include "scheduler/service/slurm_report.h"
+#include "scheduler/slurm_state.h"
 
 namespace scn::scheduler {
 namespace {
@@ -52,6 +55,7 @@ struct HeartbeatRequest {
   bool has_models = false;
   std::vector<ReportedModel> models;
   std::map<std::string, ReportedReplica> replicas;
+  std::optional<SlurmHeartbeat> slurm;
 };
 
 Result<HeartbeatRequest> parse_heartbeat(std::string_view body) {
@@ -59,7 +63,8 @@ Result<HeartbeatRequest> parse_heartbeat(std::string_view body) {
   HeartbeatRequest r;
   SCN_ASSIGN_OR_RETURN(r.node_id, common::get_optional_string(obj, "node_id"));
   SCN_ASSIGN_OR_RETURN(const json::object* free, common::get_object(obj, "free"));
-  (void)free;  // stored in Redis with the whole body
+  (void)free;  // stored in Redis with the whole body (a Slurm node's also in nodes.slurm)
+  SCN_ASSIGN_OR_RETURN(r.slurm, parse_slurm_heartbeat(obj));
   SCN_ASSIGN_OR_RETURN(const json::array* models, common::get_array(obj, "models"));
   if (models) {
     r.has_models = true;
@@ -154,37 +159,89 @@ struct TxOutcome {
   json::array desired;
   std::set<std::string> route_changes;  // services whose ready set changed
   std::string node_status;
+  bool status_changed = false;  // Slurm changed the node's status: wake the leader
 };
 
 const char* opt(const std::optional<std::string>& s) { return s ? s->c_str() : nullptr; }
 
 }  // namespace
 
-Result<HeartbeatAnswer> AgentApi::heartbeat(std::string_view authorization, std::string_view body) {
+Result<HeartbeatAnswer> AgentApi::heartbeat(std::string_view authorization, std::string_view body,
+                                            const PeerCert& peer) {
   auto secret = bearer_token(authorization);
   if (!secret) return Status::unauthenticated("missing node secret (Authorization: Bearer ...)");
   SCN_ASSIGN_OR_RETURN(HeartbeatRequest req, parse_heartbeat(body));
+  SCN_RETURN_IF_ERROR(secrets_.load());  // the cluster key, for the replicas' worker_secret
   const std::string secret_hash = crypto::to_hex(crypto::sha256(*secret));
 
   auto out = pool_.with_tx([&](pqxx::work& tx) -> Result<TxOutcome> {
     TxOutcome o;
     pqxx::result n = tx.exec_params(
-        "SELECT id, status FROM nodes WHERE secret_hash = decode($1, 'hex') FOR UPDATE", secret_hash);
+        "SELECT id, status, status_reason, managed_by, coalesce(slurm::text, ''), center_id, name "
+        "FROM nodes WHERE secret_hash = decode($1, 'hex') FOR UPDATE",
+        secret_hash);
     if (n.empty()) return Status::unauthenticated("unknown node secret");
     o.node_id = n[0][0].as<std::string>();
     if (req.node_id && *req.node_id != o.node_id)
       return Status::unauthenticated("node_id does not match the node secret");
-    if (n[0][1].as<std::string>() == "removed") {
+    // mTLS (issue 9): a node's certificate only with that node's secret.
+    if (peer.presented || require_client_cert_)
+      SCN_RETURN_IF_ERROR(tls::check_node_binding(peer.node_id, o.node_id));
+    const std::string status = n[0][1].as<std::string>();
+    if (status == "removed") {
       o.removed = true;
       return o;
     }
-    o.node_status = tx.exec_params1(
-                          "UPDATE nodes SET last_heartbeat_at = now(), "
-                          "status_reason = CASE WHEN status = 'lost' THEN NULL ELSE status_reason END, "
-                          "status = CASE WHEN status = 'lost' THEN 'ready' ELSE status END "
-                          "WHERE id = $1 RETURNING status",
-                          o.node_id)[0]
-                        .as<std::string>();
+    const std::optional<std::string> reason =
+        n[0][2].is_null() ? std::nullopt : std::optional<std::string>(n[0][2].as<std::string>());
+    const bool slurm_node = n[0][3].as<std::string>() == "slurm";
+    if (req.slurm && !slurm_node)
+      return Status::unprocessable("slurm is only for nodes registered with managed_by \"slurm\"");
+    // The node's status: a plain agent's heartbeat brings a lost node back;
+    // a Slurm node follows Slurm (a heartbeat alone never lifts a Slurm
+    // down, and an unreachable controller changes nothing).
+    std::optional<NodeStatusChange> change;
+    if (req.slurm && req.slurm->controller_ok) {
+      change = slurm_node_status(status, reason, classify_slurm_state(req.slurm->state),
+                                 req.slurm->state, req.slurm->reason);
+    } else if (status == "lost" && !req.slurm && !is_slurm_reason(reason)) {
+      change = NodeStatusChange{"ready", std::nullopt};
+    }
+    std::optional<std::string> slurm_json;
+    if (req.slurm) slurm_json = slurm_after_heartbeat(n[0][4].as<std::string>(), *req.slurm);
+    o.node_status = change ? change->status : status;
+    const std::optional<std::string>& new_reason = change ? change->reason : reason;
+    tx.exec_params(
+        "UPDATE nodes SET last_heartbeat_at = now(), status = $2, status_reason = $3, "
+        "version = version + $4, slurm = coalesce($5::jsonb, slurm) WHERE id = $1",
+        o.node_id, o.node_status, opt(new_reason), change && slurm_node ? 1 : 0, opt(slurm_json));
+    if (change && slurm_node) {
+      o.status_changed = true;
+      if (change->status == "lost") {
+        // Like a lost node (lifecycle.cpp): its replicas are lost and placed again.
+        for (const auto& r : tx.exec_params(
+                 "UPDATE replicas r SET state = 'lost', stopped_at = now(), "
+                 "reason = 'node lost: ' || $2, version = r.version + 1 FROM replicas old "
+                 "WHERE old.id = r.id AND r.node_id = $1 AND r.state IN "
+                 "('scheduled', 'starting', 'ready', 'failed', 'stopping') "
+                 "RETURNING r.service_id, old.state",
+                 o.node_id, new_reason.value_or("slurm: down")))
+          if (r[1].as<std::string>() == "ready") o.route_changes.insert(r[0].as<std::string>());
+      }
+      json::object details{{"name", n[0][6].as<std::string>()},
+                           {"from", status},
+                           {"to", change->status},
+                           {"slurm_state", req.slurm ? req.slurm->state : ""},
+                           {"reason", new_reason ? json::value(*new_reason) : json::value()}};
+      tx.exec_params(
+          "INSERT INTO audit_log (actor_kind, actor_name, center_id, action, target_kind, "
+          "target_id, details) VALUES ('node', $1, $2, 'node.slurm_state', 'node', $3, $4::jsonb)",
+          n[0][6].as<std::string>(), n[0][5].as<std::string>(), o.node_id,
+          common::to_json(details));
+      common::log_info("scheduler: Slurm node ", n[0][6].as<std::string>(), " (", o.node_id, "): ",
+                       status, " -> ", change->status,
+                       new_reason ? " (" + *new_reason + ")" : std::string());
+    }
 
     if (req.has_models) {
       std::string ids = "{";
@@ -290,6 +347,7 @@ Result<HeartbeatAnswer> AgentApi::heartbeat(std::string_view authorization, std:
                          {"size_bytes", row[13].as<int64_t>()}};
       o.desired.push_back(json::object{
           {"replica_id", row[0].as<std::string>()},
+          {"worker_secret", secrets_.for_replica(row[0].as<std::string>()).value()},
           {"service_id", row[1].as<std::string>()},
           {"service_name", row[2].as<std::string>()},
           {"port", row[3].is_null() ? json::value() : json::value(row[3].as<int64_t>())},
@@ -316,6 +374,11 @@ Result<HeartbeatAnswer> AgentApi::heartbeat(std::string_view authorization, std:
   if (!a.is_ok() || !s.is_ok())
     common::log_warn("scheduler: heartbeat of node ", out->node_id, ": redis: ",
                      (!a.is_ok() ? a.status() : s.status()).to_string());
+  if (out->status_changed) {
+    auto w = redis_.publish(kWakeChannel, out->node_id);
+    if (!w.is_ok())
+      common::log_warn("scheduler: wake after node ", out->node_id, ": ", w.status().to_string());
+  }
   if (!out->route_changes.empty()) {
     auto r = routes_.refresh({out->route_changes.begin(), out->route_changes.end()});
     if (!r.is_ok())

@@ -11,6 +11,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "scheduler/service/agent_api.h"
+#include "scheduler/service/slurm_report.h"
+#include "scheduler/slurm_state.h"
 
 namespace scn::scheduler {
 namespace {
@@ -31,6 +33,7 @@ struct RegisterRequest {
   std::string labels = "{}";
   bool simulated = false;
   std::vector<DeviceRow> devices;  // the cpu row first, then GPU models
+  std::optional<SlurmRegistration> slurm;  // managed_by "slurm"
 };
 
 bool valid_node_name(std::string_view n) {
@@ -84,6 +87,7 @@ Result<RegisterRequest> parse_register(std::string_view body) {
     row.count = *count;
     raw.push_back(std::move(row));
   }
+  SCN_ASSIGN_OR_RETURN(r.slurm, parse_slurm_registration(obj));
 
   // Semantics (422).
   if (!valid_node_name(r.name))
@@ -171,13 +175,27 @@ Result<Registration> AgentApi::register_node(std::string_view body) {
           taken[0][0].as<std::string>());
     }
     tx.exec_params("UPDATE join_tokens SET uses = uses + 1 WHERE id = $1", token_id);
+    // A Slurm node starts in the status its Slurm state maps to.
+    std::string status = "ready";
+    std::optional<std::string> status_reason;
+    std::optional<std::string> slurm_json;
+    if (req.slurm) {
+      slurm_json = slurm_registration_json(*req.slurm);
+      if (auto to = slurm_node_status("ready", std::nullopt, classify_slurm_state(req.slurm->state),
+                                      req.slurm->state, "")) {
+        status = to->status;
+        status_reason = to->reason;
+      }
+    }
     reg.node_id = tx.exec_params1(
                         "INSERT INTO nodes (center_id, name, address, labels, simulated, status, "
-                        "secret_hash, join_token_id, last_heartbeat_at) "
-                        "VALUES ($1, $2, $3, $4::jsonb, $5, 'ready', decode($6, 'hex'), $7, now()) "
-                        "RETURNING id",
-                        reg.center_id, req.name, req.address, req.labels, req.simulated,
-                        secret_hash, token_id)[0]
+                        "status_reason, secret_hash, join_token_id, last_heartbeat_at, managed_by, "
+                        "slurm) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, decode($8, 'hex'), $9, "
+                        "now(), $10, $11::jsonb) RETURNING id",
+                        reg.center_id, req.name, req.address, req.labels, req.simulated, status,
+                        status_reason ? status_reason->c_str() : nullptr, secret_hash, token_id,
+                        req.slurm ? "slurm" : "agent",
+                        slurm_json ? slurm_json->c_str() : nullptr)[0]
                       .as<std::string>();
     for (const DeviceRow& d : req.devices)
       tx.exec_params(
@@ -194,6 +212,7 @@ Result<Registration> AgentApi::register_node(std::string_view body) {
         common::to_json(json::object{{"join_token_id", token_id},
                                      {"address", req.address},
                                      {"simulated", req.simulated},
+                                     {"managed_by", req.slurm ? "slurm" : "agent"},
                                      {"devices", std::move(devices)}}));
     return reg;
   });
@@ -206,13 +225,18 @@ Result<Registration> AgentApi::register_node(std::string_view body) {
 }
 
 void AgentApi::install(http::Server& server) {
+  // The cluster key of the replicas' worker secrets, read at start (and
+  // again at the first heartbeat if the database is not reachable now).
+  if (Status st = secrets_.load(); !st.is_ok())
+    common::log_warn("scheduler: cluster key (worker secrets): ", st.to_string());
   server.route("POST", "/agent/v1/register", [this](const http::Request& req, http::Response& res) {
     auto reg = register_node(req.body);
     if (!reg.is_ok()) return http::error_response(res, reg.status());
     res.set_json(201, reg->to_json(config_));
   });
   server.route("POST", "/agent/v1/heartbeat", [this](const http::Request& req, http::Response& res) {
-    auto hb = heartbeat(req.header("Authorization"), req.body);
+    auto hb = heartbeat(req.header("Authorization"), req.body,
+                        PeerCert{req.tls_client_cert, req.tls_peer_node_id});
     if (!hb.is_ok()) return http::error_response(res, hb.status());
     if (hb->removed) return http::error_response(res, 410, "invalid_request_error", "node removed");
     res.set_json(200, std::move(hb->body));

@@ -20,26 +20,60 @@ namespace scn::scheduler {
 std::string load_key(std::string_view id) { return "scn:load:" + std::string(id); }
 std::string demand_key(std::string_view id) { return "scn:demand:" + std::string(id); }
 
+namespace {
+
+// "%.0f" for a whole number, else "%.2f" (bounded).
+std::string number_text(double v) {
+  char text[32];
+  v = std::min(v, 1e9);
+  std::snprintf(text, sizeof text, v == std::round(v) ? "%.0f" : "%.2f", v);
+  return text;
+}
+
+// Rule 5: is the TTFT rule held after a recent scale-up? Updates the memory.
+bool ttft_held(const AutoscaleSignal& s, AutoscaleMemory& m, SteadyTime now, const AutoscaleWindows& w) {
+  if (!m.scaled_up_at || w.ttft_settle.count() <= 0) return false;
+  const auto end_hold = [&] {
+    m.scaled_up_at.reset();
+    m.ready_at.reset();
+    return false;
+  };
+  // Scaled down since, or moved by someone else: the hold is moot.
+  if (s.wanted < m.scaled_to) return end_hold();
+  if (now - *m.scaled_up_at >= 4 * w.ttft_settle) return end_hold();
+  const int ready = s.ready < 0 ? s.wanted : s.ready;
+  if (!m.ready_at && ready >= m.scaled_to) m.ready_at = now;
+  if (m.ready_at && now - *m.ready_at >= w.ttft_settle) return end_hold();
+  return true;
+}
+
+}  // namespace
+
 AutoscaleDecision decide_scale(const AutoscaleSignal& s, AutoscaleMemory& m, SteadyTime now,
                                const AutoscaleWindows& w) {
   AutoscaleDecision d{s.wanted, ""};
   auto reset = [&] { m.above_since.reset(), m.below_since.reset(); };
-  if (s.wanted < s.min_replicas) {
+  auto reset_all = [&] {
     reset();
+    m.scaled_up_at.reset();
+    m.ready_at.reset();
+  };
+  if (s.wanted < s.min_replicas) {
+    reset_all();
     return {s.min_replicas, "below min_replicas " + std::to_string(s.min_replicas)};
   }
   if (s.wanted > s.max_replicas) {
-    reset();
+    reset_all();
     return {s.max_replicas, "above max_replicas " + std::to_string(s.max_replicas)};
   }
   const int floor = std::max(1, s.min_replicas);
   if (s.wanted == 0) {
-    reset();
+    reset_all();
     if (s.demand || s.load > 0) return {floor, "woken by a request"};
     return d;
   }
   if (s.min_replicas == 0 && s.load <= 0 && s.idle_for_s >= s.idle_seconds) {
-    reset();
+    reset_all();
     return {0, "idle for " + std::to_string(static_cast<int64_t>(s.idle_for_s)) + " s"};
   }
   const auto replicas_for = [](double ratio) {
@@ -49,26 +83,35 @@ AutoscaleDecision decide_scale(const AutoscaleSignal& s, AutoscaleMemory& m, Ste
   const int by_load = replicas_for(s.load / target);
   int by_ttft = 0;
   const bool ttft_rule = s.target_ttft_ms && *s.target_ttft_ms > 0 && s.ttft_p90_ms && *s.ttft_p90_ms >= 0;
-  if (ttft_rule) by_ttft = replicas_for(s.wanted * *s.ttft_p90_ms / *s.target_ttft_ms);
-  const int desired = std::clamp(std::max(by_load, by_ttft), floor, std::max(floor, s.max_replicas));
-  char why[128];
-  if (ttft_rule && by_ttft > by_load) {
-    const double t = *s.target_ttft_ms;
-    char target_text[32];
-    if (t == std::round(t))
-      std::snprintf(target_text, sizeof target_text, "%.0f", std::min(t, 1e9));
-    else
-      std::snprintf(target_text, sizeof target_text, "%.2f", t);
+  const bool held = ttft_rule && ttft_held(s, m, now, w);
+  if (ttft_rule) by_ttft = held ? s.wanted : replicas_for(s.wanted * *s.ttft_p90_ms / *s.target_ttft_ms);
+  int by_tokens = 0;
+  const bool tokens_rule = s.target_tokens_per_second && *s.target_tokens_per_second > 0 && s.tokens_per_s &&
+                           *s.tokens_per_s >= 0;
+  if (tokens_rule) by_tokens = replicas_for(*s.tokens_per_s / *s.target_tokens_per_second);
+  const int desired =
+      std::clamp(std::max({by_load, by_ttft, by_tokens}), floor, std::max(floor, s.max_replicas));
+  const char* direction = desired > s.wanted ? "above" : "below";
+  char why[160];
+  if (ttft_rule && by_ttft > by_load && by_ttft >= by_tokens) {
+    // (Never while held: the held rule wants exactly `wanted`.)
     std::snprintf(why, sizeof why, "ttft p90 %.0f ms %s target %s ms", std::min(*s.ttft_p90_ms, 1e9),
-                  desired > s.wanted ? "above" : "below", target_text);
+                  direction, number_text(*s.target_ttft_ms).c_str());
+  } else if (tokens_rule && by_tokens > by_load) {
+    std::snprintf(why, sizeof why, "tokens/s %s %s target %s per replica",
+                  number_text(std::round(*s.tokens_per_s)).c_str(), direction,
+                  number_text(*s.target_tokens_per_second).c_str());
   } else {
-    std::snprintf(why, sizeof why, "load %.1f %s target", s.load, desired > s.wanted ? "above" : "below");
+    std::snprintf(why, sizeof why, "load %.1f %s target", s.load, direction);
   }
   if (desired > s.wanted) {
     m.below_since.reset();
     if (!m.above_since) m.above_since = now;
     if (now - *m.above_since >= w.up) {
       m.above_since.reset();
+      m.scaled_up_at = now;  // rule 5: hold the TTFT rule until the figure is fresh
+      m.ready_at.reset();
+      m.scaled_to = desired;
       return {desired, why};
     }
   } else if (desired < s.wanted) {
@@ -115,8 +158,8 @@ Result<int> Autoscaler::run(int64_t epoch, SteadyTime now) {
                  "SELECT id, min_replicas, max_replicas, replicas_wanted, target_outstanding, idle_seconds, "
                  "COALESCE((extract(epoch FROM last_request_at) * 1000)::bigint, 0), "
                  "(extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM now()) * 1000)::bigint, "
-                 "target_ttft_ms FROM services WHERE min_replicas IS NOT NULL AND deleted_at IS NULL "
-                 "AND status <> 'stopped' ORDER BY id")) {
+                 "target_ttft_ms, target_tokens_per_second FROM services "
+                 "WHERE min_replicas IS NOT NULL AND deleted_at IS NULL AND status <> 'stopped' ORDER BY id")) {
           Row row;
           row.id = r[0].as<std::string>();
           row.signal.min_replicas = r[1].as<int>();
@@ -128,6 +171,7 @@ Result<int> Autoscaler::run(int64_t epoch, SteadyTime now) {
           row.since_ms = r[7].as<int64_t>();
           row.now_ms = r[8].as<int64_t>();
           if (!r[9].is_null()) row.signal.target_ttft_ms = r[9].as<double>();
+          if (!r[10].is_null()) row.signal.target_tokens_per_second = r[10].as<double>();
           index[row.id] = rows.size();
           rows.push_back(std::move(row));
         }
@@ -197,8 +241,15 @@ Result<int> Autoscaler::run(int64_t epoch, SteadyTime now) {
         if (std::isfinite(v) && v >= 0)
           r.signal.ttft_p90_ms = std::max(r.signal.ttft_p90_ms.value_or(0), v);
       }
+      const auto* tps = o->if_contains("tokens_per_s");
+      const auto* samples = o->if_contains("tokens_count");
+      if (tps != nullptr && samples != nullptr && int_of(*samples) > 0 && tps->is_number()) {
+        const double v = tps->to_number<double>();
+        if (std::isfinite(v) && v >= 0) r.signal.tokens_per_s = r.signal.tokens_per_s.value_or(0) + v;
+      }
     }
     r.signal.load = std::max(agents, brokers);
+    r.signal.ready = static_cast<int>(r.ready.size());
     r.signal.idle_for_s =
         static_cast<double>(r.now_ms - std::max(r.last_request_ms, r.since_ms)) / 1000.0;
     demand_args.push_back(demand_key(r.id));

@@ -9,8 +9,17 @@
 //    over the brokers' fields of `scn:load:{service_id}`). Each broker
 //    writes its field as {"in_flight":n,"last_request_ms":unix ms} plus,
 //    when it has recent samples, "ttft_p50_ms","ttft_p90_ms","ttft_count"
-//    (broker/gateway/service_load.h). The service's TTFT p90 is the largest
-//    p90 of the brokers with ttft_count > 0 (none: no TTFT figure).
+//    and "tokens_per_s","tokens_count" (broker/gateway/service_load.h). The
+//    service's TTFT p90 is the largest p90 of the brokers with
+//    ttft_count > 0 (none: no TTFT figure); its tokens/s is the sum of
+//    tokens_per_s over the brokers with tokens_count > 0 (none: no figure).
+//    Demand in tokens/s is measured as the generated tokens/s the replicas
+//    delivered over the brokers' window (30 s): a throughput metric with a
+//    per-replica target, as the Kubernetes HPA's AverageValue target. The
+//    target is meant below what one replica sustains (say 70-80 %): a
+//    replica carrying more than the target asks for more replicas; demand
+//    beyond what the saturated replicas deliver shows as delivered tokens/s
+//    at their capacity, above the target, so it is met step by step.
 //  - decide_scale() is the pure decision (table-tested):
 //    1. wanted < min -> min; wanted > max -> max (at once).
 //    2. wanted == 0: a wake (`scn:demand:{service_id}` exists) or load > 0
@@ -20,9 +29,21 @@
 //    4. desired = ceil(load / target_outstanding), or, when the service has
 //       a target_ttft_ms (sql/0007) and a TTFT p90 is known, the larger of
 //       that and ceil(wanted * ttft_p90 / target_ttft_ms); clamped into
-//       [max(1, min), max]. Above wanted for `up` without a break ->
+//       [max(1, min), max]. With a target_tokens_per_second (sql/0011)
+//       and a tokens/s figure, desired is at least
+//       ceil(tokens/s / target_tokens_per_second) (same clamp).
+//       Above wanted for `up` without a break ->
 //       desired; below wanted for `down` without a break -> desired; a
 //       break resets the window. The reason names the rule that decided.
+//    5. The TTFT figure lags a scale-up: the brokers' window still holds
+//       the samples taken before the new replicas served, and the rule
+//       (proportional to wanted) would multiply again on them, overshooting
+//       to max. So after a scale-up the TTFT rule holds (wants exactly the
+//       current count: it neither raises nor lowers it) until the scaled-to
+//       replicas are ready (`ready`) and then `ttft_settle` has passed (by
+//       default the brokers' 30 s window: every sample left was taken with
+//       them serving); at the latest 4 x ttft_settle after the scale-up.
+//       ttft_settle 0 turns the hold off.
 //  - Autoscaler::run() applies the decisions of every autoscaled service
 //    that is neither stopped nor deleted (one UPDATE each, optimistic on
 //    replicas_wanted, fenced by `epoch`), keeps services.last_request_at at
@@ -55,6 +76,7 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 struct AutoscaleWindows {
   std::chrono::milliseconds up{15000};
   std::chrono::milliseconds down{60000};
+  std::chrono::milliseconds ttft_settle{30000};  // rule 5
 };
 
 struct AutoscaleSignal {
@@ -68,10 +90,17 @@ struct AutoscaleSignal {
   int idle_seconds = 300;
   std::optional<double> target_ttft_ms;  // the service's target (unset: none)
   std::optional<double> ttft_p90_ms;     // the brokers' recent p90 (unset: no figure)
+  std::optional<double> target_tokens_per_second;  // per replica (unset: none)
+  std::optional<double> tokens_per_s;              // the brokers' sum (unset: no figure)
+  int ready = -1;  // ready replicas (-1: unknown, taken as all)
 };
 
 struct AutoscaleMemory {  // per service, kept between cycles
   std::optional<SteadyTime> above_since, below_since;
+  // Rule 5: the last scale-up (to `scaled_to`) whose TTFT hold is on, and
+  // when its replicas were first seen ready.
+  std::optional<SteadyTime> scaled_up_at, ready_at;
+  int scaled_to = 0;
 };
 
 struct AutoscaleDecision {

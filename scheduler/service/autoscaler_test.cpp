@@ -137,6 +137,128 @@ TEST_CASE("decide_scale: the TTFT rule - desired = max(load rule, ceil(wanted * 
   CHECK(decide_scale(s, m, t0 + seconds(10), slow).wanted == 6);
 }
 
+TEST_CASE("decide_scale: the tokens/s rule - desired >= ceil(tokens/s / target_tokens_per_second)") {
+  const AutoscaleWindows w{seconds(0), seconds(0)};
+  const SteadyTime t0{};
+  struct Case {
+    const char* name;
+    int min, max, wanted;
+    double load;
+    std::optional<double> target_tps, tps;
+    std::optional<double> target_ttft, p90;
+    int expect;
+    const char* reason_part;
+  };
+  const Case cases[] = {
+      {"no target: load rule only", 1, 8, 2, 8, std::nullopt, 5000, std::nullopt, std::nullopt, 2, ""},
+      {"target but no figure: load rule only", 1, 8, 2, 8, 100, std::nullopt, std::nullopt, std::nullopt, 2, ""},
+      {"at target: stays", 1, 8, 2, 8, 100, 200, std::nullopt, std::nullopt, 2, ""},
+      {"450 tok/s at 100 per replica: 5", 1, 8, 2, 0, 100, 450, std::nullopt, std::nullopt, 5,
+       "tokens/s 450 above target 100 per replica"},
+      {"fractional target", 1, 8, 1, 0, 62.5, 130, std::nullopt, std::nullopt, 3, "target 62.50 per replica"},
+      {"capped at max", 1, 4, 2, 0, 10, 1000, std::nullopt, std::nullopt, 4, "tokens/s 1000 above"},
+      {"load rule larger: load decides", 1, 8, 2, 24, 100, 300, std::nullopt, std::nullopt, 6, "load 24.0 above"},
+      {"TTFT rule larger: TTFT decides", 1, 8, 2, 0, 100, 300, 100, 400, 8, "ttft p90 400 ms above"},
+      {"tokens larger than TTFT", 1, 8, 2, 0, 100, 700, 100, 200, 7, "tokens/s 700 above"},
+      {"low throughput: down to the tokens rule", 1, 8, 6, 0, 100, 250, std::nullopt, std::nullopt, 3,
+       "tokens/s 250 below target 100 per replica"},
+      {"no traffic: down to max(1, min)", 2, 8, 6, 0, 100, 0, std::nullopt, std::nullopt, 2, "below target"},
+      {"absurd figure is bounded", 1, 8, 2, 0, 0.001, 1e300, std::nullopt, std::nullopt, 8, "above target"},
+      {"at zero: woken, not scaled by tokens", 0, 8, 0, 1, 1, 1e6, std::nullopt, std::nullopt, 1, "woken"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    AutoscaleSignal s;
+    s.min_replicas = c.min;
+    s.max_replicas = c.max;
+    s.wanted = c.wanted;
+    s.load = c.load;
+    s.target_outstanding = 4;
+    s.idle_for_s = 1;
+    s.idle_seconds = 60;
+    s.target_tokens_per_second = c.target_tps;
+    s.tokens_per_s = c.tps;
+    s.target_ttft_ms = c.target_ttft;
+    s.ttft_p90_ms = c.p90;
+    AutoscaleMemory m;
+    AutoscaleDecision d = decide_scale(s, m, t0, w);
+    CHECK(d.wanted == c.expect);
+    CHECK(d.reason.find(c.reason_part) != std::string::npos);
+  }
+}
+
+// The TTFT overshoot after a scale-up, replayed second by second: a service
+// at 2 replicas answers in 400 ms (target 200 ms); replicas become ready 5 s
+// after they are wanted, and from then on answers take 150 ms. The brokers'
+// p90 is over a 30 s window: it stays 400 ms while more than 10 % of the
+// window's samples are from before the new replicas served.
+TEST_CASE("decide_scale: the TTFT rule after a scale-up - overshoot without the hold, none with it") {
+  struct Case {
+    const char* name;
+    std::chrono::milliseconds settle;  // AutoscaleWindows::ttft_settle (0: no hold, the old rule)
+    int expect_max_wanted;             // the most replicas ever wanted
+    int expect_final;                  // wanted after 90 s
+  };
+  const Case cases[] = {
+      {"no hold: the stale p90 multiplies again, to max", milliseconds(0), 8, 5},
+      {"hold until ready + 30 s: one step to 4, then down to the fresh figure", seconds(30), 4, 3},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    const AutoscaleWindows w{seconds(1), seconds(20), c.settle};
+    const SteadyTime t0{};
+    AutoscaleMemory m;
+    int wanted = 2, max_wanted = 2;
+    std::vector<std::pair<int, int>> wanted_since{{0, 2}};  // (second, wanted): replicas ready 5 s later
+    int fresh_from = -1;  // the second from which every replica wanted serves (-1: not yet)
+    for (int t = 0; t <= 90; ++t) {
+      int ready = 0;
+      for (const auto& [at, n] : wanted_since)
+        if (t >= at + 5 || at == 0) ready = n;
+      if (ready >= wanted && wanted > 2 && fresh_from < 0) fresh_from = t;
+      // Old samples are more than 10 % of the window until 27 s after the new replicas serve.
+      const bool stale = fresh_from < 0 || t - fresh_from < 27;
+      AutoscaleSignal s;
+      s.min_replicas = 1;
+      s.max_replicas = 8;
+      s.wanted = wanted;
+      s.ready = ready;
+      s.load = 0.5;
+      s.target_outstanding = 4;
+      s.idle_for_s = 0;
+      s.target_ttft_ms = 200;
+      s.ttft_p90_ms = stale ? 400 : 150;
+      AutoscaleDecision d = decide_scale(s, m, t0 + seconds(t), w);
+      if (d.wanted != wanted) {
+        if (d.wanted > wanted) fresh_from = -1;
+        wanted = d.wanted;
+        wanted_since.emplace_back(t, wanted);
+      }
+      max_wanted = std::max(max_wanted, wanted);
+    }
+    CHECK(max_wanted == c.expect_max_wanted);
+    CHECK(wanted == c.expect_final);
+  }
+}
+
+TEST_CASE("decide_scale: the TTFT hold ends at the latest 4 x ttft_settle after the scale-up") {
+  const AutoscaleWindows w{seconds(0), seconds(0), seconds(10)};
+  const SteadyTime t0{};
+  AutoscaleSignal s;
+  s.min_replicas = 1;
+  s.max_replicas = 8;
+  s.wanted = 1;
+  s.ready = 1;
+  s.target_ttft_ms = 100;
+  s.ttft_p90_ms = 200;
+  AutoscaleMemory m;
+  REQUIRE(decide_scale(s, m, t0, w).wanted == 2);
+  s.wanted = 2;  // the new replica never becomes ready (s.ready stays 1)
+  CHECK(decide_scale(s, m, t0 + seconds(10), w).wanted == 2);  // held
+  CHECK(decide_scale(s, m, t0 + seconds(39), w).wanted == 2);  // held
+  CHECK(decide_scale(s, m, t0 + seconds(40), w).wanted == 4);  // released: the figure counts again
+}
+
 std::string wanted_of(Env& env, const std::string& svc) {
   return one(env.pool(), "SELECT replicas_wanted FROM services WHERE id = " + q(svc));
 }
@@ -246,6 +368,37 @@ TEST_CASE("autoscaler in the cycle: the brokers' TTFT p90 above the service's ta
   // Without a target, the same figures do nothing (load 1 of 100).
   one(env->pool(), "UPDATE services SET target_ttft_ms = NULL, min_replicas = 1, max_replicas = 4, "
                    "replicas_wanted = 1 WHERE id = " + q(svc) + " RETURNING id");
+  r = rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "1");
+  (void)env->redis->del({load_key(svc)});
+}
+
+TEST_CASE("autoscaler in the cycle: the brokers' tokens/s above the service's target scales up") {
+  auto env = make_env();
+  if (!env) return;
+  Pool2 p = make_pool(*env);
+  heartbeat(*env, p.n1, p.s1);
+  heartbeat(*env, p.n2, p.s2);
+  const std::string svc = add_service(env->pool(), p.tenant, p.file, "chat", 1, R"({"device_kind":"cpu"})");
+  one(env->pool(), "UPDATE services SET min_replicas = 1, max_replicas = 4, target_outstanding = 100, "
+                   "target_tokens_per_second = 50 WHERE id = " + q(svc) + " RETURNING id");
+  env->config.scale_up_window = milliseconds(0);
+  Reconciler rec(env->pool(), *env->redis, *env->routes, env->config, env->metrics);
+  REQUIRE(rec.became_leader().is_ok());
+  rec.run_cycle();
+  CHECK(wanted_of(*env, svc) == "1");
+  // Two brokers: 70 + 40 tok/s = 110 at 50 per replica: 3; a broker
+  // without samples (tokens_count 0) is not a figure.
+  REQUIRE(env->redis->hset(load_key(svc), {{"broker-a", R"({"in_flight":1,"tokens_per_s":70,"tokens_count":4})"},
+                                           {"broker-b", R"({"in_flight":0,"tokens_per_s":40,"tokens_count":2})"},
+                                           {"broker-c", R"({"in_flight":0,"tokens_per_s":9000,"tokens_count":0})"}})
+              .is_ok());
+  CycleReport r = rec.run_cycle();
+  CHECK(r.autoscaled == 1);
+  CHECK(wanted_of(*env, svc) == "3");
+  // Without a target, the same figures do nothing.
+  one(env->pool(), "UPDATE services SET target_tokens_per_second = NULL, replicas_wanted = 1 WHERE id = " +
+                       q(svc) + " RETURNING id");
   r = rec.run_cycle();
   CHECK(wanted_of(*env, svc) == "1");
   (void)env->redis->del({load_key(svc)});

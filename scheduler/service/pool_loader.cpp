@@ -96,6 +96,11 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
     Node node;
     std::string status;
     bool recent = false;
+    // A Slurm node's free capacity as the agent last reported it (its CPUs
+    // and memory minus other users' jobs and the agent's own replicas): caps
+    // what placement sees as free.
+    std::optional<int64_t> reported_free_cores;
+    std::optional<int64_t> reported_free_ram;
   };
   struct Read {
     std::vector<Center> centers;
@@ -128,7 +133,11 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
         std::map<std::string, size_t> index;
         for (const auto& row : tx.exec_params(
                  "SELECT id, name, center_id, status, simulated, version, "
-                 "last_heartbeat_at IS NOT NULL AND last_heartbeat_at > now() - $1::bigint * interval '1 millisecond' "
+                 "last_heartbeat_at IS NOT NULL AND last_heartbeat_at > now() - $1::bigint * interval '1 millisecond', "
+                 "CASE WHEN jsonb_typeof(slurm->'free_cpu_cores') = 'number' "
+                 "  THEN (slurm->>'free_cpu_cores')::numeric::bigint END, "
+                 "CASE WHEN jsonb_typeof(slurm->'free_ram_bytes') = 'number' "
+                 "  THEN (slurm->>'free_ram_bytes')::numeric::bigint END "
                  "FROM nodes WHERE status <> 'removed' ORDER BY id",
                  ttl_ms)) {
           NodeRow n;
@@ -139,6 +148,8 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
           n.node.simulated = row[4].as<bool>();
           n.node.draining = n.status == "draining";
           n.recent = row[6].as<bool>();
+          if (!row[7].is_null()) n.reported_free_cores = row[7].as<int64_t>();
+          if (!row[8].is_null()) n.reported_free_ram = row[8].as<int64_t>();
           out.versions[n.node.id] = row[5].as<int64_t>();
           index[n.node.id] = out.nodes.size();
           out.nodes.push_back(std::move(n));
@@ -307,6 +318,12 @@ Result<PoolView> load_pool(db::PgPool& pool, redis::RedisClient* redis,
     NodeRow& n = read->nodes[i];
     const bool up = n.status == "ready" || n.status == "draining";
     n.node.alive = up && (redis_alive[i] || n.recent);
+    if (n.reported_free_cores)
+      n.node.free_cpu_cores = static_cast<int>(
+          std::min<int64_t>(n.node.free_cpu_cores, std::max<int64_t>(0, *n.reported_free_cores)));
+    if (n.reported_free_ram)
+      n.node.free_ram_bytes = std::min<uint64_t>(
+          n.node.free_ram_bytes, static_cast<uint64_t>(std::max<int64_t>(0, *n.reported_free_ram)));
     std::sort(n.node.models.begin(), n.node.models.end());
     Status st = view.snapshot.add_node(std::move(n.node));
     if (!st.is_ok()) common::log_warn("scheduler: node left out of the snapshot: ", st.to_string());

@@ -51,6 +51,9 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::start(SchedulerOptio
   so.port = s->options_.port;
   so.worker_threads = s->options_.worker_threads;
   so.max_body_bytes = 1u << 20;
+  so.tls = s->options_.tls;
+  if (so.tls.enabled() && !so.tls.client_ca_file.empty()) so.tls.client_cert_optional = true;
+  s->api_->set_require_client_cert(s->options_.require_client_cert);
   s->server_ = std::make_unique<http::Server>(so);
   s->api_->install(*s->server_);
   SchedulerService* self = s.get();
@@ -71,7 +74,8 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::start(SchedulerOptio
     if (!st.is_ok()) common::log_warn("scheduler: wake channel: ", st.to_string());
   });
   s->loop_thread_ = std::thread([self] { self->loop(); });
-  common::log_info("scheduler: listening on ", s->options_.host, ":", s->server_->port());
+  common::log_info("scheduler: listening on ", s->options_.host, ":", s->server_->port(),
+                   so.tls.enabled() ? " (TLS)" : "");
   return s;
 }
 

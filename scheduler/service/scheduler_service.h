@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "common/status.h"
+#include "common/tls/config.h"
 #include "scheduler/service/service_context.h"
 
 namespace scn::db {
@@ -53,6 +54,14 @@ struct SchedulerOptions {
   int port = 7070;  // 0: an ephemeral port
   SchedulerConfig config;
   int worker_threads = 8;
+  // TLS for the agents' API (docs/API.md, "Transport security"). With a
+  // client CA, agents' certificates are optional at the handshake; a
+  // heartbeat over a connection with one must come from the node the
+  // certificate is bound to (else 403). require_client_cert: heartbeats
+  // without a node-bound certificate are 403 too (registration is not:
+  // the node has no id yet).
+  tls::ServerTlsConfig tls;
+  bool require_client_cert = false;
 };
 
 class SchedulerService {

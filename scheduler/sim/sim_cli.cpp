@@ -134,9 +134,10 @@ int sim_main(int argc, char** argv) {
       }
       violations += r->violations.size();
       std::printf("simulated %6d nodes: %8.0f placements/s, p50 %6.1f us, p99 %6.1f us, %lld decisions, "
-                  "%zu violations\n",
+                  "%zu violations, digest %016llx\n",
                   r->nodes, r->placements_per_second, r->p50_us, r->p99_us,
-                  static_cast<long long>(r->decisions), r->violations.size());
+                  static_cast<long long>(r->decisions), r->violations.size(),
+                  static_cast<unsigned long long>(r->digest));
       std::fflush(stdout);
     }
     return violations == 0 ? 0 : 1;

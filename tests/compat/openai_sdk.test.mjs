@@ -17,7 +17,7 @@
 // Run: node tests/compat/openai_sdk.test.mjs (CTest: test_compat_openai).
 // Environment: SCN_BINARY, SCN_SHARED_DIR, SCN_SOURCE_DIR. Exit 0 passed,
 // 1 failed, 77 skipped (something missing and CI is not "true").
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,6 +44,22 @@ try { ({ default: OpenAI } = await import('openai')); } catch (e) {
   skipOrFail(`npm package openai is missing (cd tests/compat && npm ci): ${e.message}`);
 }
 
+// `scn up` serves https with its own CA (var/pki/ca.crt). A Node program
+// trusts such a CA the standard way, NODE_EXTRA_CA_CERTS, which Node reads at
+// start-up: so this file creates the CA first (`scn pki init`, which `scn up`
+// then keeps) and runs itself again with the variable set.
+if (!process.env.SCN_COMPAT_WORK) {
+  const dir = mkdtempSync(join(tmpdir(), 'scn-compat-test-'));
+  chmodSync(dir, 0o755);  // scn up runs PostgreSQL as user postgres under it
+  const pki = join(dir, 'var', 'pki');
+  const init = spawnSync(BINARY, ['pki', 'init', '--dir', pki, '--cn', 'scn up private CA'], { stdio: 'inherit' });
+  if (init.status !== 0) { console.error('FAIL: scn pki init'); process.exit(1); }
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], {
+    stdio: 'inherit', env: { ...process.env, SCN_COMPAT_WORK: dir, NODE_EXTRA_CA_CERTS: join(pki, 'ca.crt') },
+  });
+  process.exit(child.status ?? 1);
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function freePort() {
   return new Promise((res, rej) => {
@@ -53,8 +69,7 @@ function freePort() {
   });
 }
 
-const work = mkdtempSync(join(tmpdir(), 'scn-compat-test-'));
-chmodSync(work, 0o755);  // scn up runs PostgreSQL as user postgres under it
+const work = process.env.SCN_COMPAT_WORK;
 let up = null;
 let upText = '';
 let upExit = null;
@@ -82,7 +97,7 @@ const client = (apiKey = key, opts = {}) => new OpenAI({ baseURL: `${base}/v1`, 
 
 before(async () => {
   const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
+  base = `https://127.0.0.1:${port}`;
   const log = createWriteStream(join(work, 'up.log'));
   up = spawn(BINARY, ['up', '--var', join(work, 'var'), '--port', String(port), '--shared-dir', SHARED,
     '--ready-timeout', '240'], {

@@ -101,6 +101,48 @@ std::vector<Row> matrix() {
                [](F& f, Side) { return Call{"/api/v1/users", j({{"username", f.unique("u")}, {"password", "long-enough-1"}, {"role", "admin"}})}; },
                admin_only(201)});
   r.push_back({B, "GET", "/api/v1/users", "", false, false, plain("/api/v1/users"), admin_only(200)});
+  // --- editing accounts (issue 6): each call gets a fresh user / membership / price of its own
+  const auto fresh_member = [](F& f, Side s) {
+    return std::string(f.admin_call("POST", "/api/v1/users",
+                                    j({{"username", f.unique("m")}, {"password", "long-enough-1"}, {"role", "member"},
+                                       {"tenant_id", f.tenant[idx(s)]}}),
+                                    201)
+                           .at("id")
+                           .as_string());
+  };
+  const Expect admin_scoped = {401, 403, 403, 403, 403, 200, 401, 401, 403, 403};
+  const auto with = [](Expect e, int admin) { e.admin = admin; return e; };
+  r.push_back({B, "POST", "/api/v1/auth/password", "wrong old_password", false, false,
+               plain("/api/v1/auth/password", R"({"old_password": "not-the-password", "new_password": "long-enough-2"})"),
+               {401, 422, 422, 422, 422, 422, 401, 401, 403, 403}});
+  r.push_back({B, "PATCH", "/api/v1/users/{id}", "", true, false,
+               [fresh_member](F& f, Side s) { return Call{"/api/v1/users/" + fresh_member(f, s), R"({"display_name": "Renamed"})"}; },
+               admin_only(200)});
+  r.push_back({B, "DELETE", "/api/v1/users/{id}", "", true, false,
+               [fresh_member](F& f, Side s) { return Call{"/api/v1/users/" + fresh_member(f, s), ""}; }, admin_only(204)});
+  r.push_back({B, "POST", "/api/v1/users/{id}/password", "", true, false,
+               [fresh_member](F& f, Side s) {
+                 return Call{"/api/v1/users/" + fresh_member(f, s) + "/password", R"({"password": "long-enough-3"})"};
+               },
+               admin_only(204)});
+  r.push_back({B, "PATCH", "/api/v1/tenants/{id}", "", true, false,
+               [](F& f, Side s) { return Call{"/api/v1/tenants/" + f.tenant[idx(s)], j({{"display_name", f.unique("Tenant")}})}; },
+               admin_scoped});
+  r.push_back({B, "GET", "/api/v1/tenants/{id}/members", "", true, false,
+               [](F& f, Side s) { return Call{"/api/v1/tenants/" + f.tenant[idx(s)] + "/members", ""}; },
+               {401, 200, 404, 403, 403, 200, 401, 401, 403, 403}});
+  r.push_back({B, "POST", "/api/v1/tenants/{id}/members", "a member without a tenant", true, false,
+               [fresh_member](F& f, Side s) {
+                 const std::string user = fresh_member(f, s);
+                 f.admin_call("DELETE", "/api/v1/tenants/" + f.tenant[idx(s)] + "/members/" + user, "", 204);
+                 return Call{"/api/v1/tenants/" + f.tenant[idx(s)] + "/members", j({{"user_id", user}})};
+               },
+               with(admin_scoped, 201)});
+  r.push_back({B, "DELETE", "/api/v1/tenants/{id}/members/{user_id}", "", true, false,
+               [fresh_member](F& f, Side s) {
+                 return Call{"/api/v1/tenants/" + f.tenant[idx(s)] + "/members/" + fresh_member(f, s), ""};
+               },
+               with(admin_scoped, 204)});
   // --- centers and join tokens
   r.push_back({B, "POST", "/api/v1/centers", "", false, false,
                [](F& f, Side) { return Call{"/api/v1/centers", j({{"name", f.unique("c")}, {"region", "hubei"}})}; },
@@ -214,6 +256,12 @@ std::vector<Row> matrix() {
   r.push_back({B, "GET", "/api/v1/prices", "", false, false, plain("/api/v1/prices"), logged_in(200)});
   r.push_back({B, "PUT", "/api/v1/prices", "", false, false,
                plain("/api/v1/prices", R"({"model": "*", "prompt_per_million": "1.5"})"), admin_only(200)});
+  r.push_back({B, "DELETE", "/api/v1/prices/{id}", "", false, false,
+               [](F& f, Side) {
+                 const auto price = f.admin_call("PUT", "/api/v1/prices", j({{"model", f.unique("priced")}, {"replica_hour", "1"}}), 200);
+                 return Call{"/api/v1/prices/" + std::to_string(price.at("id").as_int64()), ""};
+               },
+               admin_only(204)});
   r.push_back({B, "GET", "/api/v1/bills", "", false, false, plain("/api/v1/bills"),
                {401, 200, 200, 403, 403, 200, 401, 401, 200, 200}});
   r.push_back({B, "GET", "/api/v1/bills", "?tenant_id=", true, false,

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "common/http/client.h"
 #include "common/redis/redis.h"
 #include "tests/e2e/e2e_world.h"
 
@@ -149,6 +150,29 @@ TEST_CASE("e2e 1: centers, operators, join tokens, agents, a tenant's service an
   auto ready = ready_replicas(svc);
   REQUIRE(ready.size() == 2);
   CHECK(field(ready[0], "node_id") != field(ready[1], "node_id"));
+
+  // Workers accept requests only from brokers (docs/API.md, "Worker
+  // authentication"): a replica's port reached directly answers 401, also
+  // with the tenant's own API key, while the same request through the
+  // broker (above) is answered; its /health stays open for probes.
+  for (const auto& r : ready) {
+    REQUIRE(r.if_contains("port") != nullptr);
+    REQUIRE(r.at("port").is_int64());
+    const std::string base = "http://127.0.0.1:" + std::to_string(r.at("port").as_int64());
+    INFO("replica at ", base);
+    auto direct = http::request("POST", base + "/v1/completions", golden_completion_body(false),
+                                {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + w->key_a}});
+    REQUIRE(direct.is_ok());
+    CHECK(direct->status == 401);
+    CHECK(direct->body.find("invalid_worker_secret") != std::string::npos);
+    auto models = http::request("GET", base + "/v1/models");
+    REQUIRE(models.is_ok());
+    CHECK(models->status == 401);
+    auto health = http::request("GET", base + "/health");
+    REQUIRE(health.is_ok());
+    CHECK(health->status == 200);
+  }
+  CHECK(completion_works(*w));
 }
 
 TEST_CASE("e2e 2: SIGKILL an agent: its replica is ready elsewhere within 15 s, requests keep flowing") {

@@ -1,7 +1,8 @@
 // "Done when" 6: `scn up` as a newcomer runs it - its own PostgreSQL and
 // Redis under --var, the demo pool, the printed curl command run as printed
 // (sh -c) answers a completion; SIGINT stops everything (no process of the
-// pool left, every port closed), exit status 0.
+// pool left, every port closed), exit status 0. TLS is on by default: the
+// curl line trusts <var>/pki/ca.crt, and plain HTTP to the broker is refused.
 #include <dirent.h>
 #include <doctest/doctest.h>
 
@@ -15,6 +16,7 @@
 #include "broker/up/ports.h"
 #include "broker/up/scn_process.h"
 #include "broker/up/up_files.h"
+#include "common/http/client.h"
 #include "common/process/subprocess.h"
 #include "tests/e2e/platform_harness.h"
 
@@ -36,7 +38,7 @@ std::string curl_line(const std::string& log) {
   std::istringstream in(log);
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("  curl -s http://127.0.0.1:", 0) == 0) return line;
+    if (line.rfind("  curl -s ", 0) == 0) return line;
   return "";
 }
 
@@ -120,7 +122,13 @@ TEST_CASE("e2e 6: scn up brings the demo pool up, its printed curl answers, SIGI
   const std::string log_so_far = read_all(up.log_path());
   CHECK(log_so_far.find("WARNING") == std::string::npos);  // the service became ready
   CHECK(log_so_far.find("launching service") != std::string::npos);
-  CHECK(log_so_far.find("http://127.0.0.1:" + std::to_string(port)) != std::string::npos);
+  CHECK(log_so_far.find("https://127.0.0.1:" + std::to_string(port)) != std::string::npos);
+  CHECK(curl.find("--cacert " + (var / "pki" / "ca.crt").string() + " https://127.0.0.1:" +
+                  std::to_string(port)) != std::string::npos);
+  // TLS only: plain HTTP to the broker is answered 400 and closed.
+  auto plain = http::request("GET", "http://127.0.0.1:" + std::to_string(port) + "/health");
+  REQUIRE(plain.is_ok());
+  CHECK(plain->status == 400);
 
   // The curl command, exactly as printed.
   check_chat_answer(run_as_printed(curl, tmp.path() / "curl.out"));

@@ -20,6 +20,8 @@ import { JoinTokensPage } from './pages/JoinTokens';
 import { PoolPage } from './pages/Pool';
 import { CentersPage } from './pages/Centers';
 import { TenantsPage } from './pages/Tenants';
+import { UsersPage } from './pages/Users';
+import { AccountPage } from './pages/Account';
 import { AuditPage } from './pages/Audit';
 import { BillsPage } from './pages/Bills';
 import { PricesPage } from './pages/Prices';
@@ -49,7 +51,9 @@ const ROUTES: RouteDef[] = [
   { path: '/centers', roles: ['admin'], page: CentersPage, nav: 'nav.centers', testid: 'nav-centers' },
   { path: '/prices', roles: ['admin'], page: PricesPage, nav: 'nav.prices', testid: 'nav-prices' },
   { path: '/tenants', roles: ['admin'], page: TenantsPage, nav: 'nav.tenants', testid: 'nav-tenants' },
+  { path: '/users', roles: ['admin'], page: UsersPage, nav: 'nav.users', testid: 'nav-users' },
   { path: '/audit', roles: ['admin'], page: AuditPage, nav: 'nav.audit', testid: 'nav-audit' },
+  { path: '/account', roles: ['member', 'operator', 'admin'], page: AccountPage, nav: 'nav.account', testid: 'nav-account' },
 ];
 
 

@@ -135,7 +135,7 @@ let browser;
 try {
   log(`scn up on ${base} (var ${work}/var)`);
   const up = startChild('scn up', BINARY,
-    ['up', '--var', join(work, 'var'), '--port', String(port), '--shared-dir', SHARED, '--ready-timeout', '240'],
+    ['up', '--var', join(work, 'var'), '--port', String(port), '--no-tls', '--shared-dir', SHARED, '--ready-timeout', '240'],
     join(work, 'up.log'), { SCN_PG_URL: '', SCN_REDIS_URL: '', SCN_SOURCE_DIR: SOURCE });
   await eventually('scn up to print its summary', 360000, () => {
     if (up.exited) throw Object.assign(new Error(`scn up exited (${JSON.stringify(up.exited)})`), { fatal: true });
@@ -335,7 +335,7 @@ try {
     await page.waitForFunction(() => document.documentElement.lang.startsWith('zh'), null, { timeout: 10000 }).catch(() => {});
     await sleep(500);
     const allowed = await allowedNames(admin);
-    for (const path of ['/pool', '/nodes', '/centers', '/tenants', '/audit', '/prices', '/bills', '/requests']) {
+    for (const path of ['/pool', '/nodes', '/centers', '/tenants', '/users', '/account', '/audit', '/prices', '/bills', '/requests']) {
       await page.goto(`${base}${path}`);
       await page.waitForLoadState('networkidle');
       await sleep(300);
@@ -384,6 +384,17 @@ try {
     await tid(page, 'price-row-*-all').waitFor();
     check((await tid(page, 'price-row-*-all').innerText()).includes('CN¥2,000.5'), 'the price row is in CNY, locale-formatted');
     await shot(page, '5-prices');
+    // The admin deletes a price in the table (a confirm dialog first).
+    const extra = await admin('PUT', '/api/v1/prices', { model: 'stories260K', replica_hour: '9' });
+    check(extra.status === 200, `a second price to delete (${extra.status})`);
+    await page.reload();
+    await tid(page, 'price-row-stories260K-all').waitFor();
+    page.once('dialog', (d) => d.accept());
+    await tid(page, 'price-delete-stories260K-all').click();
+    await tid(page, 'price-row-stories260K-all').waitFor({ state: 'detached' });
+    const left = (await admin('GET', '/api/v1/prices')).body.data;
+    check(!left.some((p) => p.id === extra.body.id) && left.some((p) => p.model === '*'),
+      'the admin deleted a price in the console (gone from the API, the others stay)');
 
     // The admin makes a tenant, a member of it, and sets its limits.
     await page.goto(`${base}/tenants`);
@@ -391,6 +402,7 @@ try {
     await tid(page, 'tenant-display').fill('Web tenant');
     await tid(page, 'tenant-create').click();
     await tid(page, 'tenant-row-web-tenant').waitFor();
+    await page.goto(`${base}/users`);
     await tid(page, 'user-name').fill('web-member');
     await tid(page, 'user-password').fill('web-member-pass');
     await tid(page, 'user-role').selectOption('member');
@@ -398,6 +410,43 @@ try {
     await tid(page, 'user-create').click();
     await tid(page, 'user-row-web-member').waitFor();
     check(true, 'the admin created a tenant and its member with the forms');
+    // The admin resets the member's password; the member signs in with it and
+    // changes it on the account page.
+    await tid(page, 'user-reset-web-member').click();
+    await tid(page, 'user-reset-form').waitFor();
+    await tid(page, 'user-reset-password').fill('reset-by-admin-1');
+    await tid(page, 'user-reset-confirm').fill('reset-by-admin-1');
+    await axeCheck(page, 'the reset password dialog');
+    await tid(page, 'user-reset-save').click();
+    await tid(page, 'users-notice').waitFor();
+    await shot(page, '5-users');
+    const mp = await newPage();
+    await signIn(mp, 'web-member', 'reset-by-admin-1');
+    check(true, 'the member signed in with the password the admin set');
+    await mp.goto(`${base}/account`);
+    await tid(mp, 'password-old').fill('reset-by-admin-1');
+    await tid(mp, 'password-new').fill('web-member-pass');
+    await tid(mp, 'password-confirm').fill('web-member-pass');
+    await tid(mp, 'password-save').click();
+    await tid(mp, 'password-changed').waitFor();
+    await shot(mp, '5-account');
+    await mp.context().close();
+    // The tenant's settings and members in their dialogs.
+    await page.goto(`${base}/tenants`);
+    await tid(page, 'tenant-edit-web-tenant').click();
+    await tid(page, 'tenant-edit-display').fill('Web tenant two');
+    await tid(page, 'tenant-edit-regions').fill('beijing, shanghai');
+    await tid(page, 'tenant-edit-save').click();
+    await tid(page, 'tenant-edit-form').waitFor({ state: 'detached' });
+    const editedTenant = (await admin('GET', '/api/v1/tenants')).body.data.find((x) => x.name === 'web-tenant');
+    check(editedTenant && editedTenant.display_name === 'Web tenant two' && JSON.stringify(editedTenant.allowed_regions) === '["beijing","shanghai"]',
+      `the tenant edit dialog changed the display name and regions (${JSON.stringify(editedTenant)})`);
+    await admin('PATCH', `/api/v1/tenants/${editedTenant.id}`, { allowed_regions: null });
+    await tid(page, 'tenant-members-web-tenant').click();
+    await tid(page, 'member-row-web-member').waitFor();
+    await axeCheck(page, 'the tenant members dialog');
+    await shot(page, '5-tenant-members');
+    await page.keyboard.press('Escape');
     await tid(page, 'tenant-limits-web-tenant').click();
     await tid(page, 'tenant-limits-form').waitFor();
     await tid(page, 'limits-max_replicas').fill('7');

@@ -1,7 +1,8 @@
 // Progress of replicas that are not ready yet: the step (pending ->
 // scheduled -> starting -> ready) with the time since scheduling, and while
 // the node fetches the model file, the bytes fetched of the file's size (the
-// node's model list: admins and operators; members see the step and reason).
+// replica's own `model_file`, which everyone who sees the service gets; else
+// the node's model list, which admins and operators can read).
 import { useEffect, useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { get, type ModelCard, type NodeInfo, type Replica } from '../lib/api';

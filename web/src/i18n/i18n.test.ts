@@ -17,7 +17,7 @@ describe('dictionaries', () => {
 });
 
 // Product names, units and identifiers that stay as they are in Chinese.
-const KEEP = new Set(['scn', 'API', 'GPU', 'CPU', 'OpenAI', 'URL', 'top_p', 'Shift', 'CSV', 'GiB', 'api_key.']);
+const KEEP = new Set(['scn', 'API', 'GPU', 'CPU', 'OpenAI', 'URL', 'top_p', 'Shift', 'CSV', 'GiB', 'api_key.', 'Slurm']);
 describe('Chinese labels', () => {
   it('have no English words (names and units excepted)', () => {
     const english = Object.entries(zh).flatMap(([k, v]) =>

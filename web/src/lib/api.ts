@@ -82,6 +82,8 @@ export interface User {
   role: Role;
   tenant_id: string | null;
   center_id: string | null;
+  display_name?: string | null;
+  disabled?: boolean;
   created_at: string;
 }
 
@@ -144,6 +146,8 @@ export interface Replica {
   restarts: number;
   scheduled_at: string | null;
   ready_at: string | null;
+  /** The service's model file on the replica's node (fetch progress); null: nothing reported. */
+  model_file?: { state: string; bytes_present: number; size_bytes: number } | null;
 }
 export interface Placement {
   regions?: string[];
@@ -224,6 +228,18 @@ export interface NodeInfo {
   replicas: number | NodeReplica[];
   replica_count?: number;
   models?: NodeModel[];
+  /** "slurm" for a node of a Slurm center's `scn agent --slurm` (older brokers: absent). */
+  managed_by?: 'agent' | 'slurm';
+  slurm?: SlurmView | null;
+}
+
+/** Slurm's last view of a Slurm-managed node (docs/API.md, "Nodes"). */
+export interface SlurmView {
+  node: string;
+  partition: string;
+  state: string;
+  reason: string;
+  controller: 'ok' | 'unreachable';
 }
 
 export interface JoinToken {
@@ -284,6 +300,10 @@ export interface PoolCenter {
   region: string;
   nodes: Record<string, number>;
   devices: PoolDevice[];
+  /** Slurm-managed nodes of the center; degraded while its Slurm controller is unreachable. */
+  slurm_nodes?: number;
+  degraded?: boolean;
+  degraded_reason?: string;
 }
 export interface Pool {
   centers: PoolCenter[];

@@ -22,4 +22,9 @@ describe('replica progress', () => {
     expect(fetchedOf(replica('starting', ''), 'f2', { nodes, sizes: { f2: 1000 } })).toBeNull();
     expect(fetchedOf(replica('starting', ''), 'f1', { nodes, sizes: {} })).toBeNull();
   });
+  it("prefers the replica's own model_file (members see it without reading nodes)", () => {
+    const r = { ...replica('starting', 'fetching model file'), model_file: { state: 'downloading', bytes_present: 600, size_bytes: 2000 } };
+    expect(fetchedOf(r, 'f1', { nodes: {}, sizes: {} })).toEqual({ bytes: 600, size: 2000 });
+    expect(fetchedOf({ ...r, model_file: null }, 'f1', { nodes, sizes: { f1: 1000 } })).toEqual({ bytes: 250, size: 1000 });
+  });
 });

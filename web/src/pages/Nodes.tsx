@@ -4,6 +4,8 @@ import { useApi, useNow } from '../lib/hooks';
 import { useAuth } from '../lib/auth';
 import { del, deviceLabel, get, post, type Center, type List, type NodeInfo, type NodeReplica } from '../lib/api';
 import { ErrorBox, Loading, PageHeader, SimulatedBadge, StateBadge } from '../components/ui';
+import { DegradedBanner, SlurmBadge } from '../components/Slurm';
+import { degradedFromNodes } from '../lib/slurm';
 
 /** Details (replicas, models) of each node, re-read with the list. */
 function useNodeDetails(nodes: NodeInfo[] | undefined): Record<string, NodeInfo> {
@@ -81,6 +83,9 @@ export function NodesPage() {
           </label>
         </form>
       )}
+      {degradedFromNodes(nodes.data?.data ?? []).map((d) => (
+        <DegradedBanner key={d.center_id} text={t('slurm.degraded', { name: d.center_name, n: d.unreachable, total: d.slurm_nodes })} />
+      ))}
       <ErrorBox error={error ?? nodes.error} />
       {nodes.loading && !nodes.data && <Loading />}
       {nodes.data && nodes.data.data.length === 0 && <p class="muted">{t('nodes.empty')}</p>}
@@ -99,6 +104,7 @@ export function NodesPage() {
                 <h2>{n.name}</h2>
                 <StateBadge state={n.status} testid="node-status" />
                 {n.simulated && <SimulatedBadge />}
+                {n.managed_by === 'slurm' && n.slurm && <SlurmBadge slurm={n.slurm} />}
                 <span class={`badge ${n.alive ? 'ok' : 'bad'}`}>{n.alive ? t('nodes.alive') : t('nodes.notAlive')}</span>
               </header>
               <dl class="facts">
@@ -108,6 +114,22 @@ export function NodesPage() {
                 </dd>
                 <dt>{t('nodes.address')}</dt>
                 <dd class="mono">{n.address}</dd>
+                {n.slurm && (
+                  <>
+                    <dt>{t('slurm.node')}</dt>
+                    <dd class="mono" data-testid="slurm-node">
+                      {n.slurm.node}
+                    </dd>
+                    <dt>{t('slurm.partition')}</dt>
+                    <dd class="mono">{n.slurm.partition}</dd>
+                    {n.slurm.reason && (
+                      <>
+                        <dt>{t('slurm.reason')}</dt>
+                        <dd>{n.slurm.reason}</dd>
+                      </>
+                    )}
+                  </>
+                )}
                 <dt>{t('nodes.heartbeat')}</dt>
                 <dd data-testid="node-heartbeat">{age === null ? '—' : t('nodes.secondsAgo', { s: i.num(age) })}</dd>
                 <dt>{t('nodes.replicas')}</dt>

@@ -7,6 +7,8 @@ import { byAccelerator, centerMemory, rateBetween, usageTotals, type RatePoint }
 import { totalsByDay } from '../lib/usage';
 import { Chart } from '../components/Chart';
 import { ErrorBox, Loading, PageHeader, SimulatedBadge } from '../components/ui';
+import { DegradedBanner } from '../components/Slurm';
+import { degradedCenters } from '../lib/slurm';
 
 const GIB = 1024 ** 3;
 const MAX_POINTS = 120;
@@ -144,6 +146,9 @@ export function PoolPage() {
               <SimulatedBadge /> {t('pool.simulatedNote')}
             </p>
           )}
+          {degradedCenters(p.centers).map((c) => (
+            <DegradedBanner key={c.id} text={t('slurm.degradedPool', { name: c.name })} title={c.degraded_reason} />
+          ))}
           <div class="stats">
             <div class="stat">
               <span>{t('pool.centers')}</span>
@@ -234,6 +239,22 @@ export function PoolPage() {
                       </td>
                       <td>
                         {k === 0 ? t('pool.nodeCounts', { ready: c.nodes.ready ?? 0, draining: c.nodes.draining ?? 0, lost: c.nodes.lost ?? 0 }) : ''}
+                        {k === 0 && (c.slurm_nodes ?? 0) > 0 && (
+                          <>
+                            {' '}
+                            <span class="badge slurm ok" title={t('slurm.help')} data-testid="pool-slurm-count">
+                              {t('slurm.count', { n: c.slurm_nodes ?? 0 })}
+                            </span>
+                          </>
+                        )}
+                        {k === 0 && c.degraded && (
+                          <>
+                            {' '}
+                            <span class="badge bad" data-testid="pool-degraded">
+                              {t('slurm.controllerUnreachable')}
+                            </span>
+                          </>
+                        )}
                       </td>
                     </tr>
                   )),

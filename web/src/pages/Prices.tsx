@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { useApi } from '../lib/hooks';
-import { api, type Center, type List, type ModelCard } from '../lib/api';
+import { api, del, type Center, type List, type ModelCard } from '../lib/api';
 import { formatMoney, priceBody, type Price, type PriceFields } from '../lib/billing';
 import { ErrorBox, Loading, PageHeader } from '../components/ui';
 
@@ -38,6 +38,21 @@ export function PricesPage() {
     try {
       const p = await api<Price>('PUT', '/api/v1/prices', priceBody(form));
       setSaved(t('prices.saved', { model: p.model === '*' ? t('prices.everyModel') : p.model }));
+      prices.reload();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const remove = async (p: Price) => {
+    if (!confirm(t('prices.confirmDelete', { model: p.model, center: p.center_name ?? t('prices.everyCenter') }))) return;
+    setBusy(true);
+    setError(null);
+    setSaved('');
+    try {
+      await del(`/api/v1/prices/${p.id}`);
+      setSaved(t('prices.deleted', { model: p.model }));
       prices.reload();
     } catch (err) {
       setError(err);
@@ -104,6 +119,16 @@ export function PricesPage() {
                   <td>
                     <button type="button" class="btn small" onClick={() => edit(p)} aria-label={`${t('edit')}: ${p.model} ${p.center_name ?? ''}`}>
                       {t('edit')}
+                    </button>
+                    <button
+                      type="button"
+                      class="btn small danger"
+                      disabled={busy}
+                      onClick={() => remove(p)}
+                      data-testid={`price-delete-${p.model}-${p.center_name ?? 'all'}`}
+                      aria-label={`${t('delete')}: ${p.model} ${p.center_name ?? t('prices.everyCenter')}`}
+                    >
+                      {t('delete')}
                     </button>
                   </td>
                 </tr>

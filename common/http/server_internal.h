@@ -1,0 +1,136 @@
+// Internals of the HTTP server shared by its .cpp files (not for other
+// folders; pulls in Asio): the state of a server, routes, the op queue a
+// handler fills, and the connection interface behind which a plain TCP or a
+// TLS connection runs.
+//
+// Contract:
+//  - ServerState owns the io_context, the acceptor, the open connections and
+//    the count of connections per client address (under conns_mu).
+//  - make_connection() returns a connection serving `socket` over TLS when
+//    the server has a TLS context, else over plain TCP. Its run() serves
+//    requests until the connection closes.
+//  - build_request() fills a Request from a parsed message (false: the
+//    target is malformed; the body is moved); match_route() picks the handler (exact beats
+//    prefix, the longest prefix wins) or reports the methods of other routes
+//    for the path in `allow`.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/http/response_channel.h"
+#include "common/http/server.h"
+#include "common/http/worker_pool.h"
+
+namespace scn::http::detail {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+inline constexpr auto kAwait = net::as_tuple(net::use_awaitable);
+
+struct Route {
+  std::string method;
+  std::string path;
+  bool prefix = false;
+  Handler handler;
+};
+
+// What a handler asks its connection to do, in order.
+struct Op {
+  enum Kind { kStart, kChunk, kEnd, kComplete, kAbort, kFinish } kind;
+  int status = 200;
+  Headers headers;
+  std::string data;
+};
+
+// One client connection, plain or TLS (server_connection.cpp).
+class Connection : public ResponseChannel, public std::enable_shared_from_this<Connection> {
+ public:
+  explicit Connection(std::string address) : address_(std::move(address)) {}
+  // Serves requests until the connection closes.
+  virtual net::awaitable<void> run() = 0;
+  virtual net::any_io_executor executor() = 0;
+  // Graceful stop: closes the connection when it waits for a request.
+  virtual void close_if_idle() = 0;
+  // The shutdown deadline passed: the client is considered gone.
+  virtual void force_close() = 0;
+  // The session ended: a handler still running must not wait for it.
+  virtual void abandon() = 0;
+  // The client's IP address (the per-address count's key).
+  const std::string& address() const { return address_; }
+
+ private:
+  std::string address_;
+};
+
+// Everything the server shares with its connections.
+struct ServerState {
+  explicit ServerState(const ServerOptions& o)
+      : options(o), strand(net::make_strand(ioc)), acceptor(strand), deadline(strand), signals(strand) {}
+
+  void request_stop();
+  void begin_stop();
+  void connection_closed(const std::shared_ptr<Connection>& c);
+  net::awaitable<void> accept_loop();
+
+  ServerOptions options;
+  std::vector<Route> routes;
+  std::shared_ptr<net::ssl::context> tls;  // null: plain TCP
+  net::io_context ioc;
+  net::strand<net::io_context::executor_type> strand;  // acceptor, deadline, signals
+  tcp::acceptor acceptor;
+  net::steady_timer deadline;
+  net::signal_set signals;
+  std::function<void(int)> on_signal;
+  std::vector<std::thread> io_threads;
+  WorkerPool pool;
+  int port = 0;
+  bool started = false;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> rejected{0};
+  bool deadline_armed = false;  // strand only
+  std::mutex conns_mu;
+  std::set<std::shared_ptr<Connection>> conns;
+  std::unordered_map<std::string, std::size_t> per_address;  // under conns_mu
+  std::mutex wait_mu;
+  bool joined = false;
+};
+
+// `address`: the client's IP address (Connection::address()).
+std::shared_ptr<Connection> make_connection(tcp::socket socket, ServerState* server,
+                                            std::string address);
+
+// The peer's identity of a TLS connection, set on each of its requests.
+struct TlsPeer {
+  bool client_cert = false;
+  std::optional<std::string> node_id;
+};
+
+bool build_request(boost::beast::http::request<boost::beast::http::string_body>& req,
+                   Request& request);
+const Route* match_route(const std::vector<Route>& routes, const Request& request,
+                         std::string& allow);
+
+}  // namespace scn::http::detail
