@@ -18,33 +18,13 @@
 #include "common/http/client.h"
 #include "common/json.h"
 #include "common/redis/redis.h"
-#include "tests/e2e/platform_harness.h"
+#include "tests/e2e/e2e_world.h"
 
 namespace scn::e2e {
 namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-constexpr const char* kPassword = "correct-horse-battery";
-
-void make_user(db::PgPool& pg, const std::string& name, broker::Role role, const std::string& tenant) {
-  broker::NewUser u;
-  u.username = name;
-  u.password = kPassword;
-  u.role = role;
-  u.tenant_id = tenant;
-  auto r = broker::create_user(pg, u, broker::Actor{}, crypto::KdfParams{10, 8, 1});
-  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
-}
-
-ApiSession logged_in(const std::string& url, const std::string& user) {
-  ApiSession s(url);
-  auto a = s.login(user, kPassword);
-  REQUIRE_MESSAGE(a.is_ok(), a.status().to_string());
-  REQUIRE_MESSAGE(a->status == 200, a->raw);
-  return s;
-}
 
 struct ServiceState {
   int64_t wanted = -1, ready = -1;

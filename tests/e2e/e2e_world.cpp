@@ -11,15 +11,11 @@ namespace scn::e2e {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-namespace {
-
-constexpr const char* kPassword = "correct-horse-battery";
-
 void make_user(db::PgPool& pg, const std::string& name, broker::Role role, const std::string& tenant,
                const std::string& center) {
   broker::NewUser u;
   u.username = name;
-  u.password = kPassword;
+  u.password = kE2ePassword;
   u.role = role;
   u.tenant_id = tenant;
   u.center_id = center;
@@ -29,7 +25,7 @@ void make_user(db::PgPool& pg, const std::string& name, broker::Role role, const
 
 ApiSession logged_in(const std::string& url, const std::string& user, const std::string& logs) {
   ApiSession s(url);
-  auto a = s.login(user, kPassword);
+  auto a = s.login(user, kE2ePassword);
   INFO(logs);
   REQUIRE_MESSAGE(a.is_ok(), a.status().to_string());
   INFO("login ", user, ": ", a->raw);
@@ -37,6 +33,8 @@ ApiSession logged_in(const std::string& url, const std::string& user, const std:
   REQUIRE_FALSE(s.cookie().empty());
   return s;
 }
+
+namespace {
 
 // The operator creates a join token for their center through the API.
 std::string join_token(ApiSession& op, const std::string& center_id, int uses) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "broker/accounts.h"
+#include "common/db/pg.h"
 #include "tests/e2e/platform_harness.h"
 
 namespace scn::e2e {
@@ -26,6 +28,15 @@ struct World {
   // A gateway session with tenant A's key.
   ApiSession gateway() const;
 };
+
+// The password of every user make_user() creates.
+inline constexpr const char* kE2ePassword = "correct-horse-battery";
+// Creates a user straight in PostgreSQL (a fast KDF); REQUIREs success.
+void make_user(db::PgPool& pg, const std::string& name, broker::Role role, const std::string& tenant,
+               const std::string& center = "");
+// A session signed in as `user` (kE2ePassword); REQUIREs a 200 and a cookie.
+// `logs` (e.g. process log tails) is shown when it fails.
+ApiSession logged_in(const std::string& url, const std::string& user, const std::string& logs = "");
 
 // The shared world, set up on first call; nullptr when the tests are skipped.
 World* world();

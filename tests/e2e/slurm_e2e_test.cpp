@@ -34,28 +34,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kPassword = "correct-horse-battery";
-
-void make_user(db::PgPool& pg, const std::string& name, broker::Role role, const std::string& tenant,
-               const std::string& center) {
-  broker::NewUser u;
-  u.username = name;
-  u.password = kPassword;
-  u.role = role;
-  u.tenant_id = tenant;
-  u.center_id = center;
-  auto r = broker::create_user(pg, u, broker::Actor{}, crypto::KdfParams{10, 8, 1});
-  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
-}
-
-ApiSession logged_in(const std::string& url, const std::string& user) {
-  ApiSession s(url);
-  auto a = s.login(user, kPassword);
-  REQUIRE_MESSAGE(a.is_ok(), a.status().to_string());
-  REQUIRE(a->status == 200);
-  return s;
-}
-
 std::string completion_text(const ApiAnswer& a) {
   if (!a.body.is_object()) return "";
   const auto* c = a.body.as_object().if_contains("choices");
