@@ -3,6 +3,7 @@
 #include "node-agent/slurm/slurm_supervisor.h"
 
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <thread>
 
@@ -147,6 +148,63 @@ TEST_CASE("SlurmSupervisor: a replica as a Slurm job; scancel -> failed and resu
   };
   for (int i = 0; i < 50 && active() > 0; ++i) std::this_thread::sleep_for(100ms);
   CHECK(active() == 0);
+}
+
+TEST_CASE("SlurmSupervisor: the controller unreachable -> replicas keep running and serving") {
+  if (!testutil::have_model_and_binary()) return;
+  auto cluster = testing::SlurmCluster::start();
+  if (!cluster) return;
+  testing::TempDir dir;
+  ModelCache cache(dir.file("models"));
+  SlurmClientOptions co;
+  co.timeout = 20s;
+  SlurmClient client(co);
+  SlurmSupervisorOptions o;
+  o.infer_binary = testing::scn_binary();
+  o.state_dir = dir.path().string();
+  o.partition = "scn";
+  o.time_limit = 600s;
+  o.replace_before = 1s;
+  o.poll_interval = 300ms;
+  const std::string node = cluster->node();
+  SlurmSupervisor sup(o, client, cache);
+  sup.set_desired(node, {testutil::stories_replica("r-3", "svc")});
+  auto ready = wait_for(sup, node, "r-3", ReplicaState::kReady, 40s);
+  REQUIRE(ready);
+  REQUIRE(ready->port);
+  const auto job = sup.job_of("r-3");
+  REQUIRE(job);
+  CHECK(sup.controller_ok());
+
+  // slurmctld frozen (SIGSTOP): squeue/sinfo time out (MessageTimeout=5).
+  std::ifstream pidf(cluster->dir() + "/slurmctld.pid");
+  pid_t pid = 0;
+  pidf >> pid;
+  REQUIRE(pid > 0);
+  ::kill(pid, SIGSTOP);
+  bool unreachable = false;
+  for (int i = 0; i < 300 && !unreachable; ++i) {
+    unreachable = !sup.controller_ok();
+    if (!unreachable) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(unreachable);
+  // Nothing is failed, cancelled or resubmitted meanwhile; the worker serves.
+  std::this_thread::sleep_for(2s);
+  auto during = wait_for(sup, node, "r-3", ReplicaState::kReady, 1s);
+  CHECK(during);
+  if (during) CHECK(during->port == ready->port);
+  CHECK(sup.job_of("r-3") == job);
+  CHECK(health_ok(*ready->port));
+
+  ::kill(pid, SIGCONT);
+  bool back = false;
+  for (int i = 0; i < 300 && !back; ++i) {
+    back = sup.controller_ok();
+    if (!back) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(back);
+  CHECK(sup.job_of("r-3") == job);
+  sup.stop_all();
 }
 
 }  // namespace
