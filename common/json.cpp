@@ -96,6 +96,22 @@ Result<T> require(const JsonObject& obj, std::string_view key, Conv conv) {
   return conv(key, *v);
 }
 
+// Whether every number in `v` is finite. Boost.JSON reads 1e400 as infinity
+// and would write it back as `Infinity`, which is not JSON: such a body is
+// refused instead of being forwarded broken. Depth is bounded by max_depth.
+bool all_finite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const auto& e : v.get_array()) if (!all_finite(e)) return false;
+      return true;
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) if (!all_finite(kv.value())) return false;
+      return true;
+    default: return true;
+  }
+}
+
 }  // namespace
 
 Result<json::value> parse_json(std::string_view text, std::size_t max_depth) {
@@ -122,7 +138,9 @@ Result<json::value> parse_json(std::string_view text, std::size_t max_depth) {
         return Status::invalid_argument("invalid JSON: empty input");
       return Status::invalid_argument("invalid JSON at " + where(text, n) + ": " + ec.message());
     }
-    return p.release();
+    json::value v = p.release();
+    if (!all_finite(v)) return Status::invalid_argument("invalid JSON: a number is out of range (not finite)");
+    return v;
   } catch (const std::exception& e) {
     return Status::invalid_argument(std::string("invalid JSON: ") + e.what());
   }

@@ -108,5 +108,18 @@ TEST_CASE("to_json and json_type_name") {
   CHECK(json_type_name(boost::json::value(nullptr)) == "null");
 }
 
+
+TEST_CASE("parse_json refuses numbers out of range (found by fuzzing)") {
+  // Boost.JSON reads these as infinity and would serialize them as
+  // `Infinity`, which no JSON parser reads back.
+  for (const char* text : {R"({"prompt": [1, 265555555555555559e55417]})", "[1e400]", R"({"a": {"b": -1e999}})"}) {
+    CAPTURE(text);
+    auto r = parse_json(text);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().message().find("out of range") != std::string::npos);
+  }
+  CHECK(parse_json("[4.5555555555555554E26, -1e300]").is_ok());
+}
+
 }  // namespace
 }  // namespace scn::common

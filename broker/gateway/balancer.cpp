@@ -51,11 +51,10 @@ std::string prompt_prefix(const boost::json::object& body, std::size_t max_bytes
     if (first.is_string()) {
       append_capped(out, first.get_string(), max_bytes);
     } else {
-      // Token ids: ~4 bytes of text each.
-      std::size_t n = 0;
+      // Token ids, written "id," one after the other, up to max_bytes.
       for (const auto& t : prompt->get_array()) {
-        if (++n > max_bytes / 4) break;
-        append_capped(out, boost::json::serialize(t) + ",", max_bytes * 2);
+        if (out.size() >= max_bytes) break;
+        append_capped(out, boost::json::serialize(t) + ",", max_bytes);
       }
     }
   }

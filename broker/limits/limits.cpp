@@ -73,8 +73,8 @@ Result<LimitsPatch> parse_limits_patch(const common::JsonObject& obj, std::strin
       n = v.get_int64();
     } else if (v.is_uint64()) {
       return Status::unprocessable("field '" + name + "' is too large");
-    } else if (v.is_double() && v.get_double() == static_cast<double>(static_cast<std::int64_t>(v.get_double())) &&
-               v.get_double() >= -1e18 && v.get_double() <= 1e18) {
+    } else if (v.is_double() && v.get_double() >= -1e18 && v.get_double() <= 1e18 &&
+               v.get_double() == static_cast<double>(static_cast<std::int64_t>(v.get_double()))) {
       n = static_cast<std::int64_t>(v.get_double());
     } else {
       return Status::invalid_argument("field '" + name + "' must be an integer" +
