@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <optional>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -130,10 +131,22 @@ class Suite {
     row.note += " usage_records=" + std::to_string(usage);
   }
 
+  // Called with the load stopped: the surviving brokers flush their usage
+  // meters and request logs on their own ~1 s ticks, so the difference is
+  // taken once two readings 1.5 s apart agree (at most ~9 s).
   void set_offset_from_now() {
-    auto u = usage_requests(pool_.pg(), pool_.service_id());
-    auto m = metered_rows(pool_.pg(), pool_.service_id());
-    if (u.is_ok() && m.is_ok()) offset_ = *u - *m;
+    std::optional<long> last;
+    for (int i = 0; i < 6; ++i) {
+      auto u = usage_requests(pool_.pg(), pool_.service_id());
+      auto m = metered_rows(pool_.pg(), pool_.service_id());
+      if (u.is_ok() && m.is_ok()) {
+        const long diff = *u - *m;
+        offset_ = diff;
+        if (last && *last == diff) return;
+        last = diff;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    }
   }
 
   std::vector<std::string> ok_ids(const std::vector<RequestRecord>& records,
