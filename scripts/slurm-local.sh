@@ -52,10 +52,14 @@ pid_alive() {
 running() { [[ -f $DIR/$1.pid ]] && pid_alive "$(cat "$DIR/$1.pid")"; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Ports are drawn below the kernel's ephemeral range, so an outgoing
+# connection of another process cannot hold the port slurmctld binds.
 free_port() {
-  local p
+  local p lo=20000 hi=32000 eph
+  eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  ((eph > lo + 1000)) && hi=$((eph - 1))
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((lo + RANDOM % (hi - lo)))
     if ! port_in_use "$p"; then
       echo "$p"
       return
@@ -119,6 +123,7 @@ EOF
 
 start_munge() {
   running munged && return
+  mkdir -p "$DIR/munge" "$DIR/log"
   command -v munged >/dev/null || die "munged not found (apt-get install munge)"
   if [[ ! -f $DIR/munge/munge.key ]]; then
     head -c 1024 /dev/urandom >"$DIR/munge/munge.key"
@@ -137,28 +142,43 @@ start_munge() {
   die "munged did not create $MUNGE_SOCK"
 }
 
-node_state() { sinfo -h -N -n "$NODE" -o '%T' 2>/dev/null | head -n 1; }
+# Slurm's clients retry an unreachable controller for MessageTimeout seconds;
+# `timeout` keeps one probe short.
+node_state() { timeout 4 sinfo -h -N -n "$NODE" -o '%T' 2>/dev/null | head -n 1; }
 
+# Starts slurmctld and slurmd and waits (up to 30 s by the clock) until the
+# node is usable. Returns 1, with the daemons' log tails on stderr, when a
+# daemon exits or the node does not come up: the caller retries on new ports.
 start_slurm() {
   command -v slurmctld >/dev/null || die "slurmctld not found (apt-get install slurmctld slurmd slurm-wlm)"
   if ! running slurmctld; then
     slurmctld -f "$CONF" >"$DIR/log/slurmctld.out" 2>&1 ||
-      { tail -n 20 "$DIR/log/slurmctld.log" >&2 2>/dev/null; die "slurmctld did not start"; }
+      { tail -n 20 "$DIR/log/slurmctld.out" "$DIR/log/slurmctld.log" >&2 2>/dev/null; return 1; }
   fi
   if ! running slurmd; then
     slurmd -f "$CONF" -N "$NODE" >"$DIR/log/slurmd.out" 2>&1 ||
-      { tail -n 20 "$DIR/log/slurmd.log" >&2 2>/dev/null; die "slurmd did not start"; }
+      { tail -n 20 "$DIR/log/slurmd.out" "$DIR/log/slurmd.log" >&2 2>/dev/null; return 1; }
   fi
-  local state=""
-  for _ in $(seq 1 300); do  # up to 30 s
+  local state="" deadline=$((SECONDS + 30)) d
+  while ((SECONDS < deadline)); do
     state=$(node_state || true)
     case $state in
-      idle | mixed | allocated) return ;;
+      idle | mixed | allocated) return 0 ;;
     esac
-    sleep 0.1
+    for d in slurmctld slurmd; do
+      # A daemon writes its pid file once it is up; a missing file after a
+      # few seconds, or a dead pid, means it exited (e.g. its port is taken).
+      if ((SECONDS > deadline - 25)) && ! running "$d"; then
+        echo "slurm-local.sh: $d exited; the end of its log:" >&2
+        tail -n 20 "$DIR/log/$d.log" >&2 2>/dev/null || true
+        return 1
+      fi
+    done
+    sleep 0.2
   done
-  tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true
-  die "node $NODE is '$state', not idle, after 30 s"
+  echo "slurm-local.sh: node $NODE is '$state', not idle, after 30 s; the end of the daemons' logs:" >&2
+  tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 2>/dev/null || true
+  return 1
 }
 
 stop_one() {
@@ -176,13 +196,22 @@ stop_one() {
 
 case $CMD in
   start)
-    if ! running slurmctld || [[ ! -f $CONF ]]; then
-      stop_one slurmd
-      write_conf
-    fi
     start_munge
-    start_slurm
-    print_env
+    for attempt in 1 2 3; do
+      if ! running slurmctld || [[ ! -f $CONF ]]; then
+        stop_one slurmd
+        write_conf
+      fi
+      if start_slurm; then
+        print_env
+        exit 0
+      fi
+      echo "slurm-local.sh: start attempt $attempt failed; retrying on new ports" >&2
+      stop_one slurmd
+      stop_one slurmctld
+      rm -f "$CONF"
+    done
+    die "Slurm did not start after 3 attempts (logs under $DIR/log)"
     ;;
   env)
     running slurmctld || die "slurmctld is not running for $DIR"

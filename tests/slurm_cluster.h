@@ -43,7 +43,10 @@ class SlurmCluster {
     }
     auto c = std::unique_ptr<SlurmCluster>(new SlurmCluster());
     int rc = c->script("start");
-    REQUIRE_MESSAGE(rc == 0, "scripts/slurm-local.sh start failed:\n" << c->read(c->log_));
+    REQUIRE_MESSAGE(rc == 0, "scripts/slurm-local.sh start failed (exit " << rc << "):\n"
+                                 << c->read(c->log_) << "\n--- slurmctld.log:\n"
+                                 << c->tail(c->dir_.path() / "log" / "slurmctld.log") << "\n--- slurmd.log:\n"
+                                 << c->tail(c->dir_.path() / "log" / "slurmd.log"));
     ::setenv("SLURM_CONF", (c->dir_.path() / "slurm.conf").c_str(), 1);
     return c;
   }
@@ -106,8 +109,20 @@ class SlurmCluster {
                                     ":/usr/sbin:/sbin");
     auto child = process::Subprocess::spawn(so);
     if (!child.is_ok()) return 127;
-    auto st = child.value()->wait_for(std::chrono::seconds(60));
+    // The script bounds itself (three 30 s attempts at most); this is a backstop.
+    auto st = child.value()->wait_for(std::chrono::seconds(150));
     return st ? *st : 124;
+  }
+
+  // The last `lines` lines of a file (a daemon's log for a failure message).
+  static std::string tail(const std::filesystem::path& path, std::size_t lines = 30) {
+    std::string all = read(path.string());
+    std::size_t pos = all.size();
+    for (std::size_t n = 0; n <= lines && pos > 0; ++n) {
+      pos = all.rfind('\n', pos - 1);
+      if (pos == std::string::npos) return all;
+    }
+    return all.substr(pos + 1);
   }
 
   static std::string read(const std::string& path) {
