@@ -22,21 +22,10 @@ PG_BIN=${SCN_PG_BIN:-/usr/lib/postgresql/15/bin}
 REDIS_SERVER=${SCN_REDIS_SERVER:-redis-server}
 REDIS_CLI=${SCN_REDIS_CLI:-redis-cli}
 
-die() {
-  echo "services.sh: $*" >&2
-  exit 1
-}
-
-usage() {
-  echo "usage: scripts/services.sh start|stop|env DIR" >&2
-  exit 2
-}
-
-(($# == 2)) || usage
-CMD=$1
-mkdir -p "$2" || die "cannot create $2"
-DIR=$(cd "$2" && pwd -P)
-[[ $DIR != *[[:space:]]* ]] || die "DIR must not contain spaces: '$DIR'"
+SCRIPT_NAME=services.sh
+# shellcheck source=scripts/lib/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/daemon.sh"
+parse_cmd_dir "$@"
 PG_DATA=$DIR/pg
 PG_SOCK=$DIR/pg-sock
 PG_LOG=$DIR/pg.log
@@ -52,34 +41,6 @@ if [[ $(id -u) -eq 0 ]]; then
 fi
 as_pg() { "${AS_PG[@]}" "$@"; }
 
-port_in_use() {  # true when something accepts connections on 127.0.0.1:$1
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-free_port() {  # a loopback port nobody listens on, preferring $1 (the previous one)
-  local p=${1:-}
-  if [[ -n $p ]] && ! port_in_use "$p"; then
-    echo "$p"
-    return
-  fi
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
-    if ! port_in_use "$p"; then
-      echo "$p"
-      return
-    fi
-  done
-  die "no free loopback port found"
-}
-
-# A live process, not a zombie (containers whose init reaps nothing keep
-# killed daemons as zombies, which `kill -0` still finds).
-pid_alive() {
-  local state
-  [[ -n ${1:-} ]] || return 1
-  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ -n $state && $state != Z && $state != X ]]
-}
 pg_running() { [[ -f $PG_DATA/postmaster.pid ]] && pid_alive "$(head -n 1 "$PG_DATA/postmaster.pid")"; }
 redis_running() { [[ -f $REDIS_PID ]] && pid_alive "$(cat "$REDIS_PID")"; }
 

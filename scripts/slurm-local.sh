@@ -21,20 +21,10 @@
 # Any failure prints why (with the daemon's log) and exits 1.
 set -euo pipefail
 
-die() {
-  echo "slurm-local.sh: $*" >&2
-  exit 1
-}
-usage() {
-  echo "usage: scripts/slurm-local.sh start|stop|env DIR" >&2
-  exit 2
-}
-
-(($# == 2)) || usage
-CMD=$1
-mkdir -p "$2" || die "cannot create $2"
-DIR=$(cd "$2" && pwd -P)
-[[ $DIR != *[[:space:]]* ]] || die "DIR must not contain spaces: '$DIR'"
+SCRIPT_NAME=slurm-local.sh
+# shellcheck source=scripts/lib/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/daemon.sh"
+parse_cmd_dir "$@"
 CONF=$DIR/slurm.conf
 MUNGE_SOCK=$DIR/munge/munge.socket
 ((${#MUNGE_SOCK} < 100)) || die "$DIR is too long a path for munged's socket; use a shorter DIR"
@@ -43,30 +33,7 @@ MEM_MB=${SCN_SLURM_MEM_MB:-32000}
 NODE=$(hostname -s)
 export SLURM_CONF=$CONF
 
-pid_alive() {
-  local state
-  [[ -n ${1:-} ]] || return 1
-  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ -n $state && $state != Z && $state != X ]]
-}
 running() { [[ -f $DIR/$1.pid ]] && pid_alive "$(cat "$DIR/$1.pid")"; }
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# Ports are drawn below the kernel's ephemeral range, so an outgoing
-# connection of another process cannot hold the port slurmctld binds.
-free_port() {
-  local p lo=20000 hi=32000 eph
-  eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-  ((eph > lo + 1000)) && hi=$((eph - 1))
-  for _ in $(seq 1 200); do
-    p=$((lo + RANDOM % (hi - lo)))
-    if ! port_in_use "$p"; then
-      echo "$p"
-      return
-    fi
-  done
-  die "no free loopback port found"
-}
 
 print_env() {
   echo "export SLURM_CONF=$CONF"
