@@ -1,4 +1,5 @@
-// Data hooks: load an API path, optionally re-poll it, expose reload().
+// Data hooks: load an API path, optionally re-poll it, expose reload();
+// load a dialog's form once; a clock; storage helpers.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, get } from './api';
 
@@ -53,6 +54,28 @@ export function useApi<T>(path: string | null, intervalMs = 0): Loaded<T> {
   }, [path, intervalMs]);
 
   return { data, error, loading, reload };
+}
+
+/**
+ * Loads a dialog's form once per `path`: GETs it, hands the answer to `init`
+ * (the form's first values; a failure goes to `onError`), then moves the focus
+ * to the element `focus` (a selector: the form appears only now, the dialog had
+ * focused its close button). Returns the answer, null until it came.
+ */
+export function useFormLoad<T>(path: string, init: (v: T) => void, onError: (e: unknown) => void, focus: string): T | null {
+  const [loaded, setLoaded] = useState<T | null>(null);
+  useEffect(() => {
+    get<T>(path)
+      .then((v) => {
+        init(v);
+        setLoaded(v);
+      })
+      .catch(onError);
+  }, [path]);
+  useEffect(() => {
+    if (loaded) document.querySelector<HTMLElement>(focus)?.focus();
+  }, [loaded]);
+  return loaded;
 }
 
 /** Re-renders every `ms` (for "x seconds ago" labels). */

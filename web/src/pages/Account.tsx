@@ -6,7 +6,9 @@ import type { MessageKey } from '../i18n/en';
 import { useAuth } from '../lib/auth';
 import { post } from '../lib/api';
 import { passwordProblem } from '../lib/accounts';
+import { useSubmit } from '../lib/submit';
 import { ErrorBox, PageHeader } from '../components/ui';
+import { FormActions, NewPassword, Notice } from '../components/forms';
 
 export function AccountPage() {
   const { t } = useI18n();
@@ -14,31 +16,21 @@ export function AccountPage() {
   const [oldPassword, setOldPassword] = useState('');
   const [password, setPassword] = useState('');
   const [confirmed, setConfirmed] = useState('');
-  const [error, setError] = useState<unknown>(null);
+  const submit = useSubmit();
   const [done, setDone] = useState(false);
-  const [busy, setBusy] = useState(false);
 
-  const save = async (e: Event) => {
+  const save = (e: Event) => {
     e.preventDefault();
     setDone(false);
     const problem = passwordProblem(password, confirmed);
-    if (problem) {
-      setError(new Error(t(problem === 'short' ? 'password.short' : 'password.mismatch')));
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
+    if (problem) return submit.fail(t(problem === 'short' ? 'password.short' : 'password.mismatch'));
+    submit.run(async () => {
       await post('/api/v1/auth/password', { old_password: oldPassword, new_password: password });
       setDone(true);
       setOldPassword('');
       setPassword('');
       setConfirmed('');
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -60,25 +52,10 @@ export function AccountPage() {
           {t('password.old')}
           <input type="password" required autoComplete="current-password" value={oldPassword} onInput={(e) => setOldPassword(e.currentTarget.value)} data-testid="password-old" />
         </label>
-        <label>
-          {t('password.new')}
-          <input type="password" required minLength={8} autoComplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} data-testid="password-new" />
-        </label>
-        <label>
-          {t('password.confirm')}
-          <input type="password" required minLength={8} autoComplete="new-password" value={confirmed} onInput={(e) => setConfirmed(e.currentTarget.value)} data-testid="password-confirm" />
-        </label>
-        <div class="form-actions">
-          <button type="submit" class="btn primary" disabled={busy} data-testid="password-save">
-            {t('account.changePassword')}
-          </button>
-        </div>
-        {done && (
-          <p role="status" class="notice" data-testid="password-changed">
-            {t('account.passwordChanged')}
-          </p>
-        )}
-        <ErrorBox error={error} />
+        <NewPassword password={password} confirmed={confirmed} onPassword={setPassword} onConfirmed={setConfirmed} testid="password-new" confirmTestid="password-confirm" />
+        <FormActions submitLabel={t('account.changePassword')} busy={submit.busy} testid="password-save" />
+        <Notice text={done ? t('account.passwordChanged') : ''} testid="password-changed" />
+        <ErrorBox error={submit.error} />
       </form>
     </section>
   );

@@ -3,6 +3,7 @@ import { useI18n } from '../i18n';
 import { en, type MessageKey } from '../i18n/en';
 import { get, type AuditRow, type List } from '../lib/api';
 import { auditOutcomes, auditUrl, emptyAuditFilter, type AuditFilter } from '../lib/audit';
+import { DataTable } from '../components/DataTable';
 import { ErrorBox, Loading, PageHeader } from '../components/ui';
 
 const kPage = 200;
@@ -128,47 +129,50 @@ export function AuditPage() {
       </form>
       <ErrorBox error={error} />
       <p class="small muted">{t('audit.count', { n: rows.length })}</p>
-      <div class="table-scroll" tabIndex={0}>
-        <table data-testid="audit-table">
-          <thead>
-            <tr>
-              <th scope="col">{t('audit.at')}</th>
-              <th scope="col">{t('audit.actor')}</th>
-              <th scope="col">{t('audit.action')}</th>
-              <th scope="col">{t('audit.target')}</th>
-              <th scope="col">{t('audit.outcome')}</th>
-              <th scope="col">{t('audit.details')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.id} data-testid="audit-row">
-                <td>{i.date(r.at)}</td>
-                <td>
-                  {r.actor_name} <span class="small muted">({r.actor_kind})</span>
-                </td>
-                <td class="mono">{r.action}</td>
-                <td>
-                  {r.target_kind}
-                  {r.target_id && <div class="small muted mono">{r.target_id}</div>}
-                </td>
-                <td>
-                  <span class={`badge ${r.outcome === 'ok' ? 'ok' : 'bad'}`}>{outcomeLabel(r.outcome)}</span>
-                </td>
-                <td class="small details-cell">
-                  {r.client_ip && <span class="mono">{r.client_ip} </span>}
-                  {Object.keys(r.details ?? {}).length > 0 && (
-                    <details>
-                      <summary>{t('audit.showDetails')}</summary>
-                      <pre class="mono">{JSON.stringify(r.details, null, 1)}</pre>
-                    </details>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        testid="audit-table"
+        caption={t('audit.title')}
+        rows={rows}
+        rowKey={(r) => r.id}
+        rowTestid={() => 'audit-row'}
+        columns={[
+          { head: t('audit.at'), cell: (r) => i.date(r.at) },
+          {
+            head: t('audit.actor'),
+            cell: (r) => (
+              <>
+                {r.actor_name} <span class="small muted">({r.actor_kind})</span>
+              </>
+            ),
+          },
+          { head: t('audit.action'), class: 'mono', cell: (r) => r.action },
+          {
+            head: t('audit.target'),
+            cell: (r) => (
+              <>
+                {r.target_kind}
+                {r.target_id && <div class="small muted mono">{r.target_id}</div>}
+              </>
+            ),
+          },
+          { head: t('audit.outcome'), cell: (r) => <span class={`badge ${r.outcome === 'ok' ? 'ok' : 'bad'}`}>{outcomeLabel(r.outcome)}</span> },
+          {
+            head: t('audit.details'),
+            class: 'small details-cell',
+            cell: (r) => (
+              <>
+                {r.client_ip && <span class="mono">{r.client_ip} </span>}
+                {Object.keys(r.details ?? {}).length > 0 && (
+                  <details>
+                    <summary>{t('audit.showDetails')}</summary>
+                    <pre class="mono">{JSON.stringify(r.details, null, 1)}</pre>
+                  </details>
+                )}
+              </>
+            ),
+          },
+        ]}
+      />
       {loading && <Loading />}
       {!done && !loading && rows.length > 0 && (
         <button type="button" class="btn" onClick={() => load(applied, rows[rows.length - 1].id)} data-testid="audit-more">

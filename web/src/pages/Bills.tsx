@@ -8,6 +8,8 @@ import { useAuth } from '../lib/auth';
 import type { List, Tenant } from '../lib/api';
 import { billUrl, fenToString, formatMoney, isMonth, shiftMonth, totalsByTenant, utcMonth, type Bill } from '../lib/billing';
 import { ErrorBox, Loading, PageHeader } from '../components/ui';
+import { DataTable } from '../components/DataTable';
+import { SelectField } from '../components/forms';
 
 export function BillsPage() {
   const i = useI18n();
@@ -51,17 +53,7 @@ export function BillsPage() {
           {t('bills.next')} ›
         </button>
         {admin && (
-          <label>
-            {t('tenant')}
-            <select value={tenantId} onChange={(e) => setTenantId(e.currentTarget.value)} data-testid="bill-tenant">
-              <option value="">{t('all')}</option>
-              {(tenants.data?.data ?? []).map((x) => (
-                <option key={x.id} value={x.id}>
-                  {x.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField label={t('tenant')} value={tenantId} onChange={setTenantId} options={tenants.data?.data ?? []} none={t('all')} testid="bill-tenant" />
         )}
       </form>
       <ErrorBox error={bill.error} />
@@ -79,92 +71,74 @@ export function BillsPage() {
         </div>
       </div>
       {admin && !tenantId && perTenant.length > 0 && (
-        <div class="table-scroll" tabIndex={0}>
-          <table data-testid="bill-tenants">
-            <caption class="sr-only">{t('bills.perTenant')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('tenant')}</th>
-                <th scope="col" class="num">{t('bills.lines')}</th>
-                <th scope="col" class="num">{t('bills.amount')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {perTenant.map((x) => (
-                <tr key={x.tenant_id} data-testid={`bill-tenant-${x.tenant_name}`}>
-                  <td>
-                    <button type="button" class="btn small ghost" onClick={() => setTenantId(x.tenant_id)}>
-                      {x.tenant_name}
-                    </button>
-                  </td>
-                  <td class="num">{i.num(x.lines)}</td>
-                  <td class="num">{money(fenToString(x.amount_fen))}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testid="bill-tenants"
+          caption={t('bills.perTenant')}
+          rows={perTenant}
+          rowKey={(x) => x.tenant_id}
+          rowTestid={(x) => `bill-tenant-${x.tenant_name}`}
+          columns={[
+            {
+              head: t('tenant'),
+              cell: (x) => (
+                <button type="button" class="btn small ghost" onClick={() => setTenantId(x.tenant_id)}>
+                  {x.tenant_name}
+                </button>
+              ),
+            },
+            { head: t('bills.lines'), num: true, cell: (x) => i.num(x.lines) },
+            { head: t('bills.amount'), num: true, cell: (x) => money(fenToString(x.amount_fen)) },
+          ]}
+        />
       )}
-      <div class="table-scroll" tabIndex={0}>
-        <table data-testid="bill-lines">
-          <caption class="sr-only">{t('bills.title')}</caption>
-          <thead>
-            <tr>
-              {admin && <th scope="col">{t('tenant')}</th>}
-              <th scope="col">{t('usage.service')}</th>
-              <th scope="col">{t('services.model')}</th>
-              <th scope="col">{t('center')}</th>
-              <th scope="col" class="num">{t('usage.requests')}</th>
-              <th scope="col" class="num">{t('usage.prompt')}</th>
-              <th scope="col" class="num">{t('bills.cached')}</th>
-              <th scope="col" class="num">{t('usage.completion')}</th>
-              <th scope="col" class="num">{t('bills.replicaHours')}</th>
-              <th scope="col" class="num">{t('bills.amount')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {bill.data && lines.length === 0 && (
-              <tr>
-                <td colSpan={admin ? 10 : 9} class="muted">
-                  {t('bills.empty')}
-                </td>
-              </tr>
-            )}
-            {lines.map((l) => (
-              <tr key={`${l.tenant_id}/${l.service_id}/${l.model}/${l.center_id}`} data-testid={`bill-line-${l.service_name}`}>
-                {admin && <td>{l.tenant_name}</td>}
-                <td>{l.service_name}</td>
-                <td>{l.model}</td>
-                <td>{l.center_name ?? t('bills.unknownCenter')}</td>
-                <td class="num">{i.num(l.requests)}</td>
-                <td class="num" title={t('bills.pricePer', { price: money(l.prices.prompt_per_million, 6) })}>
-                  {i.num(l.prompt_tokens)}
-                </td>
-                <td class="num">{i.num(l.cached_prompt_tokens)}</td>
-                <td class="num" title={t('bills.pricePer', { price: money(l.prices.completion_per_million, 6) })}>
-                  {i.num(l.completion_tokens)}
-                </td>
-                <td class="num" title={t('bills.pricePerHour', { price: money(l.prices.replica_hour, 6) })}>
-                  {i.num(Number(l.replica_hours), 4)}
-                </td>
-                <td class="num">{money(l.amount)}</td>
-              </tr>
-            ))}
-          </tbody>
-          {bill.data && lines.length > 0 && (
-            <tfoot>
-              <tr>
-                <th scope="row" colSpan={admin ? 9 : 8}>
-                  {t('bills.total')}
-                </th>
-                <td class="num">
-                  <strong>{money(bill.data.total)}</strong>
-                </td>
-              </tr>
-            </tfoot>
-          )}
-        </table>
-      </div>
+      <DataTable
+        testid="bill-lines"
+        caption={t('bills.title')}
+        rows={lines}
+        rowKey={(l) => `${l.tenant_id}/${l.service_id}/${l.model}/${l.center_id}`}
+        rowTestid={(l) => `bill-line-${l.service_name}`}
+        empty={bill.data ? t('bills.empty') : null}
+        columns={[
+          admin && { head: t('tenant'), cell: (l) => l.tenant_name },
+          { head: t('usage.service'), cell: (l) => l.service_name },
+          { head: t('services.model'), cell: (l) => l.model },
+          { head: t('center'), cell: (l) => l.center_name ?? t('bills.unknownCenter') },
+          { head: t('usage.requests'), num: true, cell: (l) => i.num(l.requests) },
+          {
+            head: t('usage.prompt'),
+            num: true,
+            cell: (l) => i.num(l.prompt_tokens),
+            title: (l) => t('bills.pricePer', { price: money(l.prices.prompt_per_million, 6) }),
+          },
+          { head: t('bills.cached'), num: true, cell: (l) => i.num(l.cached_prompt_tokens) },
+          {
+            head: t('usage.completion'),
+            num: true,
+            cell: (l) => i.num(l.completion_tokens),
+            title: (l) => t('bills.pricePer', { price: money(l.prices.completion_per_million, 6) }),
+          },
+          {
+            head: t('bills.replicaHours'),
+            num: true,
+            cell: (l) => i.num(Number(l.replica_hours), 4),
+            title: (l) => t('bills.pricePerHour', { price: money(l.prices.replica_hour, 6) }),
+          },
+          { head: t('bills.amount'), num: true, cell: (l) => money(l.amount) },
+        ]}
+        foot={
+          bill.data &&
+          lines.length > 0 && (
+            <>
+              <th scope="row" colSpan={admin ? 9 : 8}>
+                {t('bills.total')}
+              </th>
+              <td class="num">
+                <strong>{money(bill.data.total)}</strong>
+              </td>
+            </>
+          )
+        }
+      />
       <p class="small muted">{t('bills.note')}</p>
     </section>
   );

@@ -13,6 +13,7 @@ import {
 } from '../lib/catalog';
 import { ErrorBox, Loading, PageHeader } from '../components/ui';
 import { LaunchDialog } from './LaunchDialog';
+import { SelectField } from '../components/forms';
 
 export function CatalogPage() {
   const i = useI18n();
@@ -45,17 +46,14 @@ export function CatalogPage() {
           {t('catalog.search')}
           <input type="search" value={f.q} data-testid="catalog-search" onInput={(e) => set({ q: e.currentTarget.value })} />
         </label>
-        <label>
-          {t('catalog.family')}
-          <select value={f.family} data-testid="catalog-family" onChange={(e) => set({ family: e.currentTarget.value })}>
-            <option value="">{t('all')}</option>
-            {families.map((x) => (
-              <option key={x} value={x}>
-                {x}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField
+          label={t('catalog.family')}
+          value={f.family}
+          onChange={(v) => set({ family: v })}
+          options={families.map((x) => ({ id: x, name: x }))}
+          none={t('all')}
+          testid="catalog-family"
+        />
         <label>
           {t('catalog.size')}
           <select value={f.size} data-testid="catalog-size" onChange={(e) => set({ size: e.currentTarget.value as SizeBucket })}>
@@ -66,17 +64,14 @@ export function CatalogPage() {
             <option value="gt40">{t('catalog.size.gt40')}</option>
           </select>
         </label>
-        <label>
-          {t('catalog.quant')}
-          <select value={f.quant} data-testid="catalog-quant" onChange={(e) => set({ quant: e.currentTarget.value })}>
-            <option value="">{t('all')}</option>
-            {quants.map((x) => (
-              <option key={x} value={x}>
-                {x}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField
+          label={t('catalog.quant')}
+          value={f.quant}
+          onChange={(v) => set({ quant: v })}
+          options={quants.map((x) => ({ id: x, name: x }))}
+          none={t('all')}
+          testid="catalog-quant"
+        />
         <label>
           {t('catalog.context')}
           <select

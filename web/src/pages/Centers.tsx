@@ -2,7 +2,9 @@ import { useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { useApi } from '../lib/hooks';
 import { post, type Center, type List } from '../lib/api';
+import { useSubmit } from '../lib/submit';
 import { ErrorBox, Loading, PageHeader, StateBadge } from '../components/ui';
+import { DataTable } from '../components/DataTable';
 
 export function CentersPage() {
   const i = useI18n();
@@ -12,22 +14,19 @@ export function CentersPage() {
   const [region, setRegion] = useState('');
   const [gpu, setGpu] = useState('');
   const [cpu, setCpu] = useState('');
-  const [error, setError] = useState<unknown>(null);
+  const submit = useSubmit();
 
-  const create = async (e: Event) => {
+  const create = (e: Event) => {
     e.preventDefault();
-    setError(null);
-    try {
-      const body: Record<string, unknown> = { name: name.trim(), region: region.trim() };
-      if (gpu.trim()) body.price_gpu_hour = Number(gpu);
-      if (cpu.trim()) body.price_cpu_core_hour = Number(cpu);
+    const body: Record<string, unknown> = { name: name.trim(), region: region.trim() };
+    if (gpu.trim()) body.price_gpu_hour = Number(gpu);
+    if (cpu.trim()) body.price_cpu_core_hour = Number(cpu);
+    submit.run(async () => {
       await post('/api/v1/centers', body);
       setName('');
       setRegion('');
       centers.reload();
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
 
   return (
@@ -36,34 +35,21 @@ export function CentersPage() {
       <ErrorBox error={centers.error} />
       {centers.loading && !centers.data && <Loading />}
       {centers.data && (
-        <div class="table-scroll" tabIndex={0}>
-          <table data-testid="centers-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('name')}</th>
-                <th scope="col">{t('centers.region')}</th>
-                <th scope="col" class="num">{t('centers.priceGpu')}</th>
-                <th scope="col" class="num">{t('centers.priceCpu')}</th>
-                <th scope="col">{t('status')}</th>
-                <th scope="col">{t('created')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {centers.data.data.map((c) => (
-                <tr key={c.id} data-testid={`center-row-${c.name}`}>
-                  <td>{c.name}</td>
-                  <td>{c.region}</td>
-                  <td class="num">{i.cny(c.price_gpu_hour)}</td>
-                  <td class="num">{i.cny(c.price_cpu_core_hour)}</td>
-                  <td>
-                    <StateBadge state={c.status} />
-                  </td>
-                  <td>{i.date(c.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testid="centers-table"
+          caption={t('centers.title')}
+          rows={centers.data.data}
+          rowKey={(c) => c.id}
+          rowTestid={(c) => `center-row-${c.name}`}
+          columns={[
+            { head: t('name'), cell: (c) => c.name },
+            { head: t('centers.region'), cell: (c) => c.region },
+            { head: t('centers.priceGpu'), num: true, cell: (c) => i.cny(c.price_gpu_hour) },
+            { head: t('centers.priceCpu'), num: true, cell: (c) => i.cny(c.price_cpu_core_hour) },
+            { head: t('status'), cell: (c) => <StateBadge state={c.status} /> },
+            { head: t('created'), cell: (c) => i.date(c.created_at) },
+          ]}
+        />
       )}
       <form class="card form inline-form" onSubmit={create} data-testid="center-create-form">
         <h2>{t('centers.create')}</h2>
@@ -83,10 +69,10 @@ export function CentersPage() {
           {t('centers.priceCpu')}
           <input type="number" min={0} step="any" value={cpu} onInput={(e) => setCpu(e.currentTarget.value)} />
         </label>
-        <button type="submit" class="btn primary">
+        <button type="submit" class="btn primary" disabled={submit.busy}>
           {t('create')}
         </button>
-        <ErrorBox error={error} />
+        <ErrorBox error={submit.error} />
       </form>
     </section>
   );

@@ -2,7 +2,10 @@ import { useEffect, useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { loadJson, saveJson, useApi } from '../lib/hooks';
 import { del, get, post, type Center, type JoinToken, type List } from '../lib/api';
+import { useSubmit } from '../lib/submit';
 import { CopyField, ErrorBox, Loading, PageHeader, StateBadge } from '../components/ui';
+import { DataTable, RowButton } from '../components/DataTable';
+import { SelectField, ShowOnce } from '../components/forms';
 
 const SCHED_KEY = 'scn.schedulerUrl';
 
@@ -23,8 +26,7 @@ export function JoinTokensPage() {
   const [created, setCreated] = useState<JoinToken | null>(null);
   const [schedulerUrl, setSchedulerUrl] = useState<string>(() => loadJson(localStorage, SCHED_KEY, ''));
   const [nodeName, setNodeName] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const submit = useSubmit();
 
   useEffect(() => {
     const list = centers.data?.data ?? [];
@@ -38,30 +40,20 @@ export function JoinTokensPage() {
       .catch(() => {});
   }, []);
 
-  const create = async (e: Event) => {
+  const create = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const body: Record<string, number> = { ttl_seconds: Math.round(Number(ttlHours) * 3600) };
-      if (maxUses.trim()) body.max_uses = Number(maxUses);
-      const tok = await post<JoinToken>(`/api/v1/centers/${centerId}/join-tokens`, body);
-      setCreated(tok);
+    const body: Record<string, number> = { ttl_seconds: Math.round(Number(ttlHours) * 3600) };
+    if (maxUses.trim()) body.max_uses = Number(maxUses);
+    submit.run(async () => {
+      setCreated(await post<JoinToken>(`/api/v1/centers/${centerId}/join-tokens`, body));
       tokens.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const revoke = async (tok: JoinToken) => {
-    try {
+  const revoke = (tok: JoinToken) =>
+    submit.run(async () => {
       await del(`/api/v1/centers/${centerId}/join-tokens/${tok.id}`);
       tokens.reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
+    });
   const state = (x: JoinToken) =>
     x.revoked_at ? 'revoked' : new Date(x.expires_at).getTime() < Date.now() ? 'expired' : x.max_uses !== null && (x.uses ?? 0) >= x.max_uses ? 'used' : 'active';
 
@@ -71,16 +63,7 @@ export function JoinTokensPage() {
       <div class="card">
         <form class="form inline-form" onSubmit={create} data-testid="token-create-form">
           {(centers.data?.data.length ?? 0) > 1 && (
-            <label>
-              {t('center')}
-              <select value={centerId} onChange={(e) => setCenterId(e.currentTarget.value)} data-testid="token-center">
-                {centers.data!.data.map((c) => (
-                  <option key={c.id} value={c.id}>
-                    {c.name}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <SelectField label={t('center')} none={null} value={centerId} onChange={setCenterId} options={centers.data!.data} testid="token-center" />
           )}
           <label>
             {t('tokens.ttlHours')}
@@ -90,15 +73,18 @@ export function JoinTokensPage() {
             {t('tokens.maxUses')}
             <input type="number" min={1} max={1000000} value={maxUses} placeholder={t('tokens.unlimited')} data-testid="token-max-uses" onInput={(e) => setMaxUses(e.currentTarget.value)} />
           </label>
-          <button type="submit" class="btn primary" disabled={busy || !centerId} data-testid="token-create">
+          <button type="submit" class="btn primary" disabled={submit.busy || !centerId} data-testid="token-create">
             {t('tokens.create')}
           </button>
         </form>
       </div>
       {created?.token && (
-        <div class="card notice" role="status" data-testid="token-created">
-          <h2>{t('tokens.createdTitle')}</h2>
-          <p>{t('tokens.shownOnce', { at: i.date(created.expires_at) })}</p>
+        <ShowOnce
+          title={t('tokens.createdTitle')}
+          note={t('tokens.shownOnce', { at: i.date(created.expires_at) })}
+          testid="token-created"
+          onDone={() => setCreated(null)}
+        >
           <div class="row">
             <label>
               {t('tokens.schedulerUrl')}
@@ -126,60 +112,30 @@ export function JoinTokensPage() {
           </div>
           <p class="small">{t('tokens.runThis')}</p>
           <CopyField value={agentCommand(schedulerUrl.trim(), created.token, nodeName.trim())} label={t('tokens.command')} testid="token-command" />
-          <button type="button" class="btn small" onClick={() => setCreated(null)}>
-            {t('keys.done')}
-          </button>
-        </div>
+        </ShowOnce>
       )}
-      <ErrorBox error={error ?? tokens.error} />
+      <ErrorBox error={submit.error ?? tokens.error} />
       {tokens.loading && !tokens.data && <Loading />}
       {tokens.data && (
-        <div class="table-scroll" tabIndex={0}>
-          <table data-testid="tokens-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('keys.prefix')}</th>
-                <th scope="col">{t('status')}</th>
-                <th scope="col">{t('created')}</th>
-                <th scope="col">{t('keys.expires')}</th>
-                <th scope="col" class="num">{t('tokens.uses')}</th>
-                <th scope="col">
-                  <span class="sr-only">{t('actions')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tokens.data.data.length === 0 && (
-                <tr>
-                  <td colSpan={6} class="muted">
-                    {t('tokens.empty')}
-                  </td>
-                </tr>
-              )}
-              {tokens.data.data.map((x) => (
-                <tr key={x.id} data-testid="token-row">
-                  <td class="mono">{x.prefix}…</td>
-                  <td>
-                    <StateBadge state={state(x)} />
-                  </td>
-                  <td>{i.date(x.created_at)}</td>
-                  <td>{i.date(x.expires_at)}</td>
-                  <td class="num">
-                    {i.num(x.uses ?? 0)}
-                    {x.max_uses !== null ? ` / ${i.num(x.max_uses)}` : ''}
-                  </td>
-                  <td>
-                    {!x.revoked_at && (
-                      <button type="button" class="btn small danger" data-testid="token-revoke" onClick={() => revoke(x)}>
-                        {t('tokens.revoke')}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testid="tokens-table"
+          caption={t('tokens.title')}
+          rows={tokens.data.data}
+          rowKey={(x) => x.id}
+          rowTestid={() => 'token-row'}
+          empty={t('tokens.empty')}
+          columns={[
+            { head: t('keys.prefix'), class: 'mono', cell: (x) => `${x.prefix}…` },
+            { head: t('status'), cell: (x) => <StateBadge state={state(x)} /> },
+            { head: t('created'), cell: (x) => i.date(x.created_at) },
+            { head: t('keys.expires'), cell: (x) => i.date(x.expires_at) },
+            { head: t('tokens.uses'), num: true, cell: (x) => `${i.num(x.uses ?? 0)}${x.max_uses !== null ? ` / ${i.num(x.max_uses)}` : ''}` },
+          ]}
+          actions={(x) =>
+            !x.revoked_at && (
+              <RowButton label={t('tokens.revoke')} name={`${x.prefix}…`} danger disabled={submit.busy} onClick={() => revoke(x)} testid="token-revoke" />
+            )}
+        />
       )}
     </section>
   );

@@ -5,7 +5,9 @@ import { useAuth } from '../lib/auth';
 import { post, type Center, type List, type ModelCard, type Placement, type Service, type Tenant } from '../lib/api';
 import { defaultContext } from '../lib/catalog';
 import { navigate } from '../lib/router';
+import { useSubmit } from '../lib/submit';
 import { ErrorBox, Modal } from '../components/ui';
+import { FormActions, SelectField } from '../components/forms';
 
 export function LaunchDialog({ card, onClose }: { card: ModelCard; onClose: () => void }) {
   const i = useI18n();
@@ -22,18 +24,15 @@ export function LaunchDialog({ card, onClose }: { card: ModelCard; onClose: () =
   const [kind, setKind] = useState<'any' | 'cpu' | 'gpu'>('any');
   const [priceCap, setPriceCap] = useState('');
   const [tenantId, setTenantId] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const submit = useSubmit();
 
   const allRegions = useMemo(
     () => [...new Set((centers.data?.data ?? []).map((c) => c.region))].sort(),
     [centers.data],
   );
 
-  const submit = async (e: Event) => {
+  const launch = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     const placement: Placement = {};
     if (regions.length) placement.regions = regions;
     if (kind !== 'any') placement.device_kind = kind;
@@ -47,32 +46,25 @@ export function LaunchDialog({ card, onClose }: { card: ModelCard; onClose: () =
       placement,
     };
     if (user?.role === 'admin') body.tenant_id = tenantId;
-    try {
+    submit.run(async () => {
       const svc = await post<Service>('/api/v1/services', body);
       onClose();
       navigate(`/services/${svc.id}`);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <Modal title={t('launch.title', { model: card.display_name })} onClose={onClose}>
-      <form class="form" onSubmit={submit} data-testid="launch-form">
+      <form class="form" onSubmit={launch} data-testid="launch-form">
         {user?.role === 'admin' && (
-          <label>
-            {t('launch.tenant')}
-            <select required value={tenantId} data-testid="launch-tenant" onChange={(e) => setTenantId(e.currentTarget.value)}>
-              <option value="">—</option>
-              {(tenants.data?.data ?? []).map((x) => (
-                <option key={x.id} value={x.id}>
-                  {x.display_name} ({x.name})
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField
+            label={t('launch.tenant')}
+            required
+            value={tenantId}
+            onChange={setTenantId}
+            options={(tenants.data?.data ?? []).map((x) => ({ id: x.id, name: `${x.display_name} (${x.name})` }))}
+            testid="launch-tenant"
+          />
         )}
         <label>
           {t('launch.name')}
@@ -165,15 +157,8 @@ export function LaunchDialog({ card, onClose }: { card: ModelCard; onClose: () =
           </div>
           <p class="hint">{t('launch.regionsHint')}</p>
         </fieldset>
-        <ErrorBox error={error} />
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            {t('cancel')}
-          </button>
-          <button type="submit" class="btn primary" disabled={busy} data-testid="launch-submit">
-            {busy ? t('launch.busy') : t('launch.submit')}
-          </button>
-        </div>
+        <ErrorBox error={submit.error} />
+        <FormActions onCancel={onClose} submitLabel={submit.busy ? t('launch.busy') : t('launch.submit')} busy={submit.busy} testid="launch-submit" />
       </form>
     </Modal>
   );

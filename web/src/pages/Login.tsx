@@ -4,35 +4,33 @@ import { useAuth } from '../lib/auth';
 import { navigate } from '../lib/router';
 import { ApiError } from '../lib/api';
 import { homeFor } from '../lib/roles';
+import { useSubmit } from '../lib/submit';
 
 export function LoginPage() {
   const { t } = useI18n();
   const { login } = useAuth();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState('');
-  const [busy, setBusy] = useState(false);
+  const submit = useSubmit();
 
-  const submit = async (e: Event) => {
+  const signIn = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError('');
-    try {
+    submit.run(async () => {
       const user = await login(username.trim(), password);
       const next = new URLSearchParams(location.search).get('next');
       navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : homeFor(user.role), true);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 401) setError(t('login.bad'));
-      else if (err instanceof ApiError && err.status === 429) setError(t('login.throttled'));
-      else setError(err instanceof Error ? err.message : String(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
+  const message = (err: unknown) => {
+    if (err instanceof ApiError && err.status === 401) return t('login.bad');
+    if (err instanceof ApiError && err.status === 429) return t('login.throttled');
+    return err instanceof Error ? err.message : String(err);
+  };
+  const error = submit.error ? message(submit.error) : '';
 
   return (
     <main class="center-page" id="main">
-      <form class="card login" onSubmit={submit} data-testid="login-form">
+      <form class="card login" onSubmit={signIn} data-testid="login-form">
         <h1>{t('login.title')}</h1>
         <label>
           {t('login.username')}
@@ -62,8 +60,8 @@ export function LoginPage() {
             {error}
           </p>
         )}
-        <button type="submit" class="btn primary" disabled={busy} data-testid="login-submit">
-          {busy ? t('login.busy') : t('login.submit')}
+        <button type="submit" class="btn primary" disabled={submit.busy} data-testid="login-submit">
+          {submit.busy ? t('login.busy') : t('login.submit')}
         </button>
       </form>
     </main>

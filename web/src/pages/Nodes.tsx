@@ -3,6 +3,7 @@ import { useI18n } from '../i18n';
 import { useApi, useNow } from '../lib/hooks';
 import { useAuth } from '../lib/auth';
 import { del, deviceLabel, get, post, type Center, type List, type NodeInfo, type NodeReplica } from '../lib/api';
+import { useSubmit } from '../lib/submit';
 import { ErrorBox, Loading, PageHeader, SimulatedBadge, StateBadge } from '../components/ui';
 import { DegradedBanner, SlurmBadge } from '../components/Slurm';
 import { degradedFromNodes } from '../lib/slurm';
@@ -37,21 +38,12 @@ export function NodesPage() {
   const centers = useApi<List<Center>>('/api/v1/centers');
   const nodes = useApi<List<NodeInfo>>(`/api/v1/nodes${centerId ? `?center_id=${centerId}` : ''}`, 5000);
   const details = useNodeDetails(nodes.data?.data);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-
-  const act = async (id: string, fn: () => Promise<unknown>) => {
-    setBusy(id);
-    setError(null);
-    try {
+  const action = useSubmit();
+  const act = (id: string, fn: () => Promise<unknown>) =>
+    action.run(async () => {
       await fn();
       nodes.reload();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(null);
-    }
-  };
+    }, id);
 
   const myCenters = centers.data?.data ?? [];
   const title = !admin && myCenters.length === 1 ? t('nodes.titleCenter', { name: myCenters[0].name }) : t('nodes.title');
@@ -86,7 +78,7 @@ export function NodesPage() {
       {degradedFromNodes(nodes.data?.data ?? []).map((d) => (
         <DegradedBanner key={d.center_id} text={t('slurm.degraded', { name: d.center_name, n: d.unreachable, total: d.slurm_nodes })} />
       ))}
-      <ErrorBox error={error ?? nodes.error} />
+      <ErrorBox error={action.error ?? nodes.error} />
       {nodes.loading && !nodes.data && <Loading />}
       {nodes.data && nodes.data.data.length === 0 && <p class="muted">{t('nodes.empty')}</p>}
       <div class="cards" data-testid="nodes">
@@ -191,18 +183,18 @@ export function NodesPage() {
               )}
               <div class="card-actions">
                 {n.status === 'draining' ? (
-                  <button type="button" class="btn" disabled={busy === n.id} data-testid="node-undrain" onClick={() => act(n.id, () => post(`/api/v1/nodes/${n.id}/undrain`))}>
+                  <button type="button" class="btn" disabled={action.busyKey === n.id} data-testid="node-undrain" onClick={() => act(n.id, () => post(`/api/v1/nodes/${n.id}/undrain`))}>
                     {t('nodes.undrain')}
                   </button>
                 ) : (
-                  <button type="button" class="btn" disabled={busy === n.id || n.status !== 'ready'} data-testid="node-drain" onClick={() => act(n.id, () => post(`/api/v1/nodes/${n.id}/drain`))}>
+                  <button type="button" class="btn" disabled={action.busyKey === n.id || n.status !== 'ready'} data-testid="node-drain" onClick={() => act(n.id, () => post(`/api/v1/nodes/${n.id}/drain`))}>
                     {t('nodes.drain')}
                   </button>
                 )}
                 <button
                   type="button"
                   class="btn danger"
-                  disabled={busy === n.id}
+                  disabled={action.busyKey === n.id}
                   data-testid="node-remove"
                   onClick={() => confirm(t('nodes.confirmRemove', { name: n.name })) && act(n.id, () => del(`/api/v1/nodes/${n.id}`))}
                 >

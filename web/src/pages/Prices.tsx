@@ -7,7 +7,10 @@ import { useI18n } from '../i18n';
 import { useApi } from '../lib/hooks';
 import { api, del, type Center, type List, type ModelCard } from '../lib/api';
 import { formatMoney, priceBody, type Price, type PriceFields } from '../lib/billing';
+import { useSubmit } from '../lib/submit';
 import { ErrorBox, Loading, PageHeader } from '../components/ui';
+import { DataTable, RowButton } from '../components/DataTable';
+import { FormActions, Notice, SelectField } from '../components/forms';
 
 const EMPTY = { model: '*', center_id: '', prompt_per_million: '', cached_prompt_per_million: '', completion_per_million: '', replica_hour: '' };
 const FIELDS: { key: keyof PriceFields; label: 'prices.prompt' | 'prices.cached' | 'prices.completion' | 'prices.replicaHour' }[] = [
@@ -24,41 +27,32 @@ export function PricesPage() {
   const centers = useApi<List<Center>>('/api/v1/centers');
   const models = useApi<List<ModelCard>>('/api/v1/catalog/models');
   const [form, setForm] = useState({ ...EMPTY });
-  const [error, setError] = useState<unknown>(null);
+  const submit = useSubmit();
   const [saved, setSaved] = useState('');
-  const [busy, setBusy] = useState(false);
   const set = (k: keyof typeof EMPTY, v: string) => setForm({ ...form, [k]: v });
   const money = (v: string) => formatMoney(v, i.locale, 6);
 
-  const save = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
+  // Saving and deleting: the list reloads and the notice says what was done.
+  const act = (fn: () => Promise<string>) => {
     setSaved('');
-    try {
-      const p = await api<Price>('PUT', '/api/v1/prices', priceBody(form));
-      setSaved(t('prices.saved', { model: p.model === '*' ? t('prices.everyModel') : p.model }));
+    submit.run(async () => {
+      setSaved(await fn());
       prices.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
-  const remove = async (p: Price) => {
+  const save = (e: Event) => {
+    e.preventDefault();
+    act(async () => {
+      const p = await api<Price>('PUT', '/api/v1/prices', priceBody(form));
+      return t('prices.saved', { model: p.model === '*' ? t('prices.everyModel') : p.model });
+    });
+  };
+  const remove = (p: Price) => {
     if (!confirm(t('prices.confirmDelete', { model: p.model, center: p.center_name ?? t('prices.everyCenter') }))) return;
-    setBusy(true);
-    setError(null);
-    setSaved('');
-    try {
+    act(async () => {
       await del(`/api/v1/prices/${p.id}`);
-      setSaved(t('prices.deleted', { model: p.model }));
-      prices.reload();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+      return t('prices.deleted', { model: p.model });
+    });
   };
   const edit = (p: Price) => {
     setForm({
@@ -80,62 +74,37 @@ export function PricesPage() {
       <ErrorBox error={prices.error} />
       {prices.loading && !prices.data && <Loading />}
       {prices.data && (
-        <div class="table-scroll" tabIndex={0}>
-          <table data-testid="prices-table" class="compact">
-            <caption class="sr-only">{t('prices.title')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('services.model')}</th>
-                <th scope="col">{t('center')}</th>
-                {FIELDS.map((f) => (
-                  <th scope="col" class="num" key={f.key}>
-                    {t(f.label)}
-                  </th>
-                ))}
-                <th scope="col">{t('prices.updated')}</th>
-                <th scope="col">
-                  <span class="sr-only">{t('actions')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {prices.data.data.length === 0 && (
-                <tr>
-                  <td colSpan={8} class="muted">
-                    {t('prices.empty')}
-                  </td>
-                </tr>
-              )}
-              {prices.data.data.map((p) => (
-                <tr key={p.id} data-testid={`price-row-${p.model}-${p.center_name ?? 'all'}`}>
-                  <td>{p.model === '*' ? t('prices.everyModel') : p.model}</td>
-                  <td>{p.center_name ?? t('prices.everyCenter')}</td>
-                  {FIELDS.map((f) => (
-                    <td class="num" key={f.key}>
-                      {money(p[f.key])}
-                    </td>
-                  ))}
-                  <td>{i.date(p.updated_at)}</td>
-                  <td>
-                    <button type="button" class="btn small" onClick={() => edit(p)} aria-label={`${t('edit')}: ${p.model} ${p.center_name ?? ''}`}>
-                      {t('edit')}
-                    </button>
-                    <button
-                      type="button"
-                      class="btn small danger"
-                      disabled={busy}
-                      onClick={() => remove(p)}
-                      data-testid={`price-delete-${p.model}-${p.center_name ?? 'all'}`}
-                      aria-label={`${t('delete')}: ${p.model} ${p.center_name ?? t('prices.everyCenter')}`}
-                    >
-                      {t('delete')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testid="prices-table"
+          class="compact"
+          caption={t('prices.title')}
+          rows={prices.data.data}
+          rowKey={(p) => p.id}
+          rowTestid={(p) => `price-row-${p.model}-${p.center_name ?? 'all'}`}
+          empty={t('prices.empty')}
+          columns={[
+            { head: t('services.model'), cell: (p) => (p.model === '*' ? t('prices.everyModel') : p.model) },
+            { head: t('center'), cell: (p) => p.center_name ?? t('prices.everyCenter') },
+            ...FIELDS.map((f) => ({ head: t(f.label), num: true, cell: (p: Price) => money(p[f.key]) })),
+            { head: t('prices.updated'), cell: (p) => i.date(p.updated_at) },
+          ]}
+          actions={(p) => {
+            const where = `${p.model} ${p.center_name ?? t('prices.everyCenter')}`;
+            return (
+              <>
+                <RowButton label={t('edit')} name={where} onClick={() => edit(p)} />
+                <RowButton
+                  label={t('delete')}
+                  name={where}
+                  danger
+                  disabled={submit.busy}
+                  onClick={() => remove(p)}
+                  testid={`price-delete-${p.model}-${p.center_name ?? 'all'}`}
+                    />
+                  </>
+                );
+              }}
+        />
       )}
       <form id="price-form" class="card form" onSubmit={save} data-testid="price-form">
         <h2>{t('prices.set')}</h2>
@@ -158,17 +127,14 @@ export function PricesPage() {
               ))}
             </datalist>
           </label>
-          <label>
-            {t('center')}
-            <select value={form.center_id} onChange={(e) => set('center_id', e.currentTarget.value)} data-testid="price-center">
-              <option value="">{t('prices.everyCenter')}</option>
-              {(centers.data?.data ?? []).map((c) => (
-                <option key={c.id} value={c.id}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField
+            label={t('center')}
+            value={form.center_id}
+            onChange={(v) => set('center_id', v)}
+            options={centers.data?.data ?? []}
+            none={t('prices.everyCenter')}
+            testid="price-center"
+          />
         </div>
         <div class="row">
           {FIELDS.map((f) => (
@@ -185,20 +151,9 @@ export function PricesPage() {
             </label>
           ))}
         </div>
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={() => setForm({ ...EMPTY })}>
-            {t('reset')}
-          </button>
-          <button type="submit" class="btn primary" disabled={busy} data-testid="price-save">
-            {t('save')}
-          </button>
-        </div>
-        {saved && (
-          <p role="status" class="notice" data-testid="price-saved">
-            {saved}
-          </p>
-        )}
-        <ErrorBox error={error} />
+        <FormActions onCancel={() => setForm({ ...EMPTY })} cancelLabel={t('reset')} submitLabel={t('save')} busy={submit.busy} testid="price-save" />
+        <Notice text={saved} testid="price-saved" />
+        <ErrorBox error={submit.error} />
       </form>
     </section>
   );

@@ -8,6 +8,8 @@ import { useAuth } from '../lib/auth';
 import { get, type Center, type List, type NodeInfo, type Service, type Tenant } from '../lib/api';
 import { routeParts, type RequestRow } from '../lib/billing';
 import { ErrorBox, Loading, PageHeader } from '../components/ui';
+import { DataTable } from '../components/DataTable';
+import { SelectField } from '../components/forms';
 
 const PAGE = 50;
 
@@ -58,94 +60,70 @@ export function RequestsPage() {
       <PageHeader title={t('requests.title')} />
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
         {admin && (
-          <label>
-            {t('tenant')}
-            <select value={tenantId} onChange={(e) => setTenantId(e.currentTarget.value)} data-testid="requests-tenant">
-              <option value="">{t('all')}</option>
-              {(tenants.data?.data ?? []).map((x) => (
-                <option key={x.id} value={x.id}>
-                  {x.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField label={t('tenant')} value={tenantId} onChange={setTenantId} options={tenants.data?.data ?? []} none={t('all')} testid="requests-tenant" />
         )}
-        <label>
-          {t('usage.service')}
-          <select value={serviceId} onChange={(e) => setServiceId(e.currentTarget.value)} data-testid="requests-service">
-            <option value="">{t('all')}</option>
-            {liveServices.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField label={t('usage.service')} value={serviceId} onChange={setServiceId} options={liveServices} none={t('all')} testid="requests-service" />
       </form>
       <ErrorBox error={recent.error} />
       {recent.loading && !recent.data && <Loading />}
-      <div class="table-scroll" tabIndex={0}>
-        <table data-testid="requests-table" class="compact">
-          <caption class="sr-only">{t('requests.title')}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t('requests.at')}</th>
-              <th scope="col">{t('usage.service')}</th>
-              <th scope="col">{t('status')}</th>
-              <th scope="col">{t('requests.route')}</th>
-              <th scope="col" class="num">{t('usage.prompt')}</th>
-              <th scope="col" class="num">{t('usage.completion')}</th>
-              <th scope="col" class="num">{t('requests.latency')}</th>
-              <th scope="col" class="num">{t('requests.ttfb')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {recent.data && rows.length === 0 && (
-              <tr>
-                <td colSpan={8} class="muted">
-                  {t('requests.empty')}
-                </td>
-              </tr>
-            )}
-            {rows.map((r) => {
+      <DataTable
+        testid="requests-table"
+        class="compact"
+        caption={t('requests.title')}
+        rows={rows}
+        rowKey={(r) => r.id}
+        rowTestid={(r) => `request-row-${r.service_name}`}
+        empty={recent.data ? t('requests.empty') : null}
+        columns={[
+          {
+            head: t('requests.at'),
+            cell: (r) => (
+              <>
+                {i.date(r.started_at)}
+                <div class="small muted mono" title={t('requests.id')}>
+                  {r.request_id}
+                </div>
+              </>
+            ),
+          },
+          {
+            head: t('usage.service'),
+            cell: (r) => (
+              <>
+                {r.service_name}
+                {r.stream && <span class="small muted"> · {t('requests.stream')}</span>}
+              </>
+            ),
+          },
+          {
+            head: t('status'),
+            cell: (r) => (
+              <>
+                <span class={`badge ${r.status >= 200 && r.status < 300 && !r.error ? 'ok' : 'bad'}`}>{r.status}</span>
+                {r.error && <div class="small bad-text">{r.error}</div>}
+                {r.attempts > 1 && <div class="small muted">{t('requests.attempts', { n: r.attempts })}</div>}
+              </>
+            ),
+          },
+          {
+            head: t('requests.route'),
+            cell: (r) => {
               const route = routeParts(r, names);
-              const ok = r.status >= 200 && r.status < 300 && !r.error;
-              return (
-                <tr key={r.id} data-testid={`request-row-${r.service_name}`}>
-                  <td>
-                    {i.date(r.started_at)}
-                    <div class="small muted mono" title={t('requests.id')}>
-                      {r.request_id}
-                    </div>
-                  </td>
-                  <td>
-                    {r.service_name}
-                    {r.stream && <span class="small muted"> · {t('requests.stream')}</span>}
-                  </td>
-                  <td>
-                    <span class={`badge ${ok ? 'ok' : 'bad'}`}>{r.status}</span>
-                    {r.error && <div class="small bad-text">{r.error}</div>}
-                    {r.attempts > 1 && <div class="small muted">{t('requests.attempts', { n: r.attempts })}</div>}
-                  </td>
-                  <td>
-                    {route ? (
-                      <span data-testid="request-route">
-                        {route.center} / {route.node} / <span class="mono">{route.replica}</span>
-                      </span>
-                    ) : (
-                      <span class="muted">{t('requests.noRoute')}</span>
-                    )}
-                  </td>
-                  <td class="num">{i.num(r.usage?.prompt_tokens ?? 0)}</td>
-                  <td class="num">{i.num(r.usage?.completion_tokens ?? 0)}</td>
-                  <td class="num">{t('requests.ms', { n: i.num(r.latency_ms, 1) })}</td>
-                  <td class="num">{r.ttfb_ms === null ? '—' : t('requests.ms', { n: i.num(r.ttfb_ms, 1) })}</td>
-                </tr>
+              return route ? (
+                <span data-testid="request-route">
+                  {route.center} / {route.node} / <span class="mono">{route.replica}</span>
+                </span>
+              ) : (
+                <span class="muted">{t('requests.noRoute')}</span>
               );
-            })}
-          </tbody>
-        </table>
-      </div>
+            },
+          },
+          { head: t('usage.prompt'), num: true, cell: (r) => i.num(r.usage?.prompt_tokens ?? 0) },
+          { head: t('usage.completion'), num: true, cell: (r) => i.num(r.usage?.completion_tokens ?? 0) },
+          { head: t('requests.latency'), num: true, cell: (r) => t('requests.ms', { n: i.num(r.latency_ms, 1) }) },
+          { head: t('requests.ttfb'), num: true, cell: (r) => (r.ttfb_ms === null ? '—' : t('requests.ms', { n: i.num(r.ttfb_ms, 1) })) },
+        ]}
+      />
       {more instanceof Error && <ErrorBox error={more} />}
       {rows.length >= PAGE && more !== 'end' && (
         <button type="button" class="btn" onClick={loadOlder} data-testid="requests-more">

@@ -3,6 +3,7 @@ import { useI18n } from '../i18n';
 import { useApi, useNow } from '../lib/hooks';
 import { ApiError, del, deviceLabel, post, type Service } from '../lib/api';
 import { Link, navigate } from '../lib/router';
+import { useSubmit } from '../lib/submit';
 import { CopyField, ErrorBox, Loading, PageHeader, StateBadge } from '../components/ui';
 import { ReplicaProgress, fetchedOf, isFetching, useFetchBytes } from '../components/ReplicaProgress';
 import { useAuth } from '../lib/auth';
@@ -14,8 +15,7 @@ export function ServiceDetailPage({ params }: { params: Record<string, string> }
   const now = useNow(1000);
   const svc = useApi<Service>(`/api/v1/services/${encodeURIComponent(params.id)}`, 2000);
   const [scaleTo, setScaleTo] = useState<number | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<unknown>(null);
+  const action = useSubmit();
   const s = svc.data;
   const { user } = useAuth();
   const fetchingNodes = (s?.replicas ?? []).filter(isFetching).map((r) => r.node_id!).filter(Boolean);
@@ -28,18 +28,11 @@ export function ServiceDetailPage({ params }: { params: Record<string, string> }
   if (svc.error instanceof ApiError && svc.error.status === 404) return <NotFoundPage message={t('services.notFound')} />;
   if (!s) return svc.error ? <ErrorBox error={svc.error} /> : <Loading />;
 
-  const act = async (fn: () => Promise<unknown>) => {
-    setBusy(true);
-    setActionError(null);
-    try {
+  const act = (fn: () => Promise<unknown>) =>
+    action.run(async () => {
       await fn();
       svc.reload();
-    } catch (e) {
-      setActionError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const baseUrl = `${location.origin}/v1`;
   const replicas = s.replicas ?? [];
 
@@ -110,7 +103,7 @@ export function ServiceDetailPage({ params }: { params: Record<string, string> }
                 onInput={(e) => setScaleTo(Number(e.currentTarget.value))}
               />
             </label>
-            <button type="submit" class="btn" disabled={busy} data-testid="scale-submit">
+            <button type="submit" class="btn" disabled={action.busy} data-testid="scale-submit">
               {t('services.scale')}
             </button>
           </form>
@@ -118,7 +111,7 @@ export function ServiceDetailPage({ params }: { params: Record<string, string> }
             <button
               type="button"
               class="btn"
-              disabled={busy || s.status === 'stopped'}
+              disabled={action.busy || s.status === 'stopped'}
               data-testid="service-stop"
               onClick={() => act(() => post(`/api/v1/services/${s.id}/stop`))}
             >
@@ -127,7 +120,7 @@ export function ServiceDetailPage({ params }: { params: Record<string, string> }
             <button
               type="button"
               class="btn danger"
-              disabled={busy}
+              disabled={action.busy}
               data-testid="service-delete"
               onClick={() => {
                 if (!confirm(t('services.confirmDelete', { name: s.name }))) return;
@@ -140,7 +133,7 @@ export function ServiceDetailPage({ params }: { params: Record<string, string> }
               {t('delete')}
             </button>
           </div>
-          <ErrorBox error={actionError} />
+          <ErrorBox error={action.error} />
         </div>
       </div>
       <h2>{t('services.replicaList')}</h2>

@@ -4,6 +4,7 @@ import { useApi, useNow } from '../lib/hooks';
 import { useAuth } from '../lib/auth';
 import { get, type List, type Service, type Tenant } from '../lib/api';
 import { Link } from '../lib/router';
+import { DataTable } from '../components/DataTable';
 import { ErrorBox, Loading, PageHeader, StateBadge } from '../components/ui';
 import { ReplicaProgress, fetchedOf, isFetching, useFetchBytes } from '../components/ReplicaProgress';
 
@@ -56,51 +57,51 @@ export function ServicesPage() {
       {services.loading && !services.data && <Loading />}
       {services.data && list.length === 0 && <p class="muted">{t('services.empty')}</p>}
       {list.length > 0 && (
-        <div class="table-scroll" tabIndex={0}>
-          <table data-testid="services-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('name')}</th>
-                {admin && <th scope="col">{t('tenant')}</th>}
-                <th scope="col">{t('services.model')}</th>
-                <th scope="col">{t('status')}</th>
-                <th scope="col">{t('services.replicas')}</th>
-                <th scope="col">{t('created')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((s) => (
-                <tr key={s.id} data-testid={`service-row-${s.name}`}>
-                  <td>
-                    <Link href={`/services/${s.id}`} data-testid={`service-link-${s.name}`}>
-                      {s.name}
-                    </Link>
-                  </td>
-                  {admin && <td>{tenantName(s.tenant_id)}</td>}
-                  <td>
-                    {s.model} <span class="muted">{s.quantization}</span>
-                  </td>
-                  <td>
-                    <StateBadge state={s.status} testid="service-state" />
-                    {s.status_reason && <div class="small muted">{s.status_reason}</div>}
-                    {(starting[s.id]?.replicas ?? [])
-                      .filter((r) => r.state !== 'ready' && r.state !== 'stopped' && r.state !== 'lost')
-                      .map((r) => (
-                        <div key={r.id} class="small" data-testid="service-replica-progress">
-                          <StateBadge state={r.state} /> {r.node_name ?? ''}
-                          <ReplicaProgress r={r} now={now} fetched={fetchedOf(r, s.model_file_id, fetch)} />
-                        </div>
-                      ))}
-                  </td>
-                  <td>
-                    {i.num(s.replicas_ready)} / {i.num(s.replicas_wanted)}
-                  </td>
-                  <td>{i.date(s.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testid="services-table"
+          caption={admin ? t('services.allTitle') : t('services.title')}
+          rows={list}
+          rowKey={(s) => s.id}
+          rowTestid={(s) => `service-row-${s.name}`}
+          columns={[
+            {
+              head: t('name'),
+              cell: (s) => (
+                <Link href={`/services/${s.id}`} data-testid={`service-link-${s.name}`}>
+                  {s.name}
+                </Link>
+              ),
+            },
+            admin && { head: t('tenant'), cell: (s) => tenantName(s.tenant_id) },
+            {
+              head: t('services.model'),
+              cell: (s) => (
+                <>
+                  {s.model} <span class="muted">{s.quantization}</span>
+                </>
+              ),
+            },
+            {
+              head: t('status'),
+              cell: (s) => (
+                <>
+                  <StateBadge state={s.status} testid="service-state" />
+                  {s.status_reason && <div class="small muted">{s.status_reason}</div>}
+                  {(starting[s.id]?.replicas ?? [])
+                    .filter((r) => r.state !== 'ready' && r.state !== 'stopped' && r.state !== 'lost')
+                    .map((r) => (
+                      <div key={r.id} class="small" data-testid="service-replica-progress">
+                        <StateBadge state={r.state} /> {r.node_name ?? ''}
+                        <ReplicaProgress r={r} now={now} fetched={fetchedOf(r, s.model_file_id, fetch)} />
+                      </div>
+                    ))}
+                </>
+              ),
+            },
+            { head: t('services.replicas'), cell: (s) => `${i.num(s.replicas_ready)} / ${i.num(s.replicas_wanted)}` },
+            { head: t('created'), cell: (s) => i.date(s.created_at) },
+          ]}
+        />
       )}
     </section>
   );

@@ -5,37 +5,27 @@ import { useEffect, useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { del, get, patch, post, type List, type Tenant, type User } from '../lib/api';
 import { addableUsers, tenantPatchBody, tenantToForm, type TenantForm } from '../lib/accounts';
+import { useSubmit } from '../lib/submit';
 import { ErrorBox, Loading, Modal } from '../components/ui';
+import { DataTable, RowButton } from '../components/DataTable';
+import { FormActions, SelectField } from '../components/forms';
 
 export function TenantEditDialog({ tenant, onClose, onSaved }: { tenant: Tenant; onClose: () => void; onSaved: () => void }) {
   const { t } = useI18n();
   const [form, setForm] = useState<TenantForm>(tenantToForm(tenant));
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const submit = useSubmit();
   const set = (k: keyof TenantForm, v: string) => setForm({ ...form, [k]: v });
 
-  const save = async (e: Event) => {
+  const save = (e: Event) => {
     e.preventDefault();
     const { body, bad } = tenantPatchBody(tenant, form);
-    if (bad) {
-      setError(new Error(t('limits.bad', { field: t('tenants.maxReplicas') })));
-      return;
-    }
-    if (Object.keys(body).length === 0) {
-      onClose();
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
+    if (bad) return submit.fail(t('limits.bad', { field: t('tenants.maxReplicas') }));
+    if (Object.keys(body).length === 0) return onClose();
+    submit.run(async () => {
       await patch<Tenant>(`/api/v1/tenants/${tenant.id}`, body);
       onSaved();
       onClose();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -53,15 +43,8 @@ export function TenantEditDialog({ tenant, onClose, onSaved }: { tenant: Tenant;
           {t('tenants.maxReplicas')}
           <input type="number" min={0} max={10000} required value={form.max_replicas} onInput={(e) => set('max_replicas', e.currentTarget.value)} data-testid="tenant-edit-max" />
         </label>
-        <ErrorBox error={error} />
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            {t('cancel')}
-          </button>
-          <button type="submit" class="btn primary" disabled={busy} data-testid="tenant-edit-save">
-            {t('save')}
-          </button>
-        </div>
+        <ErrorBox error={submit.error} />
+        <FormActions onCancel={onClose} submitLabel={t('save')} busy={submit.busy} testid="tenant-edit-save" />
       </form>
     </Modal>
   );
@@ -76,106 +59,66 @@ export function TenantMembersDialog({ tenant, users, onClose, onChanged }: {
   const { t } = useI18n();
   const [members, setMembers] = useState<User[] | null>(null);
   const [adding, setAdding] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const submit = useSubmit();
   const [version, setVersion] = useState(0);
 
   useEffect(() => {
     get<List<User>>(`/api/v1/tenants/${tenant.id}/members`)
       .then((l) => setMembers(l.data))
-      .catch(setError);
+      .catch(submit.setError);
   }, [tenant.id, version]);
 
-  const act = async (fn: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(null);
-    try {
+  const act = (fn: () => Promise<unknown>) =>
+    submit.run(async () => {
       await fn();
-      setVersion(version + 1);
+      setVersion((v) => v + 1);
       onChanged();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const add = (e: Event) => {
+    });
+  const add = async (e: Event) => {
     e.preventDefault();
-    if (!adding) return;
-    act(() => post(`/api/v1/tenants/${tenant.id}/members`, { user_id: adding })).then(() => setAdding(''));
+    if (adding && (await act(() => post(`/api/v1/tenants/${tenant.id}/members`, { user_id: adding })))) setAdding('');
   };
   const remove = (u: User) => {
     if (!confirm(t('tenants.confirmRemoveMember', { name: u.username, tenant: tenant.name }))) return;
     act(() => del(`/api/v1/tenants/${tenant.id}/members/${u.id}`));
   };
-  const candidates = addableUsers(users);
+  const title = t('tenants.membersTitle', { name: tenant.name });
 
   return (
-    <Modal title={t('tenants.membersTitle', { name: tenant.name })} onClose={onClose}>
-      {!members && !error && <Loading />}
+    <Modal title={title} onClose={onClose}>
+      {!members && !submit.error && <Loading />}
       {members && (
-        <div class="table-scroll" tabIndex={0}>
-          <table data-testid="tenant-members-table">
-            <caption class="sr-only">{t('tenants.membersTitle', { name: tenant.name })}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('users.username')}</th>
-                <th scope="col">{t('users.displayName')}</th>
-                <th scope="col">{t('users.role')}</th>
-                <th scope="col">
-                  <span class="sr-only">{t('actions')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {members.length === 0 && (
-                <tr>
-                  <td colSpan={4} class="muted">
-                    {t('tenants.noMembers')}
-                  </td>
-                </tr>
-              )}
-              {members.map((u) => (
-                <tr key={u.id} data-testid={`member-row-${u.username}`}>
-                  <td>{u.username}</td>
-                  <td>{u.display_name ?? '—'}</td>
-                  <td>{t('role.member')}</td>
-                  <td>
-                    <button
-                      type="button"
-                      class="btn small danger"
-                      disabled={busy}
-                      onClick={() => remove(u)}
-                      data-testid={`member-remove-${u.username}`}
-                      aria-label={`${t('tenants.removeMember')}: ${u.username}`}
-                    >
-                      {t('tenants.removeMember')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testid="tenant-members-table"
+          caption={title}
+          rows={members}
+          rowKey={(u) => u.id}
+          rowTestid={(u) => `member-row-${u.username}`}
+          empty={t('tenants.noMembers')}
+          columns={[
+            { head: t('users.username'), cell: (u) => u.username },
+            { head: t('users.displayName'), cell: (u) => u.display_name ?? '—' },
+            { head: t('users.role'), cell: () => t('role.member') },
+          ]}
+          actions={(u) => (
+            <RowButton label={t('tenants.removeMember')} name={u.username} danger disabled={submit.busy} onClick={() => remove(u)} testid={`member-remove-${u.username}`} />
+          )}
+        />
       )}
       <form class="form inline-form" onSubmit={add} data-testid="member-add-form">
-        <label>
-          {t('tenants.addMember')}
-          <select value={adding} onChange={(e) => setAdding(e.currentTarget.value)} data-testid="member-add-user">
-            <option value="">—</option>
-            {candidates.map((u) => (
-              <option key={u.id} value={u.id}>
-                {u.username}
-              </option>
-            ))}
-          </select>
-          <span class="hint">{t('tenants.addMemberHint')}</span>
-        </label>
-        <button type="submit" class="btn primary" disabled={busy || !adding} data-testid="member-add">
+        <SelectField
+          label={t('tenants.addMember')}
+          hint={t('tenants.addMemberHint')}
+          value={adding}
+          onChange={setAdding}
+          options={addableUsers(users).map((u) => ({ id: u.id, name: u.username }))}
+          testid="member-add-user"
+        />
+        <button type="submit" class="btn primary" disabled={submit.busy || !adding} data-testid="member-add">
           {t('tenants.addMember')}
         </button>
       </form>
-      <ErrorBox error={error} />
+      <ErrorBox error={submit.error} />
     </Modal>
   );
 }

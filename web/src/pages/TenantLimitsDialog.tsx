@@ -1,65 +1,52 @@
 // Edits a tenant's quotas and rate limits (GET/PUT /api/v1/tenants/{id}/limits):
 // max replicas, max GPUs, requests and tokens per minute, concurrent
 // requests, monthly token budget (empty: unlimited).
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
-import { api, get, type Tenant } from '../lib/api';
+import { api, type Tenant } from '../lib/api';
+import { useFormLoad } from '../lib/hooks';
 import { formToLimits, limitsToForm, type LimitsForm, type TenantLimits } from '../lib/limits';
+import { useSubmit } from '../lib/submit';
 import { ErrorBox, Loading, Modal } from '../components/ui';
+import { FormActions } from '../components/forms';
 import { LimitInputs } from './LimitInputs';
 
 export function TenantLimitsDialog({ tenant, onClose, onSaved }: { tenant: Tenant; onClose: () => void; onSaved: () => void }) {
   const i = useI18n();
   const { t } = i;
-  const [loaded, setLoaded] = useState<TenantLimits | null>(null);
   const [form, setForm] = useState<LimitsForm>(limitsToForm(null));
   const [maxReplicas, setMaxReplicas] = useState('');
   const [maxGpus, setMaxGpus] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const submit = useSubmit();
 
-  useEffect(() => {
-    get<TenantLimits>(`/api/v1/tenants/${tenant.id}/limits`)
-      .then((l) => {
-        setLoaded(l);
-        setForm(limitsToForm(l));
-        setMaxReplicas(String(l.max_replicas));
-        setMaxGpus(l.max_gpus === null ? '' : String(l.max_gpus));
-      })
-      .catch(setError);
-  }, [tenant.id]);
+  const loaded = useFormLoad<TenantLimits>(
+    `/api/v1/tenants/${tenant.id}/limits`,
+    (l) => {
+      setForm(limitsToForm(l));
+      setMaxReplicas(String(l.max_replicas));
+      setMaxGpus(l.max_gpus === null ? '' : String(l.max_gpus));
+    },
+    submit.setError,
+    '[data-testid="limits-max_replicas"]',
+  );
 
-  // The form appears once loaded: move the focus into it (the dialog focused its close button).
-  useEffect(() => {
-    if (loaded) document.querySelector<HTMLInputElement>('[data-testid="limits-max_replicas"]')?.focus();
-  }, [loaded]);
-
-  const save = async (e: Event) => {
+  const save = (e: Event) => {
     e.preventDefault();
     const { limits, bad } = formToLimits(form);
-    if (bad) {
-      setError(new Error(t('limits.bad', { field: t(`limits.${bad}`) })));
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
-      const body: Record<string, unknown> = { ...limits, max_gpus: maxGpus.trim() === '' ? null : Number(maxGpus) };
-      if (maxReplicas.trim() !== '') body.max_replicas = Number(maxReplicas);
+    if (bad) return submit.fail(t('limits.bad', { field: t(`limits.${bad}`) }));
+    const body: Record<string, unknown> = { ...limits, max_gpus: maxGpus.trim() === '' ? null : Number(maxGpus) };
+    if (maxReplicas.trim() !== '') body.max_replicas = Number(maxReplicas);
+    submit.run(async () => {
       await api('PUT', `/api/v1/tenants/${tenant.id}/limits`, body);
       onSaved();
       onClose();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <Modal title={t('limits.tenantTitle', { name: tenant.name })} onClose={onClose}>
-      {!loaded && !error && <Loading />}
-      {!loaded && <ErrorBox error={error} />}
+      {!loaded && !submit.error && <Loading />}
+      {!loaded && <ErrorBox error={submit.error} />}
       {loaded && (
         <form class="form" onSubmit={save} data-testid="tenant-limits-form">
           <div class="row">
@@ -73,20 +60,13 @@ export function TenantLimitsDialog({ tenant, onClose, onSaved }: { tenant: Tenan
             </label>
           </div>
           <LimitInputs form={form} onChange={setForm} />
-          {loaded && loaded.monthly_tokens_used !== null && (
+          {loaded.monthly_tokens_used !== null && (
             <p class="small muted" data-testid="limits-used">
               {t('limits.used', { n: i.num(loaded.monthly_tokens_used) })}
             </p>
           )}
-          <ErrorBox error={error} />
-          <div class="form-actions">
-            <button type="button" class="btn" onClick={onClose}>
-              {t('cancel')}
-            </button>
-            <button type="submit" class="btn primary" disabled={busy || !loaded} data-testid="limits-save">
-              {t('save')}
-            </button>
-          </div>
+          <ErrorBox error={submit.error} />
+          <FormActions onCancel={onClose} submitLabel={t('save')} busy={submit.busy} testid="limits-save" />
         </form>
       )}
     </Modal>

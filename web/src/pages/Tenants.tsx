@@ -2,7 +2,9 @@ import { useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { useApi } from '../lib/hooks';
 import { post, type List, type Service, type Tenant, type User } from '../lib/api';
+import { useSubmit } from '../lib/submit';
 import { ErrorBox, Loading, PageHeader, StateBadge } from '../components/ui';
+import { DataTable, RowButton } from '../components/DataTable';
 import { TenantLimitsDialog } from './TenantLimitsDialog';
 import { TenantEditDialog, TenantMembersDialog } from './TenantDialogs';
 
@@ -16,29 +18,26 @@ export function TenantsPage() {
   const [display, setDisplay] = useState('');
   const [maxReplicas, setMaxReplicas] = useState('');
   const [regions, setRegions] = useState('');
-  const [error, setError] = useState<unknown>(null);
+  const submit = useSubmit();
   const [editing, setEditing] = useState<Tenant | null>(null);
   const [settings, setSettings] = useState<Tenant | null>(null);
   const [membersOf, setMembersOf] = useState<Tenant | null>(null);
 
-  const create = async (e: Event) => {
+  const create = (e: Event) => {
     e.preventDefault();
-    setError(null);
-    try {
-      const body: Record<string, unknown> = { name: name.trim() };
-      if (display.trim()) body.display_name = display.trim();
-      if (maxReplicas.trim()) body.max_replicas = Number(maxReplicas);
-      const r = regions.split(',').map((x) => x.trim()).filter(Boolean);
-      if (r.length) body.allowed_regions = r;
+    const body: Record<string, unknown> = { name: name.trim() };
+    if (display.trim()) body.display_name = display.trim();
+    if (maxReplicas.trim()) body.max_replicas = Number(maxReplicas);
+    const r = regions.split(',').map((x) => x.trim()).filter(Boolean);
+    if (r.length) body.allowed_regions = r;
+    submit.run(async () => {
       await post('/api/v1/tenants', body);
       setName('');
       setDisplay('');
       setMaxReplicas('');
       setRegions('');
       tenants.reload();
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
   const usedReplicas = (id: string) =>
     (services.data?.data ?? []).filter((s) => s.tenant_id === id && s.status !== 'deleted').reduce((a, s) => a + s.replicas_wanted, 0);
@@ -50,70 +49,29 @@ export function TenantsPage() {
       <ErrorBox error={tenants.error} />
       {tenants.loading && !tenants.data && <Loading />}
       {tenants.data && (
-        <div class="table-scroll" tabIndex={0}>
-          <table data-testid="tenants-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('name')}</th>
-                <th scope="col">{t('tenants.display')}</th>
-                <th scope="col">{t('status')}</th>
-                <th scope="col" class="num">{t('tenants.quota')}</th>
-                <th scope="col" class="num">{t('tenants.members')}</th>
-                <th scope="col">{t('tenants.regions')}</th>
-                <th scope="col">{t('created')}</th>
-                <th scope="col">
-                  <span class="sr-only">{t('actions')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tenants.data.data.map((x) => (
-                <tr key={x.id} data-testid={`tenant-row-${x.name}`}>
-                  <td>{x.name}</td>
-                  <td>{x.display_name}</td>
-                  <td>
-                    <StateBadge state={x.status} />
-                  </td>
-                  <td class="num">
-                    {i.num(usedReplicas(x.id))} / {i.num(x.max_replicas)}
-                  </td>
-                  <td class="num">{i.num(members(x.id))}</td>
-                  <td>{x.allowed_regions?.join(', ') ?? t('tenants.anyRegion')}</td>
-                  <td>{i.date(x.created_at)}</td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      class="btn small"
-                      onClick={() => setSettings(x)}
-                      data-testid={`tenant-edit-${x.name}`}
-                      aria-label={`${t('edit')}: ${x.name}`}
-                    >
-                      {t('edit')}
-                    </button>
-                    <button
-                      type="button"
-                      class="btn small"
-                      onClick={() => setMembersOf(x)}
-                      data-testid={`tenant-members-${x.name}`}
-                      aria-label={`${t('tenants.members')}: ${x.name}`}
-                    >
-                      {t('tenants.members')}
-                    </button>
-                    <button
-                      type="button"
-                      class="btn small"
-                      onClick={() => setEditing(x)}
-                      data-testid={`tenant-limits-${x.name}`}
-                      aria-label={`${t('limits.edit')}: ${x.name}`}
-                    >
-                      {t('limits.edit')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testid="tenants-table"
+          caption={t('tenants.title')}
+          rows={tenants.data.data}
+          rowKey={(x) => x.id}
+          rowTestid={(x) => `tenant-row-${x.name}`}
+          columns={[
+            { head: t('name'), cell: (x) => x.name },
+            { head: t('tenants.display'), cell: (x) => x.display_name },
+            { head: t('status'), cell: (x) => <StateBadge state={x.status} /> },
+            { head: t('tenants.quota'), num: true, cell: (x) => `${i.num(usedReplicas(x.id))} / ${i.num(x.max_replicas)}` },
+            { head: t('tenants.members'), num: true, cell: (x) => i.num(members(x.id)) },
+            { head: t('tenants.regions'), cell: (x) => x.allowed_regions?.join(', ') ?? t('tenants.anyRegion') },
+            { head: t('created'), cell: (x) => i.date(x.created_at) },
+          ]}
+          actions={(x) => (
+            <>
+              <RowButton label={t('edit')} name={x.name} onClick={() => setSettings(x)} testid={`tenant-edit-${x.name}`} />
+              <RowButton label={t('tenants.members')} name={x.name} onClick={() => setMembersOf(x)} testid={`tenant-members-${x.name}`} />
+              <RowButton label={t('limits.edit')} name={x.name} onClick={() => setEditing(x)} testid={`tenant-limits-${x.name}`} />
+            </>
+          )}
+        />
       )}
       <form class="card form inline-form" onSubmit={create} data-testid="tenant-create-form">
         <h2>{t('tenants.create')}</h2>
@@ -133,10 +91,10 @@ export function TenantsPage() {
           {t('tenants.regionsInput')}
           <input value={regions} placeholder="beijing, guangdong" onInput={(e) => setRegions(e.currentTarget.value)} />
         </label>
-        <button type="submit" class="btn primary" data-testid="tenant-create">
+        <button type="submit" class="btn primary" disabled={submit.busy} data-testid="tenant-create">
           {t('create')}
         </button>
-        <ErrorBox error={error} />
+        <ErrorBox error={submit.error} />
       </form>
       {editing && <TenantLimitsDialog tenant={editing} onClose={() => setEditing(null)} onSaved={tenants.reload} />}
       {settings && <TenantEditDialog tenant={settings} onClose={() => setSettings(null)} onSaved={tenants.reload} />}

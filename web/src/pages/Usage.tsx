@@ -6,6 +6,8 @@ import { ApiError, type List, type Tenant, type UsageRow } from '../lib/api';
 import { totalsByDay, totalsByService, usageCsv } from '../lib/usage';
 import { Chart } from '../components/Chart';
 import { ErrorBox, Loading, PageHeader } from '../components/ui';
+import { DataTable } from '../components/DataTable';
+import { SelectField } from '../components/forms';
 
 function download(name: string, text: string) {
   const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
@@ -94,17 +96,7 @@ export function UsagePage() {
       </PageHeader>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
         {admin && (
-          <label>
-            {t('tenant')}
-            <select value={tenantId} onChange={(e) => setTenantId(e.currentTarget.value)} data-testid="usage-tenant">
-              <option value="">{t('all')}</option>
-              {(tenants.data?.data ?? []).map((x) => (
-                <option key={x.id} value={x.id}>
-                  {x.name}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField label={t('tenant')} value={tenantId} onChange={setTenantId} options={tenants.data?.data ?? []} none={t('all')} testid="usage-tenant" />
         )}
         <label>
           {t('usage.from')}
@@ -143,37 +135,21 @@ export function UsagePage() {
           </div>
         )}
       </div>
-      <div class="table-scroll" tabIndex={0}>
-        <table data-testid="usage-table">
-          <thead>
-            <tr>
-              <th scope="col">{t('usage.service')}</th>
-              <th scope="col" class="num">{t('usage.requests')}</th>
-              <th scope="col" class="num">{t('usage.prompt')}</th>
-              <th scope="col" class="num">{t('usage.completion')}</th>
-              <th scope="col" class="num">{t('usage.total')}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {perService.length === 0 && (
-              <tr>
-                <td colSpan={5} class="muted">
-                  {t('usage.empty')}
-                </td>
-              </tr>
-            )}
-            {perService.map((s) => (
-              <tr key={s.service_id} data-testid={`usage-row-${s.service_name}`}>
-                <td>{s.service_name}</td>
-                <td class="num">{i.num(s.requests)}</td>
-                <td class="num">{i.num(s.prompt_tokens)}</td>
-                <td class="num">{i.num(s.completion_tokens)}</td>
-                <td class="num">{i.num(s.prompt_tokens + s.completion_tokens)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        testid="usage-table"
+        caption={t('usage.perService')}
+        rows={perService}
+        rowKey={(s) => s.service_id}
+        rowTestid={(s) => `usage-row-${s.service_name}`}
+        empty={t('usage.empty')}
+        columns={[
+          { head: t('usage.service'), cell: (s) => s.service_name },
+          { head: t('usage.requests'), num: true, cell: (s) => i.num(s.requests) },
+          { head: t('usage.prompt'), num: true, cell: (s) => i.num(s.prompt_tokens) },
+          { head: t('usage.completion'), num: true, cell: (s) => i.num(s.completion_tokens) },
+          { head: t('usage.total'), num: true, cell: (s) => i.num(s.prompt_tokens + s.completion_tokens) },
+        ]}
+      />
       <p class="small muted">{t('usage.billNote')}</p>
     </section>
   );

@@ -9,7 +9,10 @@ import { useApi } from '../lib/hooks';
 import { useAuth } from '../lib/auth';
 import { del, patch, post, type Center, type List, type Role, type Tenant, type User } from '../lib/api';
 import { passwordProblem, userPatchBody, userToForm, type UserForm } from '../lib/accounts';
+import { useSubmit } from '../lib/submit';
 import { ErrorBox, Loading, Modal, PageHeader, StateBadge } from '../components/ui';
+import { DataTable, RowButton } from '../components/DataTable';
+import { FormActions, NewPassword, Notice, SelectField } from '../components/forms';
 
 const ROLES: Role[] = ['member', 'operator', 'admin'];
 
@@ -22,90 +25,61 @@ export function UsersPage() {
   const centers = useApi<List<Center>>('/api/v1/centers');
   const [editing, setEditing] = useState<User | null>(null);
   const [resetting, setResetting] = useState<User | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const removing = useSubmit();
   const [notice, setNotice] = useState('');
   const tenantList = tenants.data?.data ?? [];
   const centerList = centers.data?.data ?? [];
   const tenantName = (id: string | null) => (id ? tenantList.find((x) => x.id === id)?.name ?? id.slice(0, 8) : '—');
   const centerName = (id: string | null) => (id ? centerList.find((x) => x.id === id)?.name ?? id.slice(0, 8) : '—');
 
-  const remove = async (u: User) => {
+  const remove = (u: User) => {
     if (!confirm(t('users.confirmDelete', { name: u.username }))) return;
-    setError(null);
     setNotice('');
-    try {
+    removing.run(async () => {
       await del(`/api/v1/users/${u.id}`);
       setNotice(t('users.deleted', { name: u.username }));
       users.reload();
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
 
   return (
     <section>
       <PageHeader title={t('users.title')} />
       <ErrorBox error={users.error} />
-      <ErrorBox error={error} />
-      {notice && (
-        <p role="status" class="notice" data-testid="users-notice">
-          {notice}
-        </p>
-      )}
+      <ErrorBox error={removing.error} />
+      <Notice text={notice} testid="users-notice" />
       {users.loading && !users.data && <Loading />}
       {users.data && (
-        <div class="table-scroll" tabIndex={0}>
-          <table data-testid="users-table">
-            <caption class="sr-only">{t('users.title')}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{t('users.username')}</th>
-                <th scope="col">{t('users.displayName')}</th>
-                <th scope="col">{t('users.role')}</th>
-                <th scope="col">{t('tenant')}</th>
-                <th scope="col">{t('center')}</th>
-                <th scope="col">{t('status')}</th>
-                <th scope="col">{t('created')}</th>
-                <th scope="col">
-                  <span class="sr-only">{t('actions')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.data.data.map((u) => (
-                <tr key={u.id} data-testid={`user-row-${u.username}`}>
-                  <td>{u.username}</td>
-                  <td>{u.display_name ?? '—'}</td>
-                  <td>{t(`role.${u.role}` as MessageKey)}</td>
-                  <td>{u.role === 'member' ? (u.tenant_id ? tenantName(u.tenant_id) : t('users.noTenant')) : '—'}</td>
-                  <td>{centerName(u.center_id)}</td>
-                  <td>
-                    <StateBadge state={u.disabled ? 'disabled' : 'active'} />
-                  </td>
-                  <td>{i.date(u.created_at)}</td>
-                  <td class="actions">
-                    <button type="button" class="btn small" onClick={() => setEditing(u)} data-testid={`user-edit-${u.username}`} aria-label={`${t('edit')}: ${u.username}`}>
-                      {t('edit')}
-                    </button>
-                    <button type="button" class="btn small" onClick={() => setResetting(u)} data-testid={`user-reset-${u.username}`} aria-label={`${t('users.resetPassword')}: ${u.username}`}>
-                      {t('users.resetPassword')}
-                    </button>
-                    <button
-                      type="button"
-                      class="btn small danger"
-                      disabled={u.id === me?.id}
-                      onClick={() => remove(u)}
-                      data-testid={`user-delete-${u.username}`}
-                      aria-label={`${t('delete')}: ${u.username}`}
-                    >
-                      {t('delete')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          testid="users-table"
+          caption={t('users.title')}
+          rows={users.data.data}
+          rowKey={(u) => u.id}
+          rowTestid={(u) => `user-row-${u.username}`}
+          columns={[
+            { head: t('users.username'), cell: (u) => u.username },
+            { head: t('users.displayName'), cell: (u) => u.display_name ?? '—' },
+            { head: t('users.role'), cell: (u) => t(`role.${u.role}` as MessageKey) },
+            { head: t('tenant'), cell: (u) => (u.role === 'member' ? (u.tenant_id ? tenantName(u.tenant_id) : t('users.noTenant')) : '—') },
+            { head: t('center'), cell: (u) => centerName(u.center_id) },
+            { head: t('status'), cell: (u) => <StateBadge state={u.disabled ? 'disabled' : 'active'} /> },
+            { head: t('created'), cell: (u) => i.date(u.created_at) },
+          ]}
+          actions={(u) => (
+            <>
+              <RowButton label={t('edit')} name={u.username} onClick={() => setEditing(u)} testid={`user-edit-${u.username}`} />
+              <RowButton label={t('users.resetPassword')} name={u.username} onClick={() => setResetting(u)} testid={`user-reset-${u.username}`} />
+              <RowButton
+                label={t('delete')}
+                name={u.username}
+                danger
+                disabled={u.id === me?.id || removing.busy}
+                onClick={() => remove(u)}
+                testid={`user-delete-${u.username}`}
+                  />
+                </>
+              )}
+        />
       )}
       <CreateUserForm tenants={tenantList} centers={centerList} onCreated={users.reload} />
       {editing && (
@@ -140,34 +114,10 @@ function TenantOrCenter({ role, tenants, centers, tenantId, centerId, setTenant,
 }) {
   const { t } = useI18n();
   if (role === 'member') {
-    return (
-      <label>
-        {t('tenant')}
-        <select required={prefix === 'user'} value={tenantId} onChange={(e) => setTenant(e.currentTarget.value)} data-testid={`${prefix}-tenant`}>
-          <option value="">—</option>
-          {tenants.map((x) => (
-            <option key={x.id} value={x.id}>
-              {x.name}
-            </option>
-          ))}
-        </select>
-      </label>
-    );
+    return <SelectField label={t('tenant')} required={prefix === 'user'} value={tenantId} onChange={setTenant} options={tenants} testid={`${prefix}-tenant`} />;
   }
   if (role === 'operator') {
-    return (
-      <label>
-        {t('center')}
-        <select required value={centerId} onChange={(e) => setCenter(e.currentTarget.value)} data-testid={`${prefix}-center`}>
-          <option value="">—</option>
-          {centers.map((c) => (
-            <option key={c.id} value={c.id}>
-              {c.name}
-            </option>
-          ))}
-        </select>
-      </label>
-    );
+    return <SelectField label={t('center')} required value={centerId} onChange={setCenter} options={centers} testid={`${prefix}-center`} />;
   }
   return null;
 }
@@ -196,14 +146,13 @@ function CreateUserForm({ tenants, centers, onCreated }: { tenants: Tenant[]; ce
   const [role, setRole] = useState<Role>('member');
   const [tenantId, setTenantId] = useState('');
   const [centerId, setCenterId] = useState('');
-  const [error, setError] = useState<unknown>(null);
+  const submit = useSubmit();
   const [done, setDone] = useState('');
 
-  const create = async (e: Event) => {
+  const create = (e: Event) => {
     e.preventDefault();
-    setError(null);
     setDone('');
-    try {
+    submit.run(async () => {
       const body: Record<string, unknown> = { username: username.trim(), password, role };
       if (role === 'member') body.tenant_id = tenantId;
       if (role === 'operator') body.center_id = centerId;
@@ -212,9 +161,7 @@ function CreateUserForm({ tenants, centers, onCreated }: { tenants: Tenant[]; ce
       setUsername('');
       setPassword('');
       onCreated();
-    } catch (err) {
-      setError(err);
-    }
+    });
   };
 
   return (
@@ -230,15 +177,11 @@ function CreateUserForm({ tenants, centers, onCreated }: { tenants: Tenant[]; ce
       </label>
       <RoleSelect value={role} onChange={setRole} testid="user-role" />
       <TenantOrCenter role={role} tenants={tenants} centers={centers} tenantId={tenantId} centerId={centerId} setTenant={setTenantId} setCenter={setCenterId} prefix="user" />
-      <button type="submit" class="btn primary" data-testid="user-create">
+      <button type="submit" class="btn primary" disabled={submit.busy} data-testid="user-create">
         {t('create')}
       </button>
-      {done && (
-        <p role="status" class="notice" data-testid="user-created">
-          {done}
-        </p>
-      )}
-      <ErrorBox error={error} />
+      <Notice text={done} testid="user-created" />
+      <ErrorBox error={submit.error} />
     </form>
   );
 }
@@ -252,28 +195,18 @@ function EditUserDialog({ user, tenants, centers, onClose, onSaved }: {
 }) {
   const { t } = useI18n();
   const [form, setForm] = useState<UserForm>(userToForm(user));
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const submit = useSubmit();
   const set = <K extends keyof UserForm>(k: K, v: UserForm[K]) => setForm({ ...form, [k]: v });
 
-  const save = async (e: Event) => {
+  const save = (e: Event) => {
     e.preventDefault();
     const body = userPatchBody(user, form);
-    if (Object.keys(body).length === 0) {
-      onClose();
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
+    if (Object.keys(body).length === 0) return onClose();
+    submit.run(async () => {
       await patch<User>(`/api/v1/users/${user.id}`, body);
       onSaved();
       onClose();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -298,15 +231,8 @@ function EditUserDialog({ user, tenants, centers, onClose, onSaved }: {
           <input type="checkbox" checked={form.disabled} onChange={(e) => set('disabled', e.currentTarget.checked)} data-testid="user-edit-disabled" />
           {t('users.disabled')}
         </label>
-        <ErrorBox error={error} />
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            {t('cancel')}
-          </button>
-          <button type="submit" class="btn primary" disabled={busy} data-testid="user-edit-save">
-            {t('save')}
-          </button>
-        </div>
+        <ErrorBox error={submit.error} />
+        <FormActions onCancel={onClose} submitLabel={t('save')} busy={submit.busy} testid="user-edit-save" />
       </form>
     </Modal>
   );
@@ -317,50 +243,33 @@ function ResetPasswordDialog({ user, onClose, onDone }: { user: User; onClose: (
   const { t } = useI18n();
   const [password, setPassword] = useState('');
   const [confirmed, setConfirmed] = useState('');
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const submit = useSubmit();
 
-  const save = async (e: Event) => {
+  const save = (e: Event) => {
     e.preventDefault();
     const problem = passwordProblem(password, confirmed);
-    if (problem) {
-      setError(new Error(t(problem === 'short' ? 'password.short' : 'password.mismatch')));
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
+    if (problem) return submit.fail(t(problem === 'short' ? 'password.short' : 'password.mismatch'));
+    submit.run(async () => {
       await post(`/api/v1/users/${user.id}/password`, { password });
       onDone();
       onClose();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <Modal title={t('users.resetTitle', { name: user.username })} onClose={onClose}>
       <form class="form" onSubmit={save} data-testid="user-reset-form">
         <p class="small muted">{t('users.resetHelp')}</p>
-        <label>
-          {t('password.new')}
-          <input type="password" required minLength={8} autoComplete="new-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} data-testid="user-reset-password" />
-        </label>
-        <label>
-          {t('password.confirm')}
-          <input type="password" required minLength={8} autoComplete="new-password" value={confirmed} onInput={(e) => setConfirmed(e.currentTarget.value)} data-testid="user-reset-confirm" />
-        </label>
-        <ErrorBox error={error} />
-        <div class="form-actions">
-          <button type="button" class="btn" onClick={onClose}>
-            {t('cancel')}
-          </button>
-          <button type="submit" class="btn primary" disabled={busy} data-testid="user-reset-save">
-            {t('users.resetPassword')}
-          </button>
-        </div>
+        <NewPassword
+          password={password}
+          confirmed={confirmed}
+          onPassword={setPassword}
+          onConfirmed={setConfirmed}
+          testid="user-reset-password"
+          confirmTestid="user-reset-confirm"
+        />
+        <ErrorBox error={submit.error} />
+        <FormActions onCancel={onClose} submitLabel={t('users.resetPassword')} busy={submit.busy} testid="user-reset-save" />
       </form>
     </Modal>
   );
