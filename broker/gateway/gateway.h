@@ -3,8 +3,9 @@
 //
 // Contract (docs/API.md, "OpenAI-compatible gateway" and "Model store"):
 //  - Callers authenticate with "Authorization: Bearer <api key>" (401 with
-//    an OpenAI error body when the key is missing, unknown, revoked,
-//    expired, or its tenant suspended; keys are cached for 1 s).
+//    an OpenAI error body when the key is missing, unknown, revoked or
+//    expired; 403 tenant_suspended when its tenant is suspended; keys are
+//    cached for 1 s).
 //  - `model` names one of the key's tenant's services (not deleted); any
 //    other name - also another tenant's service - is 404 model_not_found.
 //    The body must be a JSON object with a string "model" (400); bodies over

@@ -365,6 +365,20 @@ TEST_CASE("gateway: authentication, tenant isolation, bad requests") {
   CHECK(raw_status(p->server->port(), "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                                           std::string(kKeyA) + "\r\nContent-Length: 9437184\r\n\r\n") == 413);
 
+  // A suspended tenant's key is 403 tenant_suspended once the key's cache
+  // entry expires (1 s); reinstating works at once (refusals are not cached).
+  auto set_status = [&](const char* status) {
+    sql_one(*p->db->pool, std::string("UPDATE tenants SET status = '") + status + "' WHERE id = " +
+                              quote(p->tenant_a) + " RETURNING id");
+  };
+  set_status("suspended");
+  std::this_thread::sleep_for(1200ms);
+  Answer suspended = call("POST", p->url("/v1/completions"), ok_body);
+  CHECK(suspended.status == 403);
+  CHECK(suspended.json.at("error").at("type").as_string() == "tenant_suspended");
+  CHECK(error_code_of(suspended) == "tenant_suspended");
+  set_status("active");
+
   // A revoked key stops working within the cache TTL.
   CHECK(call("POST", p->url("/v1/completions"), ok_body).status == 200);
   revoke_api_key(*p->db->pool, p->key_a);
