@@ -30,6 +30,11 @@ uint64_t fnv1a(std::string_view s) {
 Framework::Framework(Profile profile) : profile_(std::move(profile)) {
   static std::atomic<uint64_t> next_uid{1};
   uid_ = next_uid.fetch_add(1, std::memory_order_relaxed);
+  for (const auto& f : profile_.filters) filter_ptrs_.push_back(f.get());
+  for (const auto& w : profile_.scores) {
+    score_ptrs_.push_back(w.plugin.get());
+    score_per_center_.push_back(w.plugin->per_center() ? 1 : 0);
+  }
 }
 
 Result<Framework> Framework::create(Profile profile) {
@@ -62,13 +67,17 @@ struct Scratch {
   std::vector<uint8_t> center_open;
   std::vector<uint32_t> open_centers;
   std::vector<uint32_t> start;  // per open center: the scan's first position
+  std::vector<uint32_t> order;  // the scan's visits, laid out a round at a time
   std::vector<uint32_t> rejected;
   std::vector<int64_t> example;
   std::vector<uint32_t> feasible;
   std::vector<double> raw;
   std::vector<double> norm;
   std::vector<double> center_scores;  // centers x scores; NaN: not computed
-  std::vector<uint8_t> recorded;      // verdicts seen by this decision (0xFF: none)
+  // Verdicts of the nodes this decision evaluated one by one (0xFF: none);
+  // reset after use through `touched`, so a decision costs what it visits.
+  std::vector<uint8_t> recorded;
+  std::vector<uint32_t> touched;  // nodes whose `recorded` is set
   std::vector<uint32_t> stamp;        // dedupes the change log's repeats
   uint32_t stamp_clock = 0;
 };
@@ -102,6 +111,9 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
     return out;
   }
   const Cycle cycle(snapshot, request);
+  const FilterPlugin* const* filter_ptrs = filter_ptrs_.data();
+  const ScorePlugin* const* score_ptrs = score_ptrs_.data();
+  const uint8_t* score_per_center = score_per_center_.data();
   const auto& filters = profile_.filters;
   const auto& scores = profile_.scores;
   const size_t nf = filters.size();
@@ -173,7 +185,14 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
   // Without an entry, verdicts are recorded so an unschedulable result can
   // become one (0xFF: not visited).
   const bool record = cache != nullptr && entry == nullptr;
-  if (record) sc.recorded.assign(n, 0xFF);
+  if (record) {
+    if (sc.recorded.size() != n) {
+      sc.recorded.assign(n, 0xFF);
+    } else {
+      for (uint32_t i : sc.touched) sc.recorded[i] = 0xFF;
+    }
+    sc.touched.clear();
+  }
 
   // One scan. With `use_bounds`, centers whose capacity bounds prove that
   // nothing fits are skipped (a speed-up only: they hold no feasible node).
@@ -198,9 +217,6 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
         out.nodes_evaluated += static_cast<uint32_t>(list.size());
         int64_t& ex = sc.example[fail];
         if (ex < 0 || rank[list.front()] < rank[ex]) ex = list.front();  // members are in id order
-        if (record) {
-          for (uint32_t i : list) sc.recorded[i] = static_cast<uint8_t>(fail);
-        }
         continue;
       }
       if (use_bounds && !center_may_fit(snapshot, cycle, c)) {
@@ -210,95 +226,99 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
       sc.open_centers.push_back(c);
       longest = std::max(longest, list.size());
     }
-    // Each open center's start offset, and the node visited at (round p,
-    // j-th open center): the same order as before, computed once.
+    // Each open center's start offset. The visit order (round p, j-th open
+    // center: that center's node at its start + p) is laid out a round at a
+    // time in sc.order, so the prefetches below read it like an array.
     sc.start.resize(sc.open_centers.size());
     for (size_t j = 0; j < sc.open_centers.size(); ++j) {
       sc.start[j] = static_cast<uint32_t>((hash >> 17) % members[sc.open_centers[j]].size());
     }
     const size_t width = sc.open_centers.size();
-    auto node_at = [&](size_t p, size_t j) -> int64_t {
-      const auto& list = members[sc.open_centers[j]];
-      if (p >= list.size()) return -1;
-      size_t at = sc.start[j] + p;
-      if (at >= list.size()) at -= list.size();
-      return list[at];
+    sc.order.clear();
+    size_t next_round = 0;
+    auto add_round = [&] {
+      for (size_t j = 0; j < width; ++j) {
+        const auto& list = members[sc.open_centers[j]];
+        if (next_round >= list.size()) continue;
+        size_t at = sc.start[j] + next_round;
+        if (at >= list.size()) at -= list.size();
+        sc.order.push_back(list[at]);
+      }
+      ++next_round;
     };
     // Software prefetch: the nodes visited are scattered over the pool, so
-    // their hot fields are fetched a few visits ahead (kHotAhead), and their
-    // GPUs' free bytes (which need the hot fields' gpu_begin) kGpuAhead ahead.
+    // their hot fields (one aligned line) are fetched kHotAhead visits ahead,
+    // and their GPUs' free bytes and hot fields (which need the hot fields'
+    // gpu_begin) kGpuAhead ahead.
     constexpr size_t kHotAhead = 8, kGpuAhead = 4;
     const NodeHot* hot = snapshot.hot().data();
     const uint64_t* gpu_free = snapshot.gpu_free().data();
     const GpuHot* gpu_hot = snapshot.gpu_hot().data();
-    for (size_t p = 0; p < longest; ++p) {
-      for (size_t j = 0; j < width; ++j) {
-        const int64_t visit = node_at(p, j);
-        if (visit < 0) continue;
-        // (Written out here: GCC deletes the calls of a helper function or
-        // lambda that only prefetches, deeming it free of effects.)
-        size_t ahead_p = p, ahead_j = j + kHotAhead;
-        while (ahead_j >= width) ahead_j -= width, ++ahead_p;
-        if (const int64_t a = ahead_p < longest ? node_at(ahead_p, ahead_j) : -1; a >= 0) {
-          const char* line = reinterpret_cast<const char*>(&hot[a]);
-          __builtin_prefetch(line);
-          __builtin_prefetch(line + sizeof(NodeHot) - 1);  // not line-aligned: may straddle two
-        }
-        ahead_p = p, ahead_j = j + kGpuAhead;
-        while (ahead_j >= width) ahead_j -= width, ++ahead_p;
-        if (const int64_t a = ahead_p < longest ? node_at(ahead_p, ahead_j) : -1; a >= 0 && hot[a].gpu_count > 0) {
-          const char* f = reinterpret_cast<const char*>(&gpu_free[hot[a].gpu_begin]);
+    for (size_t pos = 0;; ++pos) {
+      while (sc.order.size() <= pos + kHotAhead && next_round < longest) add_round();
+      if (pos >= sc.order.size()) break;
+      const uint32_t* order = sc.order.data();
+      const size_t visible = sc.order.size();
+      // (Written out here: GCC deletes the calls of a helper function or
+      // lambda that only prefetches, deeming it free of effects.)
+      if (pos + kHotAhead < visible) __builtin_prefetch(&hot[order[pos + kHotAhead]]);
+      if (pos + kGpuAhead < visible) {
+        const NodeHot& a = hot[order[pos + kGpuAhead]];
+        if (a.gpu_count > 0) {
+          const char* f = reinterpret_cast<const char*>(&gpu_free[a.gpu_begin]);
           __builtin_prefetch(f);
-          __builtin_prefetch(f + hot[a].gpu_count * sizeof(uint64_t) - 1);
-          const char* g = reinterpret_cast<const char*>(&gpu_hot[hot[a].gpu_begin]);
-          const size_t bytes = hot[a].gpu_count * sizeof(GpuHot);
+          const char* g = reinterpret_cast<const char*>(&gpu_hot[a.gpu_begin]);
+          const size_t bytes = a.gpu_count * sizeof(GpuHot);
           for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(g + off);
-          __builtin_prefetch(g + bytes - 1);
         }
-        const uint32_t c = sc.open_centers[j];
-        const auto i = static_cast<uint32_t>(visit);
-        ++out.nodes_evaluated;
-        uint8_t v;
-        if (entry != nullptr) {
-          v = entry->verdict[i];
-        } else if (record && sc.recorded[i] != 0xFF) {
-          v = sc.recorded[i];  // visited by the bounded scan of this decision
-        } else {
-          // In the exact rescan, a center whose bounds prove nothing fits
-          // rejects its nodes under the fit rule without planning them.
-          const bool center_fits = use_bounds || center_may_fit(snapshot, cycle, c);
-          const NodeEval eval(cycle, i);
-          int fail = -1;
-          for (size_t f = 0; f < nf; ++f) {
-            if (!filters[f]->filter(cycle, eval)) {
-              fail = static_cast<int>(f);
-              break;
-            }
-          }
-          if (fail < 0 && (!center_fits || eval.assignment() == nullptr)) fail = static_cast<int>(nf);
-          v = fail < 0 ? feasible_verdict : static_cast<uint8_t>(fail);
-          if (record) sc.recorded[i] = v;
-        }
-        if (v != feasible_verdict) {
-          sc.rejected[v]++;
-          int64_t& ex = sc.example[v];
-          if (ex < 0 || rank[i] < rank[ex]) ex = i;
-          continue;
-        }
-        const NodeEval eval(cycle, i);
-        sc.feasible.push_back(i);
-        for (size_t s = 0; s < ns; ++s) {
-          const ScorePlugin& plugin = *scores[s].plugin;
-          if (plugin.per_center()) {
-            double& cached = sc.center_scores[c * ns + s];
-            if (std::isnan(cached)) cached = plugin.score_center(cycle, eval.center());
-            sc.raw.push_back(cached);
-          } else {
-            sc.raw.push_back(plugin.score(cycle, eval));
-          }
-        }
-        if (limit > 0 && sc.feasible.size() >= limit) return;
       }
+      const uint32_t i = order[pos];
+      const uint32_t c = hot[i].center;
+      ++out.nodes_evaluated;
+      // One NodeEval per visit: the assignment planned by the filters is the
+      // one the scores read.
+      const NodeEval eval(cycle, i);
+      uint8_t v;
+      if (entry != nullptr) {
+        v = entry->verdict[i];
+      } else if (record && sc.recorded[i] != 0xFF) {
+        v = sc.recorded[i];  // visited by the bounded scan of this decision
+      } else {
+        // In the exact rescan, a center whose bounds prove nothing fits
+        // rejects its nodes under the fit rule without planning them.
+        const bool center_fits = use_bounds || center_may_fit(snapshot, cycle, c);
+        int fail = -1;
+        for (size_t f = 0; f < nf; ++f) {
+          if (!filter_ptrs[f]->filter(cycle, eval)) {
+            fail = static_cast<int>(f);
+            break;
+          }
+        }
+        if (fail < 0 && (!center_fits || eval.assignment() == nullptr)) fail = static_cast<int>(nf);
+        v = fail < 0 ? feasible_verdict : static_cast<uint8_t>(fail);
+        if (record) {
+          sc.recorded[i] = v;
+          sc.touched.push_back(i);
+        }
+      }
+      if (v != feasible_verdict) {
+        sc.rejected[v]++;
+        int64_t& ex = sc.example[v];
+        if (ex < 0 || rank[i] < rank[ex]) ex = i;
+        continue;
+      }
+      sc.feasible.push_back(i);
+      for (size_t s = 0; s < ns; ++s) {
+        const ScorePlugin& plugin = *score_ptrs[s];
+        if (score_per_center[s] != 0) {
+          double& cached = sc.center_scores[c * ns + s];
+          if (std::isnan(cached)) cached = plugin.score_center(cycle, eval.center());
+          sc.raw.push_back(cached);
+        } else {
+          sc.raw.push_back(plugin.score(cycle, eval));
+        }
+      }
+      if (limit > 0 && sc.feasible.size() >= limit) return;
     }
   };
   if (pending_by_entry) {
@@ -323,7 +343,12 @@ Placement Framework::place(const Snapshot& snapshot, const ReplicaRequest& reque
     if (record && sc.feasible.empty()) {
       // Every node was visited: keep the verdicts for the next of this shape.
       VerdictEntry& e = cache->insert(uid_, snapshot, std::move(shape), nf + 2);
+      // Nodes of centers rejected as a whole were not visited one by one.
       e.verdict.assign(sc.recorded.begin(), sc.recorded.end());
+      const NodeHot* hot = snapshot.hot().data();
+      for (uint32_t i = 0; i < n; ++i) {
+        if (e.verdict[i] == 0xFF) e.verdict[i] = static_cast<uint8_t>(sc.center_fail[hot[i].center]);
+      }
       for (size_t f = 0; f <= nf; ++f) e.count[f] = sc.rejected[f];
     }
   }

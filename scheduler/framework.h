@@ -31,6 +31,9 @@
 //    (NodeHot, GpuHot, gpu_free), not the Node, for every node visited;
 //    the scan prefetches them a few visits ahead (the visited nodes are
 //    scattered: a decision is bound by memory latency, not arithmetic).
+//    Each visited node's assignment is planned once, shared by the filters
+//    and the scores; plugins are called through plain pointers; verdicts
+//    recorded for the cache cost only the nodes visited one by one.
 //  - Verdict cache (verdict_cache.h, with Profile::cache_verdicts): an
 //    unschedulable decision stores every node's verdict for the request's
 //    shape; the next decision of that shape re-evaluates only the nodes the
@@ -126,6 +129,11 @@ class Framework {
   explicit Framework(Profile profile);
   Profile profile_;
   uint64_t uid_ = 0;  // names this framework's entries in the verdict cache
+  // The profile's plugins as plain pointers (owned by profile_), and which
+  // scores are per center: read for every node visited.
+  std::vector<const FilterPlugin*> filter_ptrs_;
+  std::vector<const ScorePlugin*> score_ptrs_;
+  std::vector<uint8_t> score_per_center_;
 };
 
 // place() with the default profile (plugins/registry.h).

@@ -24,10 +24,10 @@ Cycle::Cycle(const Snapshot& snap, const ReplicaRequest& req)
     service_centers = snap.service_center_replicas(*service);
     service_nodes = snap.service_node_replicas(*service);
   }
-  region_allowed.assign(snap.region_count(), 0);
   if (req.allowed_regions.empty()) {
-    for (const auto& [key, id] : snap.regions()) region_allowed[id] = key.empty() || key == "unknown" ? 0 : 1;
+    region_allowed = snap.known_regions();
   } else {
+    region_allowed.assign(snap.region_count(), 0);
     for (const std::string& allowed : req.allowed_regions) {
       const std::string key = region_key(allowed);
       if (key.empty() || key == "unknown") continue;

@@ -133,9 +133,12 @@ std::optional<std::pair<const uint32_t*, size_t>> Snapshot::changes_since(uint64
 
 // ---- building -----------------------------------------------------------------
 
-uint32_t Snapshot::intern(std::unordered_map<std::string, uint32_t>& table, std::string key) {
-  auto [it, inserted] = table.try_emplace(std::move(key), static_cast<uint32_t>(table.size()));
-  return it->second;
+template <class Table>
+uint32_t Snapshot::intern(Table& table, std::string_view key) {
+  if (auto it = table.find(key); it != table.end()) return it->second;
+  const auto id = static_cast<uint32_t>(table.size());
+  table.emplace(std::string(key), id);
+  return id;
 }
 
 Status Snapshot::add_center(Center c) {
@@ -147,13 +150,19 @@ Status Snapshot::add_center(Center c) {
   }
   const auto index = static_cast<uint32_t>(centers_.size());
   center_by_id_.emplace(c.id, index);
-  c.region_id = intern(regions_, region_key(c.region));
+  const std::string region = region_key(c.region);
+  c.region_id = intern(regions_, region);
+  if (known_regions_.size() <= c.region_id) known_regions_.resize(c.region_id + 1, 0);
+  known_regions_[c.region_id] = region.empty() || region == "unknown" ? 0 : 1;
   centers_.push_back(std::move(c));
   center_nodes_.push_back(0);
   center_members_.emplace_back();
   center_max_gpu_.push_back(0);
   center_max_ram_.push_back(0);
   center_max_cores_.push_back(0);
+  center_at_max_gpu_.push_back(0);
+  center_at_max_ram_.push_back(0);
+  center_at_max_cores_.push_back(0);
   ++structure_version_;
   return Status::ok();
 }
@@ -200,16 +209,29 @@ Status Snapshot::add_node(Node n) {
   center_nodes_[*center]++;
   uint64_t max_gpu = 0;
   for (const Gpu& g : n.gpus) max_gpu = std::max(max_gpu, g.free_bytes);
-  center_max_gpu_[*center] = std::max(center_max_gpu_[*center], max_gpu);
-  center_max_ram_[*center] = std::max(center_max_ram_[*center], n.free_ram_bytes);
-  center_max_cores_[*center] = std::max(center_max_cores_[*center], n.free_cpu_cores);
+  // A new node: its figures join the center's bounds (counted at the bound).
+  auto join = [](auto& max, uint32_t& at_max, auto value) {
+    if (value > max || at_max == 0) {
+      max = value;
+      at_max = 1;
+    } else if (value == max) {
+      ++at_max;
+    }
+  };
+  join(center_max_gpu_[*center], center_at_max_gpu_[*center], max_gpu);
+  join(center_max_ram_[*center], center_at_max_ram_[*center], n.free_ram_bytes);
+  join(center_max_cores_[*center], center_at_max_cores_[*center], n.free_cpu_cores);
   auto& members = center_members_[*center];
   const std::string& id = n.id;
   nodes_.push_back(std::move(n));
   NodeHot& h = hot_.emplace_back();
-  h.gpu_begin = static_cast<uint32_t>(gpu_hot_.size());
-  h.gpu_count = static_cast<uint16_t>(nodes_.back().gpus.size());
-  gpu_hot_.resize(gpu_hot_.size() + nodes_.back().gpus.size());
+  // Line-aligned GPU blocks (see gpu_hot()): padding entries are never read.
+  const size_t gpu_count = nodes_.back().gpus.size();
+  size_t begin = gpu_hot_.size();
+  if (gpu_count > 0 && begin % 8 + gpu_count > 8) begin = (begin + 7) / 8 * 8;
+  h.gpu_begin = static_cast<uint32_t>(begin);
+  h.gpu_count = static_cast<uint16_t>(gpu_count);
+  gpu_hot_.resize(begin + gpu_count);
   gpu_free_.resize(gpu_hot_.size());
   refresh_hot(index);
   if (members.empty() || nodes_[members.back()].id < id) {
@@ -253,7 +275,7 @@ Status Snapshot::add_service_replica(std::string_view service_id, std::string_vi
   if (service_id.empty()) return Status::invalid_argument("service id is empty");
   const auto node = node_index(node_id);
   if (!node) return Status::invalid_argument("unknown node '" + std::string(node_id) + "'");
-  count_replica(intern(services_, std::string(service_id)), *node, +1);
+  count_replica(intern(services_, service_id), *node, +1);
   return Status::ok();
 }
 
@@ -288,6 +310,35 @@ void Snapshot::refresh_center_bounds(uint32_t center) {
   center_max_gpu_[center] = max_gpu;
   center_max_ram_[center] = max_ram;
   center_max_cores_[center] = max_cores;
+  uint32_t at_gpu = 0, at_ram = 0, at_cores = 0;
+  for (uint32_t i : center_members_[center]) {
+    const NodeHot& h = hot_[i];
+    at_gpu += h.max_free_gpu == max_gpu ? 1 : 0;
+    at_ram += h.free_ram == max_ram ? 1 : 0;
+    at_cores += h.free_cores == max_cores ? 1 : 0;
+  }
+  center_at_max_gpu_[center] = at_gpu;
+  center_at_max_ram_[center] = at_ram;
+  center_at_max_cores_[center] = at_cores;
+}
+
+void Snapshot::update_center_bounds(uint32_t center, const NodeHot& old, const NodeHot& now) {
+  bool rescan = false;
+  auto move = [&rescan](auto& max, uint32_t& at_max, auto before, auto after) {
+    if (before == after) return;
+    if (after > max) {
+      max = after;
+      at_max = 1;
+    } else if (after == max) {
+      ++at_max;
+    } else if (before == max && --at_max == 0) {
+      rescan = true;
+    }
+  };
+  move(center_max_gpu_[center], center_at_max_gpu_[center], old.max_free_gpu, now.max_free_gpu);
+  move(center_max_ram_[center], center_at_max_ram_[center], old.free_ram, now.free_ram);
+  move(center_max_cores_[center], center_at_max_cores_[center], old.free_cores, now.free_cores);
+  if (rescan) refresh_center_bounds(center);
 }
 
 // ---- reservations ---------------------------------------------------------------
@@ -339,14 +390,10 @@ Status Snapshot::reserve_at(const ReplicaRequest& request, uint32_t at, const As
   } else {
     return Status::invalid_argument("an assignment is to a cpu or a gpu, not 'any'");
   }
-  const uint32_t c = node.center;
-  const bool at_bound = (a.kind == DeviceKind::kGpu &&
-                         node.gpus[a.gpu].free_bytes + a.memory_bytes == center_max_gpu_[c]) ||
-                        (a.kind == DeviceKind::kCpu && node.free_ram_bytes + a.memory_bytes == center_max_ram_[c]) ||
-                        (a.cpu_cores > 0 && node.free_cpu_cores == center_max_cores_[c]);
   node.free_cpu_cores -= a.cpu_cores;
+  const NodeHot before = hot_[at];
   refresh_hot(at);
-  if (at_bound) refresh_center_bounds(c);
+  update_center_bounds(node.center, before, hot_[at]);
 
   Reservation r;
   r.replica_id = request.replica_id;
@@ -370,14 +417,9 @@ bool Snapshot::unreserve(std::string_view replica_id) {
     node.free_ram_bytes += r.assignment.memory_bytes;
   }
   node.free_cpu_cores += r.assignment.cpu_cores;
+  const NodeHot before = hot_[r.node];
   refresh_hot(r.node);
-  const uint32_t c = node.center;
-  if (r.assignment.kind == DeviceKind::kGpu) {
-    center_max_gpu_[c] = std::max(center_max_gpu_[c], node.gpus[r.assignment.gpu].free_bytes);
-  } else {
-    center_max_ram_[c] = std::max(center_max_ram_[c], node.free_ram_bytes);
-  }
-  center_max_cores_[c] = std::max(center_max_cores_[c], node.free_cpu_cores);
+  update_center_bounds(node.center, before, hot_[r.node]);
   count_replica(r.service, r.node, -1);
   reservations_.erase(it);
   return true;
@@ -429,13 +471,13 @@ std::optional<uint32_t> Snapshot::region_id(std::string_view region) const {
 }
 
 std::optional<uint32_t> Snapshot::model_key_id(std::string_view key) const {
-  auto it = model_keys_.find(std::string(key));
+  auto it = model_keys_.find(key);
   if (it == model_keys_.end()) return std::nullopt;
   return it->second;
 }
 
 std::optional<uint32_t> Snapshot::service_key(std::string_view service_id) const {
-  auto it = services_.find(std::string(service_id));
+  auto it = services_.find(service_id);
   if (it == services_.end()) return std::nullopt;
   return it->second;
 }

@@ -26,8 +26,11 @@
 //    names exactly one snapshot's history.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,9 +116,29 @@ struct Node {
   uint32_t replicas_of(uint32_t service_id) const;
 };
 
+// An allocator of `Align`-byte aligned storage: packed per-node arrays start
+// on a cache line, so one node's fields never straddle two.
+template <class T, size_t Align>
+struct AlignedAllocator {
+  using value_type = T;
+  template <class U>
+  struct rebind {
+    using other = AlignedAllocator<U, Align>;
+  };
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U, Align>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{Align})); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{Align}); }
+  template <class U>
+  bool operator==(const AlignedAllocator<U, Align>&) const { return true; }
+};
+template <class T>
+using CacheAlignedVector = std::vector<T, AlignedAllocator<T, 64>>;
+
 // The fields placement's filters read for every node, packed (one cache line
-// per node, kept by the Snapshot on every change; Snapshot::hot()).
-struct NodeHot {
+// per node, line-aligned, kept by the Snapshot on every change; Snapshot::hot()).
+struct alignas(64) NodeHot {
   uint64_t max_free_gpu = 0;  // largest free memory of one GPU (any model)
   uint64_t free_ram = 0;
   // Bit m set when the node has a GPU of interned model m (m < 63); bit 63
@@ -136,6 +159,7 @@ struct NodeHot {
   static constexpr uint64_t kModelOverflow = uint64_t{1} << 63;
   static uint64_t model_bit(uint32_t model_id) { return model_id < 63 ? uint64_t{1} << model_id : kModelOverflow; }
 };
+static_assert(sizeof(NodeHot) == 64);
 
 // A GPU's hot fields, packed per node in Node::gpus order (Snapshot::gpu_hot()).
 struct GpuHot {
@@ -203,6 +227,15 @@ struct Reservation {
 
 // ---- the snapshot -------------------------------------------------------------
 
+// std::hash<std::string_view> for heterogeneous lookup (no std::string built
+// to look a name up).
+struct TransparentStringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+// Interned names -> ids, looked up by string_view.
+using StringIdMap = std::unordered_map<std::string, uint32_t, TransparentStringHash, std::equal_to<>>;
+
 class Snapshot {
  public:
   // A center with a new, non-empty id; prices finite and >= 0.
@@ -237,11 +270,13 @@ class Snapshot {
   const std::vector<Center>& centers() const { return centers_; }
   const std::vector<Node>& nodes() const { return nodes_; }
   // Hot fields per node (indexed like nodes()), always equal to the nodes'.
-  const std::vector<NodeHot>& hot() const { return hot_; }
-  const std::vector<GpuHot>& gpu_hot() const { return gpu_hot_; }
+  const CacheAlignedVector<NodeHot>& hot() const { return hot_; }
+  // A node's GPUs start on a cache line when it has at most 8 (8 x 8 bytes
+  // of gpu_free(): one line), else on a multiple of 8 entries.
+  const CacheAlignedVector<GpuHot>& gpu_hot() const { return gpu_hot_; }
   // Each GPU's free bytes alone (GpuHot::free_bytes), packed the same way:
   // one cache line holds a node's 8 GPUs for the best-fit scan.
-  const std::vector<uint64_t>& gpu_free() const { return gpu_free_; }
+  const CacheAlignedVector<uint64_t>& gpu_free() const { return gpu_free_; }
   const Node* find_node(std::string_view id) const;
   std::optional<uint32_t> node_index(std::string_view id) const;
   std::optional<uint32_t> center_index(std::string_view id) const;
@@ -251,8 +286,9 @@ class Snapshot {
   const std::vector<std::vector<uint32_t>>& center_members() const { return center_members_; }
   // Upper bounds kept incrementally for skipping whole centers: the largest
   // free memory of one GPU, the largest free RAM and free cores of one node,
-  // over the center's nodes (every node, alive or not). Exact after a
-  // reservation shrinks the largest; never below the truth.
+  // over the center's nodes (every node, alive or not). Always exact: kept
+  // with the number of nodes at each bound, a center is rescanned only when
+  // the last node at a bound moves below it.
   uint64_t center_max_free_gpu(uint32_t center) const { return center_max_gpu_[center]; }
   uint64_t center_max_free_ram(uint32_t center) const { return center_max_ram_[center]; }
   int center_max_free_cores(uint32_t center) const { return center_max_cores_[center]; }
@@ -268,7 +304,7 @@ class Snapshot {
   std::optional<std::pair<const uint32_t*, size_t>> changes_since(uint64_t position) const;
   size_t region_count() const { return regions_.size(); }
   // Interned region keys (region_key()) -> id.
-  const std::unordered_map<std::string, uint32_t>& regions() const { return regions_; }
+  const StringIdMap& regions() const { return regions_; }
   // Each node's rank in node id order (indexed like nodes()): placement breaks
   // ties with it. Computed on first use after add_node().
   const std::vector<uint32_t>& id_ranks() const;
@@ -277,6 +313,11 @@ class Snapshot {
   std::optional<uint32_t> gpu_model_id(std::string_view model) const;  // case-insensitive
   size_t gpu_model_count() const { return gpu_models_.size(); }
   std::optional<uint32_t> model_key_id(std::string_view key) const;
+  // Interned model keys: ids are 0..count-1. With at most 64, NodeHot's
+  // model_bloom is exact (a set bit proves the model is present).
+  size_t model_key_count() const { return model_keys_.size(); }
+  // By interned region id: 1 for a known region (not "" nor "unknown").
+  const std::vector<uint8_t>& known_regions() const { return known_regions_; }
   std::optional<uint32_t> service_key(std::string_view service_id) const;
   // Replicas of a service per center (indexed like centers(); may be shorter:
   // missing entries are 0), or nullptr when the service has none.
@@ -286,9 +327,15 @@ class Snapshot {
   const std::vector<std::pair<uint32_t, uint32_t>>* service_node_replicas(uint32_t service) const;
 
  private:
-  uint32_t intern(std::unordered_map<std::string, uint32_t>& table, std::string key);
+  template <class Table>
+  uint32_t intern(Table& table, std::string_view key);
   void count_replica(uint32_t service, uint32_t node, int delta);
   void refresh_center_bounds(uint32_t center);
+  // Keeps a center's bounds and the number of nodes at each bound exact as
+  // one node's free figures move from `old` (its hot fields before a change)
+  // to its hot fields now; rescans the center only when the last node at a
+  // bound moved below it.
+  void update_center_bounds(uint32_t center, const NodeHot& old, const NodeHot& now);
   void log_change(uint32_t node);
   void refresh_hot(uint32_t node);
 
@@ -310,19 +357,24 @@ class Snapshot {
   std::vector<uint64_t> center_max_gpu_;
   std::vector<uint64_t> center_max_ram_;
   std::vector<int> center_max_cores_;
-  std::unordered_map<std::string, uint32_t> regions_;
+  // Nodes of the center at each bound (exact).
+  std::vector<uint32_t> center_at_max_gpu_;
+  std::vector<uint32_t> center_at_max_ram_;
+  std::vector<uint32_t> center_at_max_cores_;
+  StringIdMap regions_;
+  std::vector<uint8_t> known_regions_;
   std::map<std::string, uint32_t, std::less<>> center_by_id_;
   std::vector<Node> nodes_;
-  std::vector<NodeHot> hot_;
-  std::vector<GpuHot> gpu_hot_;
-  std::vector<uint64_t> gpu_free_;
+  CacheAlignedVector<NodeHot> hot_;
+  CacheAlignedVector<GpuHot> gpu_hot_;
+  CacheAlignedVector<uint64_t> gpu_free_;
   std::map<std::string, uint32_t, std::less<>> node_by_id_;
-  std::unordered_map<std::string, uint32_t> gpu_models_;
-  std::unordered_map<std::string, uint32_t> model_keys_;
-  std::unordered_map<std::string, uint32_t> services_;
+  StringIdMap gpu_models_;
+  StringIdMap model_keys_;
+  StringIdMap services_;
   std::unordered_map<uint32_t, std::vector<uint32_t>> service_centers_;
   std::unordered_map<uint32_t, std::vector<std::pair<uint32_t, uint32_t>>> service_nodes_;
-  std::map<std::string, Reservation, std::less<>> reservations_;
+  std::unordered_map<std::string, Reservation, TransparentStringHash, std::equal_to<>> reservations_;
   mutable std::vector<uint32_t> id_ranks_;  // empty: to compute
 };
 

@@ -1,6 +1,9 @@
 #include "scheduler/snapshot.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -172,6 +175,64 @@ TEST_CASE("reserve and unreserve: resources, idempotence, conflicts") {
   CHECK(n.replicas_of(*s.service_key("svc")) == 0);
   CHECK((*s.service_center_replicas(*s.service_key("svc")))[0] == 0);
   CHECK(s.find_reservation("r-1") == nullptr);
+}
+
+TEST_CASE("center bounds stay exact through random reservations and releases") {
+  Snapshot s;
+  REQUIRE(s.add_center(test::center("c1", "beijing")).is_ok());
+  REQUIRE(s.add_center(test::center("c2", "shanghai")).is_ok());
+  for (int k = 0; k < 12; ++k) {
+    const std::string center = k % 2 == 0 ? "c1" : "c2";
+    if (k % 3 == 0) {
+      REQUIRE(s.add_node(test::cpu_node("n" + std::to_string(k), center, 16, 64, 64)).is_ok());
+    } else {
+      REQUIRE(s.add_node(test::gpu_node("n" + std::to_string(k), center, "H100", 2, 80, 80, 8, 64)).is_ok());
+    }
+  }
+  auto check_bounds = [&] {
+    for (uint32_t c = 0; c < 2; ++c) {
+      uint64_t gpu = 0, ram = 0;
+      int cores = 0;
+      for (uint32_t i : s.center_members()[c]) {
+        const Node& n = s.nodes()[i];
+        for (const Gpu& g : n.gpus) gpu = std::max(gpu, g.free_bytes);
+        ram = std::max(ram, n.free_ram_bytes);
+        cores = std::max(cores, n.free_cpu_cores);
+      }
+      CHECK(s.center_max_free_gpu(c) == gpu);
+      CHECK(s.center_max_free_ram(c) == ram);
+      CHECK(s.center_max_free_cores(c) == cores);
+    }
+  };
+  uint64_t state = 12345;
+  auto next = [&state](uint32_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>((state >> 33) % n);
+  };
+  std::vector<std::string> held;
+  for (int step = 0; step < 400; ++step) {
+    if (!held.empty() && next(3) == 0) {
+      const size_t at = next(static_cast<uint32_t>(held.size()));
+      CHECK(s.unreserve(held[at]));
+      held.erase(held.begin() + static_cast<std::ptrdiff_t>(at));
+    } else {
+      const uint32_t node = next(12);
+      const Node& n = s.nodes()[node];
+      const std::string id = "r" + std::to_string(step);
+      Assignment a;
+      a.cpu_cores = 1 + static_cast<int>(next(2));
+      a.memory_bytes = (1 + next(20)) * kGiB;
+      if (n.gpus.empty()) {
+        a.kind = DeviceKind::kCpu;
+      } else {
+        a.kind = DeviceKind::kGpu;
+        a.gpu = static_cast<int>(next(2));
+        a.gpu_index = a.gpu;
+      }
+      if (s.reserve(test::request(1, DeviceKind::kAny, "svc", id), n.id, a).is_ok()) held.push_back(id);
+    }
+    check_bounds();
+  }
 }
 
 TEST_CASE("set_node_state updates liveness") {

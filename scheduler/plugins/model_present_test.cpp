@@ -34,5 +34,22 @@ TEST_CASE("model_present: weights already cached on the node") {
   }
 }
 
+TEST_CASE("model_present: beyond 64 model keys a bloom bit is checked against the node's models") {
+  // Node "m" interns model-a and 63 others (ids 0..63); node "n" holds only
+  // model-x64 (id 64), whose bloom bit is model-a's.
+  Snapshot s;
+  REQUIRE(s.add_center(test::center("c1", "beijing")).is_ok());
+  Node m = test::gpu_node("m", "c1", "H200", 1, 141, 141);
+  m.models.push_back("model-a");
+  for (int k = 1; k < 64; ++k) m.models.push_back("model-x" + std::to_string(k));
+  REQUIRE(s.add_node(m).is_ok());
+  Node n = test::gpu_node("n", "c1", "H200", 1, 141, 141);
+  n.models = {"model-x64"};
+  REQUIRE(s.add_node(n).is_ok());
+  REQUIRE(s.model_key_count() == 65);
+  CHECK(test::run_score(ModelPresentScore(), s, test::request(1), "m") == 100);
+  CHECK(test::run_score(ModelPresentScore(), s, test::request(1), "n") == 0);
+}
+
 }  // namespace
 }  // namespace scn::scheduler

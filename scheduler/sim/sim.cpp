@@ -281,7 +281,7 @@ int Simulation::cycle(bool retry) {
     if (p.scheduled() && st.is_ok()) {
       ++r_.placements;
       ++placed;
-      rep.node = static_cast<int>(*snap_.node_index(p.decision->node_id));
+      rep.node = static_cast<int>(p.decision->node_index);
       rep.assignment = p.decision->assignment;
       rep.has_reason = false;
       node_replicas_[rep.node].push_back(rep_index);
@@ -361,6 +361,7 @@ SimResult Simulation::run() {
       r_.fragment_bytes = replica_memory_bytes({m.key, m.weight_bytes, m.kv_bytes_per_token, 8192}, DeviceKind::kGpu);
     }
   }
+  const double start_us = thread_cpu_us();
   make_tenants();
   latencies_.reserve(static_cast<size_t>(o_.events) * 3);
   for (int e = 0; e < o_.events; ++e) {
@@ -395,7 +396,9 @@ SimResult Simulation::run() {
     if ((e + 1) % 1000 == 0) check();
   }
   check();
+  const double event_phase_s = (thread_cpu_us() - start_us) / 1e6;
   SimResult r = r_;  // the event phase; saturation below only adds its figure and checks
+  r.event_phase_seconds = event_phase_s;
   finish(r);
   if (!latencies_.empty()) {
     std::vector<double> sorted = latencies_;
@@ -406,6 +409,7 @@ SimResult Simulation::run() {
   }
   r.seconds = seconds_;
   r.placements_per_second = seconds_ > 0 ? static_cast<double>(r.decisions) / seconds_ : 0;
+  r.placed_per_second = seconds_ > 0 ? static_cast<double>(r.placements) / seconds_ : 0;
   r.preferred_region_share = r.placements > 0 ? static_cast<double>(home_placed_) / static_cast<double>(r.placements) : 0;
   if (o_.saturate) {
     // GPU services only, until 1,000 launches in a row place nothing.

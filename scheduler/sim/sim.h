@@ -34,7 +34,11 @@
 //    counters); any violation is reported and counted.
 //  - Timings are the scheduling thread's CPU time (CLOCK_THREAD_CPUTIME_ID)
 //    in place() + reserve(): the cost on one core, whatever else the
-//    machine runs.
+//    machine runs. The sim is single-threaded; `scn sim` pins it to the CPU
+//    it starts on (sim_cli.cpp) unless --no-pin. placements/s counts every
+//    decision (placed or left pending) over that time; the event phase's
+//    whole CPU time (event generation, bookkeeping, invariant checks) is
+//    reported beside it.
 //  - Determinism: equal options give equal results except the timings
 //    (seconds, placements/s, latencies), which SimResult::to_text prints on
 //    lines starting "timing" (omitted with timings = false).
@@ -83,7 +87,12 @@ struct SimResult {
   std::string example_why_here, example_why_pending;
   // Timings (vary run to run).
   double seconds = 0;  // in place() + reserve()
+  // Decisions (placed or left pending) per second of `seconds`: the
+  // scheduler's rate, the sim's own event generation and bookkeeping not
+  // counted.
   double placements_per_second = 0;
+  double placed_per_second = 0;     // the same counting placed decisions only
+  double event_phase_seconds = 0;   // CPU time of the whole event phase (sim included)
   double p50_us = 0, p99_us = 0, max_us = 0;
 
   std::string to_text(bool timings = true) const;
