@@ -77,6 +77,14 @@ bool amx_usable() {
   return ok;
 }
 
+bool amx_int8_usable() {
+  static const bool ok = [] {
+    unsigned a, b, c, d;
+    return amx_usable() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 25)) != 0;
+  }();
+  return ok;
+}
+
 Isa detected_isa() {
   static const Isa isa = detect();
   return isa;

@@ -10,6 +10,7 @@
 // the OS enables tile state and granted this process the tile data
 // permission (Linux arch_prctl ARCH_REQ_XCOMP_PERM), and the environment
 // does not say SCN_CPU_AMX=0 or pick a narrower SCN_CPU_ISA. Cached.
+// amx_int8_usable(): amx_usable() and the CPU has AMX-INT8 (TDPBSSD).
 #pragma once
 
 #include <optional>
@@ -26,6 +27,7 @@ Isa active_isa();
 std::vector<Isa> supported_isas();
 std::string_view isa_name(Isa isa);
 bool amx_usable();
+bool amx_int8_usable();
 std::optional<Isa> parse_isa(std::string_view s);
 
 }  // namespace scn::inference::cpu

@@ -121,6 +121,18 @@ void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, floa
     });
     return;
   }
+  if (amx_ && amx_q8_applicable(w, n)) {
+    amx_q8_prepare_act(n, w.cols(), &amx_q8_act_);
+    amx_q8_quantize_act(x, 0, n, &amx_q8_act_);
+    // Panels of 16 rows in chunks handed out as threads come free.
+    const int64_t chunk = stream_chunk_rows(rows, w.row_bytes(), pool_.size());
+    std::atomic<int64_t> next{0};
+    pool_.run([&](int, int) {
+      for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)
+        amx_q8_rows(w, amx_q8_act_, r0, std::min(rows, r0 + chunk), y, rows);
+    });
+    return;
+  }
   if (w.kind() == PackKind::kQuant) {
     resize_act(w, n, &act_);
     if (n < 4 || pool_.size() == 1) {

@@ -12,7 +12,9 @@
 // memory once per block of up to 96 tokens. On CPUs with AMX (amx_usable(),
 // isa kAvx512, allow_amx) quantized matmuls of n ≥ kAmxMinTokens tokens take
 // the bf16 tile path of matmul_amx.h instead, whose error is within the
-// same bound. Not thread-safe: one runner per compute thread (it owns its
+// same bound; Q8_0 matmuls of 2..kAmxQ8MaxTokens tokens (decode steps of
+// several sequences) take the int8 tile path (amx_q8_rows), which reads
+// each weight byte once for all tokens. Not thread-safe: one runner per compute thread (it owns its
 // scratch buffers).
 #pragma once
 
@@ -49,6 +51,7 @@ class MatmulRunner {
   bool amx_;
   ActQ act_;
   AmxAct amx_act_;
+  AmxQ8Act amx_q8_act_;
   std::vector<ActQ> multi_act_;  // matmul_multi: one per distinct activation layout
 };
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "inference/backend/cpu/cpu_features.h"
 #include "inference/backend/cpu/packed_weight.h"
 
 namespace scn::inference::cpu {
@@ -41,5 +42,36 @@ void amx_pack_act(const float* x, int64_t tile0, int64_t tile1, AmxAct* a);
 // from r0). Uses thread-local scratch; configures this thread's tiles.
 void amx_rows(const PackedWeight& w, const AmxAct& a, int64_t r0, int64_t r1, float* y,
               int64_t ldy);
+
+// ---- int8 tiles for Q8_0 and a few tokens (matmul_q8_amx.cpp) --------------
+// Decode steps of several sequences (2 ≤ n ≤ kAmxQ8MaxTokens) on Q8_0
+// weights: TDPBSSD multiplies 16 weight rows, read in place from the GGUF
+// blocks (PackedWeight::original()), with the int8 activations of all n
+// tokens, one 32-element block per tile product; the int32 tile is scaled
+// by d_w * d_a into fp32 accumulators. Each weight byte is read once per
+// call whatever n is. The activations are quantized per block of 32 as
+// ActQ does (scale max|x|/127, round to nearest even), so the result is the
+// int8 path's up to fp32 summation order, within the same error bound.
+constexpr int64_t kAmxQ8MaxTokens = 15;
+
+// Activations in the B-operand layout: per block j a tile of 8 rows x n
+// tokens x 4 bytes (elements 4kk..4kk+3 of token t at row kk, bytes 4t..),
+// and per block 16 floats d (the tokens' scales; lanes past n zero).
+struct AmxQ8Act {
+  int64_t n = 0, cols = 0, blocks = 0;
+  std::vector<int8_t> b;  // blocks * 32 * n
+  std::vector<float> d;   // blocks * 16
+};
+
+// Whether amx_q8_rows can compute w for n tokens: Q8_0, 2 ≤ n ≤
+// kAmxQ8MaxTokens, rows a multiple of 16, and amx_int8_usable().
+bool amx_q8_applicable(const PackedWeight& w, int64_t n);
+// Sizes a for n tokens of cols columns (zeroes the scales).
+void amx_q8_prepare_act(int64_t n, int64_t cols, AmxQ8Act* a);
+// Quantizes tokens [t0, t1) of x[n][cols] into a.
+void amx_q8_quantize_act(const float* x, int64_t t0, int64_t t1, AmxQ8Act* a);
+// y[t * ldy + r] for rows [r0, r1) (multiples of 16) and all n tokens of a.
+void amx_q8_rows(const PackedWeight& w, const AmxQ8Act& a, int64_t r0, int64_t r1, float* y,
+                 int64_t ldy);
 
 }  // namespace scn::inference::cpu

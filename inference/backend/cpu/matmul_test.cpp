@@ -150,6 +150,41 @@ TEST_CASE("matmul: prompt-sized products on the AMX tiles and, with AMX off, on 
   check(GgmlType::Q4_K, 113, 512, 40, Isa::kAvx512, 2, true);
 }
 
+TEST_CASE("matmul: decode steps of 1..17 tokens (Q8_0 on the AMX int8 tiles when usable)") {
+  if (detected_isa() != Isa::kAvx512) return;
+  INFO("amx int8 usable " << amx_int8_usable());
+  {
+    const std::vector<uint8_t> q8 = make_weight(GgmlType::Q8_0, 48, 896, 5);
+    const std::vector<uint8_t> q4 = make_weight(GgmlType::Q4_0, 48, 896, 5);
+    auto w8 = pack_weight(GgmlType::Q8_0, 48, 896, q8.data());
+    auto w8odd = pack_weight(GgmlType::Q8_0, 47, 896, q8.data());
+    auto w4 = pack_weight(GgmlType::Q4_0, 48, 896, q4.data());
+    REQUIRE((w8.is_ok() && w8odd.is_ok() && w4.is_ok()));
+    const bool u = amx_int8_usable();
+    CHECK(amx_q8_applicable(**w8, 2) == u);
+    CHECK(amx_q8_applicable(**w8, kAmxQ8MaxTokens) == u);
+    CHECK_FALSE(amx_q8_applicable(**w8, 1));
+    CHECK_FALSE(amx_q8_applicable(**w8, kAmxQ8MaxTokens + 1));
+    CHECK_FALSE(amx_q8_applicable(**w8odd, 8));
+    CHECK_FALSE(amx_q8_applicable(**w4, 8));
+  }
+  // Every token count around the int8 tile range (2..15), with AMX on and
+  // off; rows a multiple of 16 (the tile path) and not (the VNNI path),
+  // one block per row, odd block counts, rows split into uneven chunks.
+  for (bool amx : {true, false})
+    for (int64_t n = 1; n <= 17; ++n) {
+      check(GgmlType::Q8_0, 48, 896, n, Isa::kAvx512, 2, amx);
+      check(GgmlType::Q8_0, 32, 32, n, Isa::kAvx512, 1, amx);
+    }
+  for (int64_t n : {2, 7, 8, 15}) {
+    check(GgmlType::Q8_0, 160, 4864, n, Isa::kAvx512, 2, true);
+    check(GgmlType::Q8_0, 16, 96, n, Isa::kAvx512, 3, true);
+    check(GgmlType::Q8_0, 37, 896, n, Isa::kAvx512, 2, true);
+    check(GgmlType::Q8_0, 1040, 160, n, Isa::kAvx512, 2, true);
+    check(GgmlType::Q4_0, 48, 896, n, Isa::kAvx512, 2, true);
+  }
+}
+
 TEST_CASE("matmul: a single row and a long K-quant row") {
   for (Isa isa : supported_isas()) {
     check(GgmlType::Q4_K, 1, 8960, 1, isa, 2);
