@@ -27,6 +27,16 @@ namespace scn::inference {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// Arrival bursts: an idle engine that gets a request waits until no other
+// has arrived for kBurstGap (at most kBurstMaxWait in all) before its first
+// step, so that requests sent together (clients started at once, a fan-out)
+// share that step instead of the first arrival's prompt running alone while
+// the others queue behind it. Costs a lone request at most kBurstGap.
+constexpr auto kBurstGap = std::chrono::milliseconds(4);
+constexpr auto kBurstMaxWait = std::chrono::milliseconds(40);
+
 bool cancel_set(const GenerateRequest& req) {
   return req.cancel && req.cancel->load(std::memory_order_relaxed);
 }
@@ -60,6 +70,7 @@ struct Engine::Impl {
   std::condition_variable done_cv;  // callers wait for their job to finish
   std::deque<EngineJob*> queue;     // waiting jobs, oldest first
   bool stop = false;
+  Clock::time_point last_arrival;   // of the newest queued request
   std::thread worker;
   EngineStats snapshot;             // refreshed by the compute thread after every step
 
@@ -74,6 +85,7 @@ void Engine::Impl::refresh_snapshot() {
   snapshot.prompt_tokens_total = scheduler->prompt_tokens();
   snapshot.cached_prompt_tokens_total = scheduler->cached_prompt_tokens();
   snapshot.generated_tokens_total = scheduler->generated_tokens();
+  snapshot.prefill_tokens_total = scheduler->prefill_rows();
   snapshot.preemptions_total = scheduler->preemptions();
   snapshot.requests_total = scheduler->admitted();
   preempted = scheduler->preempted();
@@ -91,14 +103,28 @@ void Engine::Impl::work_loop() {
         done_cv.notify_all();
         return;
       }
+      if (scheduler->idle() && !queue.empty()) {
+        const Clock::time_point limit = Clock::now() + kBurstMaxWait;
+        for (;;) {
+          const Clock::time_point quiet = last_arrival + kBurstGap;
+          if (stop || quiet <= Clock::now() || limit <= Clock::now()) break;
+          work_cv.wait_until(lock, std::min(quiet, limit));
+        }
+        if (stop) continue;
+      }
       // Admission: preempted sequences first, then the queue in order.
       while (scheduler->resume()) {
       }
       if (!scheduler->has_preempted()) {
-        while (!queue.empty()) {
-          EngineJob* job = queue.front();
-          if (!scheduler->try_admit(job)) break;
-          queue.pop_front();
+        // In order; one waiting for a prefix being computed stays queued
+        // while those behind it may go, one that does not fit stops it.
+        for (auto it = queue.begin(); it != queue.end();) {
+          const Scheduler::Admission a = scheduler->try_admit(*it);
+          if (a == Scheduler::Admission::kNoRoom) break;
+          if (a == Scheduler::Admission::kAdmitted)
+            it = queue.erase(it);
+          else
+            ++it;
         }
       }
       refresh_snapshot();
@@ -264,6 +290,7 @@ Result<GenerateResult> Engine::generate(const GenerateRequest& req, const TokenC
     return Status::exhausted("the request queue is full (" + std::to_string(im.max_queue) +
                              " waiting)");
   im.queue.push_back(&job);
+  im.last_arrival = Clock::now();
   im.snapshot.queued += 1;
   im.work_cv.notify_one();
 

@@ -10,10 +10,16 @@
 //  - generate() is thread-safe and blocks its caller until the request ends.
 //    Requests wait in a bounded queue (at most max_queue waiting; beyond that
 //    kResourceExhausted) and are admitted in order into the running batch (at
-//    most max_running sequences) as KV memory allows. The compute thread runs
+//    most max_running sequences) as KV memory allows; a request whose prompt
+//    continues a prefix another prompt is computing right now waits for those
+//    blocks (the requests behind it may go first) and then reuses them. An
+//    idle engine gathers a burst of arrivals before its first step: it starts
+//    once no request has arrived for 4 ms (at most 40 ms after it woke), so
+//    that requests sent together share that step. The compute thread runs
 //    continuous batching (engine/scheduler.h): every step is one forward pass
 //    over the next token of every decoding sequence plus prefill chunks of
-//    newly admitted prompts, at most max_batch_tokens rows; a request joins at
+//    newly admitted prompts (shortest remaining first), at most
+//    max_batch_tokens rows; a request joins at
 //    the next step and leaves as soon as it ends, freeing its KV blocks.
 //  - Prefix reuse (prefix_cache): prompt blocks whose token prefix is cached
 //    are reused instead of recomputed (GenerateResult::cached_prompt_tokens).
@@ -128,6 +134,7 @@ struct EngineStats {
   int64_t prompt_tokens_total = 0;
   int64_t cached_prompt_tokens_total = 0;   // prompt tokens served from the prefix cache
   int64_t generated_tokens_total = 0;
+  int64_t prefill_tokens_total = 0;  // prompt positions evaluated (incl. recomputed ones)
   int64_t preemptions_total = 0;  // sequences whose blocks were freed to be recomputed
   int64_t requests_total = 0;     // requests admitted (finished or not)
 };

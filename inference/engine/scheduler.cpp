@@ -25,6 +25,9 @@ bool cancel_set(const GenerateRequest& req) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Steps a sequence's pending prefill may be passed over before it goes first.
+constexpr int kMaxStarvedSteps = 4;
+
 }  // namespace
 
 struct Scheduler::Sequence {
@@ -44,6 +47,7 @@ struct Scheduler::Sequence {
   bool in_running = false;
   bool ever_admitted = false;
   bool prompt_done = false;        // the prompt's logits were sampled once
+  int starved = 0;                 // steps in a row its pending prefill got no rows
   Clock::time_point t_admit, t_decode;
 
   int64_t pending() const { return static_cast<int64_t>(tokens.size()) - n_computed; }
@@ -57,38 +61,61 @@ Scheduler::~Scheduler() {
   for (auto& s : running_) release_blocks(*s);
 }
 
-bool Scheduler::prefix_in_flight(const std::vector<int32_t>& tokens) const {
+bool Scheduler::prefix_in_flight(const std::vector<int32_t>& tokens, size_t cached) const {
   const int bt = pool_.block_tokens();
-  if (!opt_.prefix_cache || static_cast<int64_t>(tokens.size()) <= bt) return false;
+  if (!opt_.prefix_cache) return false;
+  // Full blocks of `tokens` that admission may reuse: within its first n - 1.
+  const auto reusable = static_cast<size_t>((static_cast<int64_t>(tokens.size()) - 1) / bt);
+  if (reusable <= cached) return false;
   for (const auto& s : running_) {
-    // A running sequence still prefilling a prompt whose first block is the
-    // same: waiting for it lets this request reuse all of the common prefix.
-    if (s->prompt_done || static_cast<int64_t>(s->tokens.size()) <= bt) continue;
-    if (std::equal(tokens.begin(), tokens.begin() + bt, s->tokens.begin())) return true;
+    // A sequence still prefilling its prompt (never a recomputation after
+    // preemption: its prompt's blocks were computed once already).
+    if (s->prompt_done) continue;
+    const size_t prompt_blocks = static_cast<size_t>(s->result.prompt_tokens / bt);
+    const size_t limit = std::min(reusable, prompt_blocks);
+    if (limit <= cached || s->n_published >= static_cast<int64_t>(limit)) continue;
+    // Does its prompt start with the same tokens up to the end of block
+    // `cached` (the first one not in the index), which it will publish?
+    const auto off = static_cast<std::ptrdiff_t>(cached) * bt;
+    if (std::equal(tokens.begin(), tokens.begin() + off + bt, s->tokens.begin()) &&
+        s->n_published <= static_cast<int64_t>(cached))
+      return true;
   }
   return false;
 }
 
-bool Scheduler::admit(SeqPtr& seq) {
-  if (static_cast<int>(running_.size()) >= opt_.max_running) return false;
+std::vector<int> Scheduler::lookup_prefix(const std::vector<int32_t>& tokens,
+                                          uint64_t* chain) const {
   const int bt = pool_.block_tokens();
-  const auto n = static_cast<int64_t>(seq->tokens.size());
+  const auto n = static_cast<int64_t>(tokens.size());
   // Reuse cached blocks over at most n - 1 tokens.
   std::vector<int> hits;
+  *chain = KvPool::kRootHash;
+  if (!opt_.prefix_cache) return hits;
+  for (int64_t i = 0; (i + 1) * bt <= n - 1; ++i) {
+    std::span<const int32_t> blk(tokens.data() + i * bt, static_cast<size_t>(bt));
+    const int b = pool_.lookup(*chain, blk);
+    if (b < 0) break;
+    hits.push_back(b);
+    *chain = KvPool::chain_hash(*chain, blk);
+  }
+  return hits;
+}
+
+Scheduler::Admission Scheduler::admit(SeqPtr& seq, bool wait_for_prefix) {
+  if (static_cast<int>(running_.size()) >= opt_.max_running) return Admission::kNoRoom;
+  const int bt = pool_.block_tokens();
+  const auto n = static_cast<int64_t>(seq->tokens.size());
   uint64_t chain = KvPool::kRootHash;
-  if (opt_.prefix_cache) {
-    for (int64_t i = 0; (i + 1) * bt <= n - 1; ++i) {
-      std::span<const int32_t> blk(seq->tokens.data() + i * bt, static_cast<size_t>(bt));
-      const int b = pool_.lookup(chain, blk);
-      if (b < 0) break;
-      hits.push_back(b);
-      chain = KvPool::chain_hash(chain, blk);
-    }
+  std::vector<int> hits = lookup_prefix(seq->tokens, &chain);
+  if (wait_for_prefix && prefix_in_flight(seq->tokens, hits.size())) {
+    for (int b : hits) pool_.release(b);
+    return Admission::kWaitPrefix;
   }
   const int64_t need = ceil_div(n + 1, bt) - static_cast<int64_t>(hits.size());
   if (!running_.empty() && need + reserved_ > pool_.available()) {
     for (int b : hits) pool_.release(b);
-    return false;
+    return Admission::kNoRoom;
   }
   reserved_ += static_cast<int>(std::max<int64_t>(0, need));
   seq->blocks = std::move(hits);
@@ -108,31 +135,30 @@ bool Scheduler::admit(SeqPtr& seq) {
     cached_prompt_tokens_ += seq->result.cached_prompt_tokens;
   }
   running_.push_back(std::move(seq));
-  return true;
+  return Admission::kAdmitted;
 }
 
 bool Scheduler::resume() {
   if (preempted_.empty()) return false;
-  if (!admit(preempted_.front())) return false;
+  if (admit(preempted_.front(), false) != Admission::kAdmitted) return false;
   preempted_.pop_front();
   return true;
 }
 
-bool Scheduler::try_admit(EngineJob* job) {
+Scheduler::Admission Scheduler::try_admit(EngineJob* job) {
   const GenerateRequest& req = *job->req;
-  if (prefix_in_flight(req.prompt)) return false;
   auto seq = std::make_unique<Sequence>();
   seq->job = job;
   seq->tokens = req.prompt;
   seq->result.prompt_tokens = static_cast<int>(req.prompt.size());
-  if (!admit(seq)) return false;
+  if (const Admission a = admit(seq, true); a != Admission::kAdmitted) return a;
   Sequence& s = *running_.back();
   s.sampler = std::make_unique<Sampler>(req.sampling, batch_.n_vocab());
   s.sampler->add_context(req.prompt);
   s.device_greedy = plain_greedy(req.sampling) && !req.logprobs && req.top_logprobs == 0;
   if (!s.device_greedy) s.logits.resize(static_cast<size_t>(batch_.n_vocab()));
   job->state = EngineJob::State::kRunning;
-  return true;
+  return Admission::kAdmitted;
 }
 
 void Scheduler::release_blocks(Sequence& seq) {
@@ -288,6 +314,7 @@ std::vector<EngineJob*> Scheduler::step() {
   struct Planned {
     Sequence* seq;
     int64_t n;
+    bool decode;  // pass 1's one token, else a prefill chunk
   };
   std::vector<Planned> plan;
   int64_t budget = opt_.max_batch_tokens;
@@ -311,20 +338,33 @@ std::vector<EngineJob*> Scheduler::step() {
       }
     }
     if (!ok) continue;
-    plan.push_back({s, 1});
+    plan.push_back({s, 1, true});
     --budget;
   }
-  // Pass 2: prefill chunks (prompts, and recomputation after preemption).
-  for (Sequence* s : order) {
+  // Pass 2: prefill chunks (prompts, and recomputation after preemption),
+  // shortest remaining first so that prompts finish one after another
+  // rather than all late; one that was passed over kMaxStarvedSteps steps
+  // in a row goes first (oldest first among those), so a long prompt still
+  // advances while shorter ones keep arriving.
+  std::vector<Sequence*> prefill;
+  for (Sequence* s : order)
+    if (s->in_running && !planned(s) && s->pending() >= 1) prefill.push_back(s);
+  std::stable_sort(prefill.begin(), prefill.end(), [](const Sequence* a, const Sequence* b) {
+    const bool sa = a->starved >= kMaxStarvedSteps, sb = b->starved >= kMaxStarvedSteps;
+    if (sa != sb) return sa;
+    if (sa) return a->order < b->order;
+    return a->pending() < b->pending();
+  });
+  for (Sequence* s : prefill) {
     if (budget == 0) break;
-    if (!s->in_running || planned(s) || s->pending() < 1) continue;
+    if (!s->in_running) continue;  // preempted by an earlier one of this pass
     for (;;) {
       const int64_t room = static_cast<int64_t>(s->blocks.size()) * bt - s->n_computed +
                            static_cast<int64_t>(pool_.available()) * bt;
       const int64_t n = std::min({s->pending(), budget, room});
       if (n > 0) {
         grow(*s, s->n_computed + n);
-        plan.push_back({s, n});
+        plan.push_back({s, n, false});
         budget -= n;
         break;
       }
@@ -336,6 +376,8 @@ std::vector<EngineJob*> Scheduler::step() {
     }
   }
   if (plan.empty()) return std::move(finished_);
+  for (Sequence* s : prefill)
+    if (s->in_running) s->starved = planned(s) ? 0 : s->starved + 1;
 
   // ---- run ----
   std::vector<SeqChunk> chunks;
@@ -369,6 +411,7 @@ std::vector<EngineJob*> Scheduler::step() {
   }
   for (const Planned& p : plan) {
     Sequence& s = *p.seq;
+    if (!p.decode) prefill_rows_ += p.n;
     s.n_computed += p.n;
     publish_full_blocks(s);
     if (s.pending() == 0) sample_next(s);

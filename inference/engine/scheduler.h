@@ -7,19 +7,29 @@
 //    sequences run and the pool can hold its remaining prompt (blocks of a
 //    cached prefix are reused first: the prefix index is walked block by
 //    block over at most prompt.size() - 1 tokens, so the last prompt token is
-//    always evaluated into a block of its own sequence). A request whose
-//    first block equals that of a prompt still being prefilled waits until
-//    that prefill is done (n > 1 and prompts with a common prefix arriving
-//    together then share the prefix's blocks instead of computing them twice). A preempted sequence is
-//    re-admitted before any new request (resume()).
+//    always evaluated into a block of its own sequence): kAdmitted, else
+//    kNoRoom. In-flight prefix sharing: a request whose next block after its
+//    cached ones (within its first prompt.size() - 1 tokens) equals the
+//    block at that place of a prompt still being prefilled is not admitted
+//    (kWaitPrefix) until that block is published, and is then admitted with
+//    the blocks computed meanwhile: n > 1 and prompts with a common prefix
+//    arriving together compute the prefix once, not once each. A waiting
+//    request holds no blocks; the engine may admit later requests past it.
+//    A preempted sequence is re-admitted before any new request (resume()).
 //  - step() runs one forward pass: first one decode token of every running
-//    sequence that has one (oldest first), then prefill chunks (oldest
-//    first) up to max_batch_tokens rows. When a sequence needs a block and
-//    none is free (cached unreferenced blocks are evicted, LRU first), the
-//    most recently admitted running sequence is preempted: its blocks are
-//    released and it waits to be re-admitted, then recomputes its prompt and
-//    the tokens it already generated (which are not emitted again; its
-//    sampler state is kept, so greedy and seeded outputs are unchanged).
+//    sequence that has one (oldest first), then prefill chunks up to
+//    max_batch_tokens rows in all, shortest remaining prefill first (ties:
+//    oldest first), so that with many prompts pending each one's first
+//    token comes as early as the work before it allows instead of all of
+//    them coming late together; a sequence whose pending prefill got no rows
+//    in kMaxStarvedSteps (4) steps in a row goes before all others (oldest
+//    first among those), so no prompt waits forever. When a sequence needs a
+//    block and none is free (cached unreferenced blocks are evicted, LRU
+//    first), the most recently admitted running sequence is preempted: its
+//    blocks are released and it waits to be re-admitted, then recomputes its
+//    prompt and the tokens it already generated (which are not emitted
+//    again; its sampler state is kept, so greedy and seeded outputs are
+//    unchanged).
 //  - A sequence finishes at an end-of-generation token (kStop; not with
 //    req.ignore_eos, where it is emitted like any other token), max_tokens
 //    or a full context (kLength), or when its callback returns false / its
@@ -79,8 +89,9 @@ class Scheduler {
   // A preempted sequence is re-admitted if it fits (true when one was).
   bool resume();
   bool has_preempted() const { return !preempted_.empty(); }
-  // Admits a queued job (true) or leaves it queued (false).
-  bool try_admit(EngineJob* job);
+  enum class Admission { kAdmitted, kWaitPrefix, kNoRoom };
+  // Admits a queued job or says why it stays queued.
+  Admission try_admit(EngineJob* job);
   // Runs one step; returns the jobs that finished (result set).
   std::vector<EngineJob*> step();
   // Ends every admitted or preempted sequence with `error` (shutdown) and
@@ -95,12 +106,17 @@ class Scheduler {
   int64_t prompt_tokens() const { return prompt_tokens_; }
   int64_t cached_prompt_tokens() const { return cached_prompt_tokens_; }
   int64_t generated_tokens() const { return generated_tokens_; }
+  // Rows of prompt (and recomputed) positions evaluated so far.
+  int64_t prefill_rows() const { return prefill_rows_; }
 
  private:
   struct Sequence;
   using SeqPtr = std::unique_ptr<Sequence>;
 
-  bool admit(SeqPtr& seq);       // prefix lookup + capacity check
+  // Prefix lookup + capacity check (+ the in-flight wait for new requests).
+  Admission admit(SeqPtr& seq, bool wait_for_prefix);
+  // The cached blocks (retained) that `tokens` may reuse; *chain: their hash.
+  std::vector<int> lookup_prefix(const std::vector<int32_t>& tokens, uint64_t* chain) const;
   void preempt(Sequence* seq);
   Sequence* newest_running();
   // Grows seq's block table to cover `positions`; false if the pool is out.
@@ -111,7 +127,9 @@ class Scheduler {
   bool sample_next(Sequence& seq);
   void finish(Sequence& seq, FinishReason reason);
   void finish_error(Sequence& seq, Status st);
-  bool prefix_in_flight(const std::vector<int32_t>& tokens) const;
+  // Whether a prompt being prefilled will publish the block of `tokens`
+  // right after its `cached` leading blocks found in the index.
+  bool prefix_in_flight(const std::vector<int32_t>& tokens, size_t cached) const;
 
   BatchContext& batch_;
   KvPool& pool_;
@@ -124,6 +142,7 @@ class Scheduler {
   uint64_t next_order_ = 0;
   int64_t preemptions_ = 0, admitted_ = 0;
   int64_t prompt_tokens_ = 0, cached_prompt_tokens_ = 0, generated_tokens_ = 0;
+  int64_t prefill_rows_ = 0;
 };
 
 }  // namespace scn::inference
