@@ -4,7 +4,6 @@
 #include <charconv>
 #include <filesystem>
 
-#include "common/http/client.h"
 #include "common/log.h"
 
 namespace scn::node_agent {
@@ -60,10 +59,7 @@ Result<std::pair<int, int>> parse_port_range(std::string_view text) {
 }
 
 Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
-  if (options.scheduler_url.empty()) return Status::invalid_argument("--scheduler is required");
-  while (!options.scheduler_url.empty() && options.scheduler_url.back() == '/') {
-    options.scheduler_url.pop_back();
-  }
+  SCN_ASSIGN_OR_RETURN(std::vector<std::string> urls, parse_scheduler_urls(options.scheduler_url));
   if (options.name.empty()) return Status::invalid_argument("--name must not be empty");
   if (options.state_dir.empty()) return Status::invalid_argument("--state-dir must not be empty");
   if (options.heartbeat_ms <= 0) return Status::invalid_argument("--heartbeat-ms must be > 0");
@@ -76,12 +72,12 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options) {
   if (ec) return Status::io_error("create " + options.state_dir + ": " + ec.message());
   SCN_ASSIGN_OR_RETURN(Capacity capacity, probe_capacity(options.simulate));
   common::log_info("agent: ", capacity.cpu_cores, " CPU cores; ", capacity.gpu_probe);
-  return std::unique_ptr<Agent>(new Agent(std::move(options), std::move(capacity)));
+  return std::unique_ptr<Agent>(new Agent(std::move(options), std::move(capacity), std::move(urls)));
 }
 
-Agent::Agent(AgentOptions options, Capacity capacity)
+Agent::Agent(AgentOptions options, Capacity capacity, std::vector<std::string> scheduler_urls)
     : options_(std::move(options)), capacity_(std::move(capacity)),
-      heartbeat_ms_(options_.heartbeat_ms) {
+      scheduler_(std::move(scheduler_urls), "agent"), heartbeat_ms_(options_.heartbeat_ms) {
   cache_ = std::make_unique<ModelCache>(options_.cache_dir);
   SupervisorOptions so;
   so.infer_binary = options_.infer_binary;
@@ -156,9 +152,9 @@ Status Agent::obtain_credentials() {
   const std::string body = register_body(options_.join_token,
                                          NodeIdentity{options_.name, options_.address, options_.labels},
                                          capacity_);
-  const std::string url = options_.scheduler_url + "/agent/v1/register";
   while (true) {
-    auto res = http::request("POST", url, body, {{"Content-Type", "application/json"}}, kRequestTimeout);
+    auto res = scheduler_.post("/agent/v1/register", body, {{"Content-Type", "application/json"}},
+                               kRequestTimeout);
     if (res.is_ok() && (res->status == 201 || res->status == 200)) {
       auto answer = parse_register_answer(res->body);
       if (!answer.is_ok()) return answer.status().with_context("register answer");
@@ -204,10 +200,10 @@ void Agent::heartbeat(bool* removed) {
   }
   const std::string body = heartbeat_body(creds.node_id, free_cores, available_ram_bytes(),
                                           cache_->report(), replicas);
-  auto res = http::request("POST", options_.scheduler_url + "/agent/v1/heartbeat", body,
-                           {{"Content-Type", "application/json"},
-                            {"Authorization", "Bearer " + creds.node_secret}},
-                           kRequestTimeout);
+  auto res = scheduler_.post("/agent/v1/heartbeat", body,
+                             {{"Content-Type", "application/json"},
+                              {"Authorization", "Bearer " + creds.node_secret}},
+                             kRequestTimeout);
   if (!res.is_ok()) {
     note_outage("heartbeat: " + res.status().to_string());
     return;

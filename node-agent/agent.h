@@ -2,6 +2,12 @@
 // converges its `scn infer` children to the desired set each answer names.
 //
 // Contract:
+//  - options.scheduler_url names one scheduler or several, comma-separated
+//    ("http://a:7070,http://b:7070": the instances of one scheduler, one
+//    leading and the others standing by). Every instance serves the agents'
+//    API; the agent stays with the one that answers and fails over to the
+//    next on a connection failure, a timeout or a 5xx answer, with backoff,
+//    logging the switch (scheduler_client.h). Replicas never notice.
 //  - run() registers with the join token (POST /agent/v1/register) unless
 //    <state_dir>/agent.json holds node_id + node_secret from an earlier run;
 //    after registering it writes that file (mode 0600). A scheduler that is
@@ -35,12 +41,13 @@
 #include "node-agent/capacity.h"
 #include "node-agent/model_cache.h"
 #include "node-agent/protocol.h"
+#include "node-agent/scheduler_client.h"
 #include "node-agent/supervisor.h"
 
 namespace scn::node_agent {
 
 struct AgentOptions {
-  std::string scheduler_url;  // "http://127.0.0.1:7070"
+  std::string scheduler_url;  // "http://127.0.0.1:7070" or several, comma-separated
   std::string join_token;
   std::string name;
   std::string address = "127.0.0.1";  // how the broker reaches this node's replicas
@@ -76,12 +83,14 @@ class Agent {
   void stop();
 
   const Capacity& capacity() const { return capacity_; }
+  // The scheduler the next request goes to first.
+  std::string current_scheduler() const { return scheduler_.current(); }
   std::string credentials_path() const;
   // The node id once registered or loaded ("" before).
   std::string node_id() const;
 
  private:
-  explicit Agent(AgentOptions options, Capacity capacity);
+  Agent(AgentOptions options, Capacity capacity, std::vector<std::string> scheduler_urls);
   Status obtain_credentials();
   // One heartbeat exchange; sets removed when the scheduler answered 410.
   void heartbeat(bool* removed);
@@ -93,6 +102,7 @@ class Agent {
   Capacity capacity_;
   std::unique_ptr<ModelCache> cache_;
   std::unique_ptr<Supervisor> supervisor_;
+  SchedulerClient scheduler_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

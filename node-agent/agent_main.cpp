@@ -96,7 +96,12 @@ int agent_main(int argc, char** argv) {
   std::string slurm_partition, slurm_account, slurm_reservation;
   std::string slurm_time_limit = "4:00:00", slurm_replace_before = "5:00", slurm_gpu_memory;
   common::OptionSet opts("scn agent", "a node agent: registers with the scheduler, runs scn infer workers");
-  opts.add("scheduler", &o.scheduler_url, "the scheduler's URL, e.g. http://127.0.0.1:7070")
+  opts.add("scheduler", &o.scheduler_url,
+           "the scheduler's URL, e.g. http://127.0.0.1:7070; with several scheduler instances "
+           "(one leads, the others stand by) all of them, comma-separated: "
+           "http://10.0.0.1:7070,http://10.0.0.2:7070 - the agent uses the one that answers and "
+           "fails over to the next on a connection failure, a timeout or a 5xx, with backoff, "
+           "without touching its replicas")
       .add("join-token", &o.join_token, "join token from the center's operator (first start only)")
       .add("name", &o.name, "node name (default: the host name)")
       .add("address", &o.address, "address the broker uses to reach this node's replicas")

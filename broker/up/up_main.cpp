@@ -4,6 +4,8 @@
 // service for the demo tenant launched through the broker's API, and a
 // summary with a curl command that works as printed. SIGINT/SIGTERM stop
 // everything in reverse order (agents, broker, scheduler, Redis, PostgreSQL).
+// --schedulers N starts N scheduler instances (one leads, the others stand
+// by); the agents and the console's join command get all their URLs.
 // TLS is on unless --no-tls (up_tls.h): the broker, the scheduler and the
 // workers serve https with certificates of a private CA in <var>/pki.
 #include <csignal>
@@ -43,6 +45,7 @@ struct UpOptions {
   std::string var = "var";
   int port = 8000;
   int scheduler_port = 0;
+  int schedulers = 1;  // scheduler instances: the first leads, the others stand by
   std::string pg_url, redis_url, shared_dir;
   int ready_timeout_s = 120;
   bool no_tls = false;
@@ -94,7 +97,9 @@ class Up {
   UpOptions o_;
   fs::path var_;
   std::unique_ptr<LocalServices> services_;
-  std::unique_ptr<ScnProcess> scheduler_, broker_;
+  std::vector<std::unique_ptr<ScnProcess>> schedulers_;  // the first leads at start
+  std::string scheduler_urls_;                           // theirs, comma-separated
+  std::unique_ptr<ScnProcess> broker_;
   std::vector<std::unique_ptr<ScnProcess>> agents_;
   fs::path web_root_;  // the console's build (<source>/web/dist); empty: none
   std::optional<UpTls> tls_;  // unless --no-tls
@@ -178,20 +183,32 @@ Status Up::start_platform(const DemoAccounts& accounts, const std::string& pg_ur
                           const std::string& redis_url) {
   const std::string bin = process::self_executable();
   const fs::path logs = var_ / "logs";
-  const int sched_port = pick_port(o_.scheduler_port != 0 ? o_.scheduler_port : 7070);
-  scheduler_ = std::make_unique<ScnProcess>(
-      "scheduler", bin,
-      std::vector<std::string>{"scheduler", "--pg-url", pg_url, "--redis-url", redis_url, "--host",
-                               "127.0.0.1", "--port", std::to_string(sched_port)},
-      logs / "scheduler.log");
-  say("scn up: starting the scheduler on 127.0.0.1:" + std::to_string(sched_port));
-  if (tls_) {
-    auto& args = scheduler_->mutable_args();
-    args.insert(args.end(), {"--tls-cert", tls_->scheduler_cert, "--tls-key", tls_->scheduler_key,
-                             "--tls-client-ca", tls_->ca});
+  // --schedulers N: N instances on one database; the first one started takes
+  // the leader lock, the others stand by; every agent is given all URLs.
+  std::string sched_url;  // "url" or "url,url,..."
+  int next_port = o_.scheduler_port != 0 ? o_.scheduler_port : 7070;
+  for (int i = 0; i < o_.schedulers; ++i) {
+    const int port = pick_port(next_port);
+    next_port = port + 1;
+    const std::string name = i == 0 ? "scheduler" : "scheduler-" + std::to_string(i + 1);
+    auto sched = std::make_unique<ScnProcess>(
+        name, bin,
+        std::vector<std::string>{"scheduler", "--pg-url", pg_url, "--redis-url", redis_url, "--host",
+                                 "127.0.0.1", "--port", std::to_string(port)},
+        logs / (name + ".log"));
+    say("scn up: starting the " + std::string(i == 0 ? "scheduler" : "standby scheduler " + name) +
+        " on 127.0.0.1:" + std::to_string(port));
+    if (tls_) {
+      auto& args = sched->mutable_args();
+      args.insert(args.end(), {"--tls-cert", tls_->scheduler_cert, "--tls-key", tls_->scheduler_key,
+                               "--tls-client-ca", tls_->ca});
+    }
+    SCN_RETURN_IF_ERROR(sched->start_listening(port, 30s));
+    if (i == 0) std::this_thread::sleep_for(1500ms);  // it takes the lock before any standby starts
+    sched_url += (sched_url.empty() ? "" : ",") + url(port);
+    schedulers_.push_back(std::move(sched));
   }
-  SCN_RETURN_IF_ERROR(scheduler_->start_listening(sched_port, 30s));
-  const std::string sched_url = url(sched_port);
+  scheduler_urls_ = sched_url;
   std::vector<std::string> broker_args{"broker", "--pg-url", pg_url, "--redis-url", redis_url, "--host",
                                        "127.0.0.1", "--port", std::to_string(o_.port),
                                        "--scheduler-url", sched_url,
@@ -237,7 +254,8 @@ Status Up::start_platform(const DemoAccounts& accounts, const std::string& pg_ur
 // Until SIGINT/SIGTERM: a child that exits is reported and restarted (at most
 // once every 5 s each), so that the demo pool heals like a real one.
 void Up::supervise() {
-  std::vector<ScnProcess*> all = {scheduler_.get(), broker_.get()};
+  std::vector<ScnProcess*> all = {broker_.get()};
+  for (auto& s : schedulers_) all.push_back(s.get());
   for (auto& a : agents_) all.push_back(a.get());
   std::vector<std::chrono::steady_clock::time_point> last(all.size());
   while (!g_stop) {
@@ -260,8 +278,8 @@ void Up::shutdown() {
   agents_.clear();
   if (broker_) broker_->stop(10s);
   broker_.reset();
-  if (scheduler_) scheduler_->stop(10s);
-  scheduler_.reset();
+  for (auto it = schedulers_.rbegin(); it != schedulers_.rend(); ++it) (*it)->stop(10s);
+  schedulers_.clear();
   if (services_) {
     if (Status st = services_->stop(); !st.is_ok())
       std::fprintf(stderr, "scn up: %s\n", st.to_string().c_str());
@@ -279,6 +297,8 @@ void Up::print_summary(const UpCredentials& creds, const std::string& api_key) {
   std::string s;
   s += "\n==================== scn is up ====================\n";
   s += "Broker:       " + base + "   (REST API " + base + "/api/v1, OpenAI API " + base + "/v1)\n";
+  s += "Schedulers:   " + scheduler_urls_ +
+       (schedulers_.size() > 1 ? "   (the first leads; the others stand by)\n" : "\n");
   s += web_root_.empty() ? std::string("Console:      none (build it: scripts/build.sh builds web/dist)\n")
                          : "Console:      " + base + "/   (open it in a browser; log in as below)\n";
   s +=
@@ -313,6 +333,9 @@ int up_main(int argc, char** argv) {
   opts.add("var", &o.var, "folder of the data, logs and credentials (reused by the next run)")
       .add("port", &o.port, "the broker's port on 127.0.0.1")
       .add("scheduler-port", &o.scheduler_port, "the scheduler's port (default: 7070 if free, else any)")
+      .add("schedulers", &o.schedulers,
+           "scheduler instances (1-9): the first leads, the others stand by and take over when it dies; "
+           "agents are given every instance's URL")
       .add("pg-url", &o.pg_url, "use this PostgreSQL instead of starting one")
       .add("redis-url", &o.redis_url, "use this Redis instead of starting one")
       .add("shared-dir", &o.shared_dir, "the shared data folder (models; default <repo>/../shared)")
@@ -325,6 +348,10 @@ int up_main(int argc, char** argv) {
     return 2;
   }
   if (parsed.value() == common::OptionSet::Outcome::kHelp) return 0;
+  if (o.schedulers < 1 || o.schedulers > 9) {
+    std::fprintf(stderr, "scn up: --schedulers must be within 1-9\n");
+    return 2;
+  }
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);

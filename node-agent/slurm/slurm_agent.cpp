@@ -186,8 +186,7 @@ Status save_slurm_credentials(const std::string& path, const std::map<std::strin
 }
 
 Result<std::unique_ptr<SlurmAgent>> SlurmAgent::create(SlurmAgentOptions options) {
-  if (options.scheduler_url.empty()) return Status::invalid_argument("--scheduler is required");
-  while (!options.scheduler_url.empty() && options.scheduler_url.back() == '/') options.scheduler_url.pop_back();
+  SCN_ASSIGN_OR_RETURN(std::vector<std::string> urls, parse_scheduler_urls(options.scheduler_url));
   if (options.name.empty()) return Status::invalid_argument("--name must not be empty");
   if (options.state_dir.empty()) return Status::invalid_argument("--state-dir must not be empty");
   if (options.heartbeat_ms <= 0) return Status::invalid_argument("--heartbeat-ms must be > 0");
@@ -211,6 +210,7 @@ Result<std::unique_ptr<SlurmAgent>> SlurmAgent::create(SlurmAgentOptions options
     fs::create_directories(options.client.scratch_dir, ec);
   }
   auto agent = std::unique_ptr<SlurmAgent>(new SlurmAgent(std::move(options)));
+  agent->scheduler_ = std::make_unique<SchedulerClient>(std::move(urls), "slurm agent");
   if (!agent->options_.supervisor.reservation.empty()) {
     auto nodes = agent->client_.reservation_nodes(agent->options_.supervisor.reservation);
     if (!nodes.is_ok()) return nodes.status().with_context("--slurm-reservation");
@@ -312,8 +312,8 @@ Status SlurmAgent::register_nodes() {
     const std::string body = register_body(
         options_.join_token, NodeIdentity{options_.name + "-" + name, v.node.address, options_.labels},
         capacity_of(v.node, options_.gpu_memory_gib), &mark);
-    auto res = http::request("POST", options_.scheduler_url + "/agent/v1/register", body,
-                             {{"Content-Type", "application/json"}}, kRequestTimeout);
+    auto res = scheduler_->post("/agent/v1/register", body, {{"Content-Type", "application/json"}},
+                                kRequestTimeout);
     if (res.is_ok() && (res->status == 201 || res->status == 200)) {
       auto answer = parse_register_answer(res->body);
       if (!answer.is_ok()) return answer.status().with_context("register answer");
@@ -380,9 +380,9 @@ void SlurmAgent::heartbeat(const std::string& slurm_node) {
     if (!again) replicas.push_back(s);
   }
   const std::string body = heartbeat_body(creds.node_id, free_cores, free_ram, cache_->report(), replicas, &beat);
-  auto res = http::request("POST", options_.scheduler_url + "/agent/v1/heartbeat", body,
-                           {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + creds.node_secret}},
-                           kRequestTimeout);
+  auto res = scheduler_->post("/agent/v1/heartbeat", body,
+                              {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + creds.node_secret}},
+                              kRequestTimeout);
   if (!res.is_ok() || (res->status != 200 && res->status != 410)) {
     if (!in_outage_) {
       common::log_warn("slurm agent: heartbeat of ", slurm_node, ": ",

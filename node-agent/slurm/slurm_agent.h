@@ -22,6 +22,9 @@
 //    this agent's desired replicas. The answer's replicas go to the
 //    SlurmSupervisor for that node; 410 drops that node (its jobs are
 //    cancelled, its credentials forgotten).
+//  - scheduler_url: one URL or several, comma-separated (the instances of
+//    one scheduler); requests fail over between them as the plain agent's
+//    do (node-agent/scheduler_client.h).
 //  - Scheduler unreachable/5xx: retried next interval, replicas keep
 //    running. A refused registration (4xx) ends run() with that error.
 //  - stop() makes run() cancel the jobs and return OK.
@@ -38,13 +41,14 @@
 #include "common/status.h"
 #include "node-agent/model_cache.h"
 #include "node-agent/protocol.h"
+#include "node-agent/scheduler_client.h"
 #include "node-agent/slurm/slurm_client.h"
 #include "node-agent/slurm/slurm_supervisor.h"
 
 namespace scn::node_agent::slurm {
 
 struct SlurmAgentOptions {
-  std::string scheduler_url;
+  std::string scheduler_url;  // one URL or several, comma-separated
   std::string join_token;
   std::string name;  // prefix of the pool node names
   std::map<std::string, std::string> labels;
@@ -100,6 +104,7 @@ class SlurmAgent {
 
   SlurmAgentOptions options_;
   SlurmClient client_;
+  std::unique_ptr<SchedulerClient> scheduler_;
   std::unique_ptr<ModelCache> cache_;
   std::unique_ptr<SlurmSupervisor> supervisor_;
   std::vector<std::string> reservation_nodes_;
