@@ -27,6 +27,14 @@ Status handle_login(ApiCall& call, BrokerContext& ctx) {
   call.response.set_header("Cache-Control", "no-store");
   boost::json::object out;
   out["user"] = user_json(outcome->user);
+  // A member of a suspended tenant signs in to read; the console says why
+  // its changes are refused.
+  bool suspended = false;
+  if (outcome->user.role == Role::kMember && !outcome->user.tenant_id.empty()) {
+    auto t = find_tenant(ctx.pg, outcome->user.tenant_id);
+    suspended = t.is_ok() && t->status != "active";
+  }
+  out["tenant_suspended"] = suspended;
   reply_json(call, 200, out);
   return Status::ok();
 }
@@ -50,6 +58,7 @@ Status handle_me(ApiCall& call, BrokerContext& ctx) {
   } else {
     SCN_ASSIGN_OR_RETURN(UserInfo user, find_user(ctx.pg, p.user_id));
     out["user"] = user_json(user);
+    out["tenant_suspended"] = p.tenant_suspended;
   }
   reply_json(call, 200, out);
   return Status::ok();

@@ -38,6 +38,17 @@ std::string_view bearer_token(const http::Request& request) {
   return token;
 }
 
+namespace {
+constexpr std::string_view kTenantSuspendedMessage =
+    "tenant suspended: this tenant's API keys and changes are refused until an administrator reinstates it";
+}  // namespace
+
+Status tenant_suspended_status() { return Status::permission_denied(std::string(kTenantSuspendedMessage)); }
+
+bool is_tenant_suspended(const Status& status) {
+  return status.code() == Code::kPermissionDenied && status.message() == kTenantSuspendedMessage;
+}
+
 Result<Principal> authenticate_api_key(db::PgPool& pg, std::string_view key) {
   if (key.empty() || key.size() > 512) return Status::unauthenticated("invalid API key");
   const std::string hash_hex = crypto::to_hex(crypto::sha256(key));
@@ -53,7 +64,7 @@ Result<Principal> authenticate_api_key(db::PgPool& pg, std::string_view key) {
     const auto& row = r[0];
     if (row[3].as<bool>()) return Status::unauthenticated("API key revoked");
     if (row[4].as<bool>()) return Status::unauthenticated("API key expired");
-    if (row[5].as<std::string>() != "active") return Status::unauthenticated("tenant suspended");
+    if (row[5].as<std::string>() != "active") return tenant_suspended_status();
     Principal p;
     p.kind = Principal::Kind::kApiKey;
     p.role = Role::kMember;
@@ -100,7 +111,7 @@ Result<Principal> ApiKeyCache::authenticate(std::string_view key) {
   }
   auto result = authenticate_api_key(impl_->pg, key);
   if (!result.is_ok()) {
-    if (result.status().code() != Code::kUnauthenticated) {
+    if (result.status().code() != Code::kUnauthenticated && !is_tenant_suspended(result.status())) {
       common::log_warn("api key look-up failed: ", result.status().to_string());
     }
     std::lock_guard<std::mutex> lock(impl_->mu);

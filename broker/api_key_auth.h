@@ -4,12 +4,17 @@
 //  - authenticate_api_key(pg, key) looks the key up by its SHA-256 and
 //    answers a Principal (Kind::kApiKey, role member, tenant_id, api_key_id,
 //    username = the key's name), or kUnauthenticated ("invalid API key",
-//    "API key revoked", "API key expired") - also for a suspended tenant.
-//    It never says which keys exist beyond that.
+//    "API key revoked", "API key expired"). A valid key of a suspended
+//    tenant is kPermissionDenied (is_tenant_suspended() is true of it):
+//    callers answer 403 with the error type kTenantSuspendedType - the
+//    OpenAI gateway and /api/v1 alike. It never says which keys exist
+//    beyond that.
 //  - bearer_token(request) is the token of "Authorization: Bearer <token>",
 //    or "" when the header is absent or not a bearer.
 //  - ApiKeyCache remembers successful look-ups for `ttl` (default 1 s), so a
-//    revoked key stops working within that time on every broker; failures
+//    revoked key - or every key of a tenant just suspended - stops working
+//    within that time on every broker (and works again as soon as the
+//    tenant is reinstated, as failures are never cached); failures
 //    are not cached. While PostgreSQL is unreachable (kUnavailable), a key
 //    that was cached keeps working for up to 10 minutes past its expiry
 //    (stale-if-error: brokers keep serving through a database restart).
@@ -32,6 +37,13 @@ class PgPool;
 namespace scn::broker {
 
 std::string_view bearer_token(const http::Request& request);
+
+// The error type of refusals because the caller's tenant is suspended.
+inline constexpr std::string_view kTenantSuspendedType = "tenant_suspended";
+// The Status authenticate_api_key() answers for a suspended tenant's key,
+// and the test for it.
+Status tenant_suspended_status();
+bool is_tenant_suspended(const Status& status);
 
 Result<Principal> authenticate_api_key(db::PgPool& pg, std::string_view key);
 

@@ -103,7 +103,6 @@ TEST_CASE("authenticate_api_key: valid, unknown, revoked, expired, suspended ten
       {"scn-key-unknown", "invalid API key"},
       {"scn-key-revoked", "API key revoked"},
       {"scn-key-expired", "API key expired"},
-      {"scn-key-suspended", "tenant suspended"},
   };
   for (const auto& c : bad) {
     CAPTURE(c.key);
@@ -111,7 +110,15 @@ TEST_CASE("authenticate_api_key: valid, unknown, revoked, expired, suspended ten
     REQUIRE_FALSE(r.is_ok());
     CHECK(r.status().code() == Code::kUnauthenticated);
     CHECK(r.status().message() == c.message);
+    CHECK_FALSE(is_tenant_suspended(r.status()));
   }
+  // A suspended tenant's key: refused with 403 tenant_suspended, not 401.
+  auto s = authenticate_api_key(pg, "scn-key-suspended");
+  REQUIRE_FALSE(s.is_ok());
+  CHECK(s.status().code() == Code::kPermissionDenied);
+  CHECK(s.status().http_status() == 403);
+  CHECK(is_tenant_suspended(s.status()));
+  CHECK_FALSE(is_tenant_suspended(Status::permission_denied("admins only")));
 }
 
 TEST_CASE("authenticate_api_key updates last_used_at at most once a minute") {

@@ -6,6 +6,7 @@
 #include <exception>
 #include <set>
 
+#include "broker/api_key_auth.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "common/metrics.h"
@@ -100,6 +101,12 @@ void send_error(http::Response& response, int http_status, std::string_view type
   boost::json::object root;
   root["error"] = std::move(error);
   response.set_json(http_status, boost::json::serialize(root));
+}
+
+// Members of a suspended tenant read and sign out; nothing else changes.
+bool changes_state(std::string_view method) { return method != "GET" && method != "HEAD"; }
+bool allowed_while_suspended(std::string_view pattern) {
+  return pattern == "/api/v1/auth/logout" || pattern == "/api/v1/auth/password";
 }
 
 void send_error(http::Response& response, const Status& status) {
@@ -250,11 +257,21 @@ void ApiRouter::dispatch(const http::Request& request, http::Response& response)
         if (st.code() == Code::kUnauthenticated) {
           response.set_header("WWW-Authenticate", "Bearer");
         }
+        if (is_tenant_suspended(st)) {
+          send_error(response, 403, kTenantSuspendedType, st.message());
+          return;
+        }
         send_error(response, st);
         return;
       }
       principal.emplace(std::move(who).value());
       call.principal = &*principal;
+      if (principal->tenant_suspended && changes_state(request.method) && !allowed_while_suspended(best->pattern)) {
+        send_error(response, 403, kTenantSuspendedType,
+                   "your tenant is suspended: you can sign in and look, but changes are refused until an "
+                   "administrator reinstates it");
+        return;
+      }
     }
     if (Status nul = no_nul_in_request(request); !nul.is_ok()) {
       send_error(response, nul);

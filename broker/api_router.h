@@ -8,7 +8,10 @@
 //  - dispatch() (mounted on the http::Server for every method under
 //    "/api/v1/") finds the route (no route: 404; a route under other methods
 //    only: 405 with Allow), authenticates the caller for Access::kAuthenticated
-//    routes through the Authenticator (no credentials or bad ones: 401), runs
+//    routes through the Authenticator (no credentials or bad ones: 401; an
+//    API key of a suspended tenant: 403 "tenant_suspended"; a member of a
+//    suspended tenant calling anything but GET/HEAD, sign-out or a change
+//    of their own password: 403 "tenant_suspended"), runs
 //    the handler, and answers a non-OK Status it returns with
 //    http::error_response (right HTTP status, {"error": {...}} body). An
 //    exception escaping a handler is logged and answered 500.

@@ -32,6 +32,10 @@ struct Principal {
   std::string center_id;      // operator
   std::string api_key_id;     // kApiKey
   std::string session_id;     // kUser logged in with a session
+  // kUser member whose tenant is suspended (session_auth.cpp): the router
+  // refuses its state-changing calls with 403 "tenant_suspended". (API keys
+  // of a suspended tenant are refused outright; see api_key_auth.h.)
+  bool tenant_suspended = false;
 
   bool is_admin() const { return role == Role::kAdmin; }
   bool is_operator_of(std::string_view center) const {

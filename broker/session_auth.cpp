@@ -90,6 +90,30 @@ std::string cleared_session_cookie() {
   return std::string(kSessionCookie) + "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0";
 }
 
+int password_retry_after_s(BrokerContext& ctx, std::string_view username) {
+  const std::string key = failure_key(ctx, username.substr(0, 200));
+  auto failures = ctx.redis.get(key);
+  if (!failures.is_ok()) {
+    common::log_warn("password throttle unavailable: ", failures.status().to_string());
+    return 0;
+  }
+  if (!failures->has_value() || std::atoll((*failures)->c_str()) < kMaxLoginFailures) return 0;
+  auto ttl = ctx.redis.pttl(key);
+  return ttl.is_ok() && *ttl > 0 ? static_cast<int>((*ttl + 999) / 1000) : 1;
+}
+
+void count_password_failure(BrokerContext& ctx, std::string_view username) {
+  auto n = ctx.redis.run_script(
+      count_failure_script(), {failure_key(ctx, username.substr(0, 200))},
+      {std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(kLoginFailureWindow).count())});
+  if (!n.is_ok()) common::log_warn("could not count a password failure: ", n.status().to_string());
+}
+
+void clear_password_failures(BrokerContext& ctx, std::string_view username) {
+  auto cleared = ctx.redis.del({failure_key(ctx, username.substr(0, 200))});
+  if (!cleared.is_ok()) common::log_warn("could not clear password failures: ", cleared.status().to_string());
+}
+
 Result<LoginOutcome> login(BrokerContext& ctx, std::string_view username, std::string_view password,
                            const std::string& client_ip, LoginFailure* failure) {
   auto fail = [&](Status st, int retry_after = 0) -> Result<LoginOutcome> {
@@ -97,25 +121,12 @@ Result<LoginOutcome> login(BrokerContext& ctx, std::string_view username, std::s
     return st;
   };
   const Status bad_credentials = Status::unauthenticated("invalid username or password");
-  const std::string key = failure_key(ctx, username.substr(0, 200));
-
-  auto failures = ctx.redis.get(key);
-  if (!failures.is_ok()) {
-    common::log_warn("login: throttle unavailable: ", failures.status().to_string());
-  } else if (failures->has_value() && std::atoll((*failures)->c_str()) >= kMaxLoginFailures) {
-    auto ttl = ctx.redis.pttl(key);
-    int retry = ttl.is_ok() && *ttl > 0 ? static_cast<int>((*ttl + 999) / 1000) : 1;
+  if (int retry = password_retry_after_s(ctx, username); retry > 0) {
     return fail(Status::exhausted("too many failed logins for this user; try again in " +
                                   std::to_string(retry) + " s"),
                 retry);
   }
-
-  auto count_failure = [&]() {
-    auto n = ctx.redis.run_script(
-        count_failure_script(), {key},
-        {std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(kLoginFailureWindow).count())});
-    if (!n.is_ok()) common::log_warn("login: could not count a failure: ", n.status().to_string());
-  };
+  auto count_failure = [&]() { count_password_failure(ctx, username); };
 
   // Look the user up; absurd inputs are treated as an unknown user.
   std::optional<StoredUser> user;
@@ -167,8 +178,7 @@ Result<LoginOutcome> login(BrokerContext& ctx, std::string_view username, std::s
     return r[0][0].as<std::string>();
   });
   if (!session.is_ok()) return fail(session.status());
-  auto cleared = ctx.redis.del({key});
-  if (!cleared.is_ok()) common::log_warn("login: could not clear failures: ", cleared.status().to_string());
+  clear_password_failures(ctx, username);
   return LoginOutcome{std::move(user->info), std::move(token), std::move(session).value()};
 }
 
@@ -194,8 +204,10 @@ Result<Principal> authenticate_session(db::PgPool& pg, std::string_view token) {
   return pg.with_tx([&](pqxx::work& tx) -> Result<Principal> {
     pqxx::result r = tx.exec_params(
         "SELECT s.id::text, u.id::text, u.username, u.role, u.tenant_id::text, u.center_id::text, "
-        "       s.last_seen_at < now() - interval '1 minute' "
+        "       s.last_seen_at < now() - interval '1 minute', "
+        "       u.role = 'member' AND coalesce(t.status, 'active') <> 'active' "
         "  FROM sessions s JOIN users u ON u.id = s.user_id "
+        "  LEFT JOIN tenants t ON t.id = u.tenant_id "
         " WHERE s.token_hash = decode($1, 'hex') AND s.revoked_at IS NULL AND s.expires_at > now() "
         "   AND u.disabled_at IS NULL AND (u.role <> 'member' OR u.tenant_id IS NOT NULL)",
         hash_hex);
@@ -210,6 +222,7 @@ Result<Principal> authenticate_session(db::PgPool& pg, std::string_view token) {
     p.role = *role;
     p.tenant_id = r[0][4].is_null() ? "" : r[0][4].as<std::string>();
     p.center_id = r[0][5].is_null() ? "" : r[0][5].as<std::string>();
+    p.tenant_suspended = r[0][7].as<bool>();
     if (r[0][6].as<bool>()) {
       tx.exec_params("UPDATE sessions SET last_seen_at = now() WHERE id = $1::uuid", p.session_id);
     }

@@ -10,12 +10,18 @@
 //    username is kResourceExhausted (429; `retry_after_s` says when) until
 //    the key expires - also with the right password. A success clears the
 //    count. When Redis cannot be reached logins are not throttled (logged).
+//    The same count is the throttle of POST /auth/password (a wrong
+//    old_password counts as a failed login of that user; once throttled the
+//    change is 429 with Retry-After): password_retry_after_s() (0: may try
+//    now), count_password_failure(), clear_password_failures().
 //  - A successful login creates a sessions row (token_hash = SHA-256 of the
 //    token "scn-sess-<43 chars>", expiry 12 h), sets users.last_login_at and
 //    writes one audit row, in one transaction; the token goes into the
 //    cookie session_cookie() renders.
 //  - authenticate_session() accepts a live session (not revoked, not
-//    expired, user not disabled); anything else is kUnauthenticated.
+//    expired, user not disabled); anything else is kUnauthenticated. A
+//    member of a suspended tenant is accepted with tenant_suspended set
+//    (they sign in and read; the router refuses their changes).
 //  - make_authenticator() accepts "Authorization: Bearer <api key>" (through
 //    the ApiKeyCache) or, without that header, the `scn_session` cookie.
 //  - Nothing here throws; database failures are their Status (kUnavailable...).
@@ -47,6 +53,12 @@ struct LoginFailure {
   Status status;
   int retry_after_s = 0;  // > 0 for kResourceExhausted
 };
+
+// The password-guess throttle shared by login() and POST /auth/password,
+// per lower-cased username: seconds until the next try is allowed (0: now).
+int password_retry_after_s(BrokerContext& ctx, std::string_view username);
+void count_password_failure(BrokerContext& ctx, std::string_view username);
+void clear_password_failures(BrokerContext& ctx, std::string_view username);
 
 // On failure `failure` (when given) also receives the Retry-After seconds.
 Result<LoginOutcome> login(BrokerContext& ctx, std::string_view username, std::string_view password,

@@ -184,7 +184,7 @@ Status change_own_password(db::PgPool& pg, std::string_view user_id, std::string
                            std::string_view new_password, std::string_view keep_session_id,
                            const Actor& actor, const crypto::KdfParams& kdf) {
   SCN_RETURN_IF_ERROR(check_password("new_password", new_password));
-  if (old_password.size() > 1024) return Status::unprocessable("field 'old_password' is wrong");
+  if (old_password.size() > 1024) return Status::unprocessable(std::string(kWrongOldPassword));
   if (!is_uuid(user_id)) return Status::not_found("user not found");
   auto stored = pg.with_tx([&](pqxx::work& tx) -> Result<std::string> {
     pqxx::result r = tx.exec_params("SELECT password_hash FROM users WHERE id = $1::uuid", std::string(user_id));
@@ -193,7 +193,7 @@ Status change_own_password(db::PgPool& pg, std::string_view user_id, std::string
   }, {db::Isolation::kReadCommitted, true});
   if (!stored.is_ok()) return stored.status();
   if (!crypto::verify_password(old_password, *stored)) {
-    return Status::unprocessable("field 'old_password' is wrong");
+    return Status::unprocessable(std::string(kWrongOldPassword));
   }
   SCN_ASSIGN_OR_RETURN(std::string hash, crypto::hash_password(new_password, kdf));
   return pg.with_tx([&](pqxx::work& tx) -> Status {
@@ -299,9 +299,12 @@ Result<TenantInfo> update_tenant(db::PgPool& pg, std::string_view id, const Tena
     for (const auto& r : *patch.allowed_regions) SCN_RETURN_IF_ERROR(check_text("allowed_regions", r, 1, 100));
   }
   if (patch.max_replicas) SCN_RETURN_IF_ERROR(check_range("max_replicas", *patch.max_replicas, 0, 10000));
+  if (patch.status && *patch.status != "active" && *patch.status != "suspended") {
+    return Status::invalid_argument("field 'status' must be \"active\" or \"suspended\"");
+  }
   auto done = pg.with_tx([&](pqxx::work& tx) -> Status {
     pqxx::result r = tx.exec_params(
-        "SELECT display_name, array_to_json(allowed_regions)::text, max_replicas FROM tenants "
+        "SELECT display_name, array_to_json(allowed_regions)::text, max_replicas, status, name FROM tenants "
         "WHERE id = $1::uuid FOR UPDATE",
         std::string(id));
     if (r.empty()) return Status::not_found("tenant not found");
@@ -318,6 +321,14 @@ Result<TenantInfo> update_tenant(db::PgPool& pg, std::string_view id, const Tena
       }
     }
     if (patch.max_replicas && *patch.max_replicas != r[0][2].as<int>()) changes["max_replicas"] = *patch.max_replicas;
+    if (patch.status && *patch.status != r[0][3].as<std::string>()) {
+      tx.exec_params("UPDATE tenants SET status = $2 WHERE id = $1::uuid", std::string(id), *patch.status);
+      AuditEntry e{*patch.status == "suspended" ? "tenant.suspend" : "tenant.reinstate", "tenant", std::string(id),
+                   std::string(id), "", {}};
+      e.details["name"] = r[0][4].as<std::string>();
+      e.details["status"] = *patch.status;
+      write_audit(tx, actor, e);
+    }
     if (changes.empty()) return Status::ok();
     tx.exec_params(
         "UPDATE tenants SET display_name = coalesce($2, display_name), "

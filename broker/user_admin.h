@@ -55,6 +55,9 @@ Status delete_user(db::PgPool& pg, std::string_view id, std::string_view self_id
 
 Status set_password(db::PgPool& pg, std::string_view id, std::string_view password, const Actor& actor,
                     const crypto::KdfParams& kdf = {});
+// A wrong old_password is kUnprocessable with exactly kWrongOldPassword as
+// its message (the caller counts it against the sign-in throttle).
+inline constexpr std::string_view kWrongOldPassword = "field 'old_password' is wrong";
 Status change_own_password(db::PgPool& pg, std::string_view user_id, std::string_view old_password,
                            std::string_view new_password, std::string_view keep_session_id,
                            const Actor& actor, const crypto::KdfParams& kdf = {});
@@ -75,7 +78,13 @@ struct TenantPatch {
   bool set_allowed_regions = false;         // allowed_regions given (nullopt inside: anywhere)
   std::optional<std::vector<std::string>> allowed_regions;
   std::optional<int> max_replicas;  // 0..10000 (else kUnprocessable)
+  std::optional<std::string> status;  // "active" or "suspended" (else kInvalidArgument)
 };
+// A change of status is audited as "tenant.suspend" / "tenant.reinstate"
+// (the other fields as "tenant.update"). Suspending leaves the tenant's
+// services and replicas as they are; its API keys stop working within the
+// key cache's TTL (1 s) on every broker and its members' changes are
+// refused (api_router.cpp); reinstating restores all of it.
 Result<TenantInfo> update_tenant(db::PgPool& pg, std::string_view id, const TenantPatch& patch,
                                  const Actor& actor);
 

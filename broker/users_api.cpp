@@ -7,6 +7,7 @@
 #include "broker/account_checks.h"
 #include "broker/accounts_api_util.h"
 #include "broker/resource_util.h"
+#include "broker/session_auth.h"
 #include "broker/user_admin.h"
 #include "common/json.h"
 
@@ -85,8 +86,18 @@ Status handle_change_own_password(ApiCall& call, BrokerContext& ctx) {
   SCN_RETURN_IF_ERROR(only_fields(body, {"old_password", "new_password"}));
   SCN_ASSIGN_OR_RETURN(std::string old_password, common::require_string(body, "old_password"));
   SCN_ASSIGN_OR_RETURN(std::string new_password, common::require_string(body, "new_password"));
-  SCN_RETURN_IF_ERROR(change_own_password(ctx.pg, p.user_id, old_password, new_password, p.session_id,
-                                          Actor::of(p, call.client_ip()), ctx.kdf));
+  // Guessing the old password is throttled like signing in (the same count).
+  if (int retry = password_retry_after_s(ctx, p.username); retry > 0) {
+    call.response.set_header("Retry-After", std::to_string(retry));
+    return Status::exhausted("too many wrong passwords for this user; try again in " + std::to_string(retry) + " s");
+  }
+  Status changed = change_own_password(ctx.pg, p.user_id, old_password, new_password, p.session_id,
+                                       Actor::of(p, call.client_ip()), ctx.kdf);
+  if (changed.code() == Code::kUnprocessable && changed.message() == kWrongOldPassword) {
+    count_password_failure(ctx, p.username);
+  }
+  SCN_RETURN_IF_ERROR(changed);
+  clear_password_failures(ctx, p.username);
   reply_empty(call);
   return Status::ok();
 }
@@ -98,9 +109,10 @@ Status handle_update_tenant(ApiCall& call, BrokerContext& ctx) {
   const std::string id(call.param("id"));
   if (!is_uuid(id)) return Status::not_found("tenant not found");
   SCN_ASSIGN_OR_RETURN(JsonObject body, json_body(call));
-  SCN_RETURN_IF_ERROR(only_fields(body, {"display_name", "allowed_regions", "max_replicas"}));
+  SCN_RETURN_IF_ERROR(only_fields(body, {"display_name", "allowed_regions", "max_replicas", "status"}));
   TenantPatch patch;
   SCN_ASSIGN_OR_RETURN(patch.display_name, common::get_optional_string(body, "display_name"));
+  SCN_ASSIGN_OR_RETURN(patch.status, common::get_optional_string(body, "status"));
   if (const auto* v = body.if_contains("allowed_regions"); v != nullptr) {
     patch.set_allowed_regions = true;
     if (!v->is_null()) {

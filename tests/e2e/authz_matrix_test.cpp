@@ -128,6 +128,15 @@ std::vector<Row> matrix() {
   r.push_back({B, "PATCH", "/api/v1/tenants/{id}", "", true, false,
                [](F& f, Side s) { return Call{"/api/v1/tenants/" + f.tenant[idx(s)], j({{"display_name", f.unique("Tenant")}})}; },
                admin_scoped});
+  // Suspending is the same endpoint's "status" field (admin only), on a fresh
+  // tenant each call so the sides' tenants stay usable (what a suspension
+  // refuses: broker/tenant_suspension_test.cpp).
+  r.push_back({B, "PATCH", "/api/v1/tenants/{id}", "status: suspend a fresh tenant", false, false,
+               [](F& f, Side) {
+                 const auto t = f.admin_call("POST", "/api/v1/tenants", j({{"name", f.unique("t")}}), 201);
+                 return Call{"/api/v1/tenants/" + std::string(t.at("id").as_string()), j({{"status", "suspended"}})};
+               },
+               admin_scoped});
   r.push_back({B, "GET", "/api/v1/tenants/{id}/members", "", true, false,
                [](F& f, Side s) { return Call{"/api/v1/tenants/" + f.tenant[idx(s)] + "/members", ""}; },
                {401, 200, 404, 403, 403, 200, 401, 401, 403, 403}});

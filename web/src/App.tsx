@@ -169,6 +169,11 @@ function Shell() {
           </ul>
         </nav>
         <main id="main" tabIndex={-1}>
+          {user.tenant_suspended && (
+            <div class="error" role="alert" data-testid="tenant-suspended">
+              {t('tenants.suspendedNotice')}
+            </div>
+          )}
           {content}
         </main>
       </div>

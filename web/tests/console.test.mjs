@@ -474,6 +474,29 @@ try {
     });
     check(login.status === 200, `the new member can sign in (${login.status})`);
 
+    // The admin suspends the tenant from its row (after a confirmation): the
+    // badge says so, its member signs in but cannot change anything; reinstated, they can.
+    page.once('dialog', (d) => d.accept());
+    await tid(page, 'tenant-suspend-web-tenant').click();
+    await page.locator('[data-testid="tenant-status-web-tenant"][data-state="suspended"]').waitFor();
+    await tid(page, 'tenant-reinstate-web-tenant').waitFor();
+    const member = await session('web-member', 'web-member-pass');
+    const meSuspended = await member('GET', '/api/v1/auth/me');
+    const refused = await member('POST', '/api/v1/api-keys', { name: 'while-suspended' });
+    check(meSuspended.status === 200 && meSuspended.body.tenant_suspended === true && refused.status === 403 &&
+      refused.body.error?.type === 'tenant_suspended',
+      `a suspended tenant's member reads but its changes are 403 tenant_suspended (${meSuspended.status}, ${refused.status})`);
+    const suspendedPage = await newPage();
+    await signIn(suspendedPage, 'web-member', 'web-member-pass');
+    await tid(suspendedPage, 'tenant-suspended').waitFor();
+    await shot(suspendedPage, '5-tenant-suspended');
+    await suspendedPage.context().close();
+    page.once('dialog', (d) => d.accept());
+    await tid(page, 'tenant-reinstate-web-tenant').click();
+    await page.locator('[data-testid="tenant-status-web-tenant"][data-state="active"]').waitFor();
+    const allowed = await member('POST', '/api/v1/api-keys', { name: 'reinstated' });
+    check(allowed.status === 201, `reinstated, the member may change things again (${allowed.status})`);
+
     // The admin sees every tenant's bill.
     await page.goto(`${base}/bills`);
     await tid(page, 'bill-tenant-demo').waitFor({ timeout: 30000 });

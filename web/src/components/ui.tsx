@@ -54,7 +54,9 @@ export function ErrorBox({ error }: { error: unknown }) {
   const { t } = useI18n();
   if (!error) return null;
   let text = String(error);
-  if (error instanceof ApiError) {
+  if (error instanceof ApiError && error.type === 'tenant_suspended') {
+    text = t('tenants.suspendedNotice'); // the caller's tenant is suspended (docs/API.md)
+  } else if (error instanceof ApiError) {
     text = `${error.status} ${error.message}${error.param ? ` (${error.param})` : ''}`;
   } else if (error instanceof Error) {
     text = error.message;

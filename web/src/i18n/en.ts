@@ -428,6 +428,11 @@ export const en = {
   'tenants.addMemberHint': 'Members without a tenant; remove a member from its tenant first to move it.',
   'tenants.removeMember': 'Remove',
   'tenants.confirmRemoveMember': 'Remove {name} from {tenant}? They cannot sign in until added to a tenant again.',
+  'tenants.suspend': 'Suspend',
+  'tenants.reinstate': 'Reinstate',
+  'tenants.confirmSuspend': 'Suspend {name}? Its API keys stop working within a second and its members can only look, not change anything. Its services keep running until you reinstate it or stop them.',
+  'tenants.confirmReinstate': 'Reinstate {name}? Its API keys and members work again at once.',
+  'tenants.suspendedNotice': 'Your tenant is suspended by the platform administrator: you can look around, but changes and API keys are refused. Contact the administrator to have it reinstated.',
   'prices.confirmDelete': 'Delete the price of {model} for {center}?',
   'prices.deleted': 'Price of {model} deleted.',
 } as const;

@@ -429,6 +429,11 @@ export const zh: Record<MessageKey, string> = {
   'tenants.addMemberHint': '仅列出未归属租户的成员；如需转移，请先将其从原租户移除。',
   'tenants.removeMember': '移除',
   'tenants.confirmRemoveMember': '将 {name} 移出 {tenant}？在重新加入某个租户之前，该用户无法登录。',
+  'tenants.suspend': '暂停',
+  'tenants.reinstate': '恢复',
+  'tenants.confirmSuspend': '暂停 {name}？其 API 密钥将在一秒内失效，成员只能查看、不能做任何更改。其服务会继续运行，直到您恢复该租户或停止这些服务。',
+  'tenants.confirmReinstate': '恢复 {name}？其 API 密钥和成员将立即恢复正常使用。',
+  'tenants.suspendedNotice': '您的租户已被平台管理员暂停：您可以查看，但所有更改和 API 密钥请求都会被拒绝。请联系管理员恢复。',
   'prices.confirmDelete': '删除 {model} 在 {center} 的价格？',
   'prices.deleted': '已删除 {model} 的价格。',
 };

@@ -85,6 +85,8 @@ export interface User {
   display_name?: string | null;
   disabled?: boolean;
   created_at: string;
+  /** The signed-in member's tenant is suspended (login and auth/me answers). */
+  tenant_suspended?: boolean;
 }
 
 export interface Requirements {

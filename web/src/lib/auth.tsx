@@ -26,17 +26,18 @@ export function AuthProvider({ children }: { children: ComponentChildren }) {
   const [checked, setChecked] = useState(false);
 
   useEffect(() => {
-    api<{ user?: User }>('GET', '/api/v1/auth/me', undefined, { quiet401: true })
-      .then((r) => setUser(r.user ?? null))
+    api<{ user?: User; tenant_suspended?: boolean }>('GET', '/api/v1/auth/me', undefined, { quiet401: true })
+      .then((r) => setUser(r.user ? { ...r.user, tenant_suspended: r.tenant_suspended } : null))
       .catch(() => setUser(null))
       .finally(() => setChecked(true));
     return onUnauthorized(() => setUser(null));
   }, []);
 
   const login = async (username: string, password: string) => {
-    const r = await api<{ user: User }>('POST', '/api/v1/auth/login', { username, password }, { quiet401: true });
-    setUser(r.user);
-    return r.user;
+    const r = await api<{ user: User; tenant_suspended?: boolean }>('POST', '/api/v1/auth/login', { username, password }, { quiet401: true });
+    const u = { ...r.user, tenant_suspended: r.tenant_suspended };
+    setUser(u);
+    return u;
   };
   const logout = async () => {
     try {

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { useI18n } from '../i18n';
 import { useApi } from '../lib/hooks';
-import { post, type List, type Service, type Tenant, type User } from '../lib/api';
+import { patch, post, type List, type Service, type Tenant, type User } from '../lib/api';
 import { useSubmit } from '../lib/submit';
 import { ErrorBox, Loading, PageHeader, StateBadge } from '../components/ui';
 import { DataTable, RowButton } from '../components/DataTable';
@@ -42,11 +42,22 @@ export function TenantsPage() {
   const usedReplicas = (id: string) =>
     (services.data?.data ?? []).filter((s) => s.tenant_id === id && s.status !== 'deleted').reduce((a, s) => a + s.replicas_wanted, 0);
   const members = (id: string) => (users.data?.data ?? []).filter((u) => u.tenant_id === id).length;
+  // Suspend / reinstate (PATCH status; docs/API.md "Suspended tenants"), after a confirmation.
+  const statusAction = useSubmit();
+  const toggleSuspended = (x: Tenant) => {
+    const suspend = x.status !== 'suspended';
+    if (!confirm(t(suspend ? 'tenants.confirmSuspend' : 'tenants.confirmReinstate', { name: x.name }))) return;
+    statusAction.run(async () => {
+      await patch<Tenant>(`/api/v1/tenants/${x.id}`, { status: suspend ? 'suspended' : 'active' });
+      tenants.reload();
+    });
+  };
 
   return (
     <section>
       <PageHeader title={t('tenants.title')} />
       <ErrorBox error={tenants.error} />
+      <ErrorBox error={statusAction.error} />
       {tenants.loading && !tenants.data && <Loading />}
       {tenants.data && (
         <DataTable
@@ -58,7 +69,7 @@ export function TenantsPage() {
           columns={[
             { head: t('name'), cell: (x) => x.name },
             { head: t('tenants.display'), cell: (x) => x.display_name },
-            { head: t('status'), cell: (x) => <StateBadge state={x.status} /> },
+            { head: t('status'), cell: (x) => <StateBadge state={x.status} testid={`tenant-status-${x.name}`} /> },
             { head: t('tenants.quota'), num: true, cell: (x) => `${i.num(usedReplicas(x.id))} / ${i.num(x.max_replicas)}` },
             { head: t('tenants.members'), num: true, cell: (x) => i.num(members(x.id)) },
             { head: t('tenants.regions'), cell: (x) => x.allowed_regions?.join(', ') ?? t('tenants.anyRegion') },
@@ -69,6 +80,14 @@ export function TenantsPage() {
               <RowButton label={t('edit')} name={x.name} onClick={() => setSettings(x)} testid={`tenant-edit-${x.name}`} />
               <RowButton label={t('tenants.members')} name={x.name} onClick={() => setMembersOf(x)} testid={`tenant-members-${x.name}`} />
               <RowButton label={t('limits.edit')} name={x.name} onClick={() => setEditing(x)} testid={`tenant-limits-${x.name}`} />
+              <RowButton
+                label={t(x.status === 'suspended' ? 'tenants.reinstate' : 'tenants.suspend')}
+                name={x.name}
+                onClick={() => toggleSuspended(x)}
+                danger={x.status !== 'suspended'}
+                disabled={statusAction.busy}
+                testid={`tenant-${x.status === 'suspended' ? 'reinstate' : 'suspend'}-${x.name}`}
+              />
             </>
           )}
         />
