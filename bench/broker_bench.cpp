@@ -22,7 +22,6 @@
 #include "common/db/migrate.h"
 #include "common/db/pg.h"
 #include "common/db/scratch_db.h"
-#include "common/http/async_route.h"
 #include "common/http/client.h"
 #include "common/http/server.h"
 #include "common/process/subprocess.h"
@@ -193,13 +192,8 @@ Result<BrokerBenchReport> run_broker_bench(const BrokerBenchOptions& o) {
   so.worker_threads = 2;
   so.max_pending_requests = 100000;
   http::Server canned(so);
-  // An async route: answered on the IO thread at once (no worker hand-off),
-  // so the upstream costs as little as it can.
-  http::route_async(canned, "POST", "/v1/completions",
-                    [](const http::Request&, http::Response& r) -> boost::asio::awaitable<void> {
-                      r.set_json(200, kCanned);
-                      co_return;
-                    });
+  canned.route("POST", "/v1/completions",
+               [](const http::Request&, http::Response& r) { r.set_json(200, kCanned); });
   canned.route("GET", "/health", [](const http::Request&, http::Response& r) { r.set_json(200, "{}"); });
   SCN_RETURN_IF_ERROR(canned.start());
 

@@ -1,9 +1,5 @@
 #include "broker/gateway/gateway.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include <vector>
@@ -18,7 +14,6 @@
 #include "broker/gateway/service_load.h"
 #include "broker/gateway/usage_meter.h"
 #include "common/db/pg.h"
-#include "common/http/async_route.h"
 #include "common/json.h"
 #include "common/crypto/crypto.h"
 #include "common/log.h"
@@ -30,8 +25,6 @@
 
 namespace scn::broker {
 namespace {
-
-namespace net = boost::asio;
 
 constexpr int kMaxTries = 3;
 
@@ -180,40 +173,37 @@ struct Gateway::Impl {
                                boost::json::object{{"object", "list"}, {"data", std::move(*list)}}));
   }
 
-  // The OpenAI completions: an async route (common/http/async_route.h) run on
-  // the connection's IO thread; only cache misses (API keys, services,
-  // routes, limits policies) and the Redis rate limiter block it briefly.
-  net::awaitable<void> completions(const http::Request& request, http::Response& response) {
+  void completions(const http::Request& request, http::Response& response) {
     const auto since = std::chrono::steady_clock::now();
     RequestLogEntry log;
     log.started_at = std::chrono::system_clock::now();
     log.request_id = request_id_for(request, response);
     log.path = request.path;
     auto who = authenticate(request, response);
-    if (!who) co_return;  // no tenant: not logged
+    if (!who) return;  // no tenant: not logged
     log.tenant_id = who->tenant_id;
     log.api_key_id = who->api_key_id;
-    co_await handle_completion(*who, request, response, log);
+    handle_completion(*who, request, response, log);
     if (log.status == 0) log.status = response.status();
     log.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
     requests.record(std::move(log));
   }
 
-  net::awaitable<void> handle_completion(const Principal& who, const http::Request& request,
-                                         http::Response& response, RequestLogEntry& log) {
+  void handle_completion(const Principal& who, const http::Request& request, http::Response& response,
+                         RequestLogEntry& log) {
     auto parsed = common::parse_json_object(request.body);
-    if (!parsed.is_ok()) co_return openai_error(response, parsed.status());
+    if (!parsed.is_ok()) return openai_error(response, parsed.status());
     common::JsonObject body = std::move(parsed).value();
     auto model = common::require_string(body, "model");
-    if (!model.is_ok()) co_return openai_error(response, model.status(), "model");
+    if (!model.is_ok()) return openai_error(response, model.status(), "model");
     log.model = *model;
     auto service = routes.find_service(who.tenant_id, *model);
     if (!service.is_ok()) {
       if (service.status().code() == Code::kNotFound) {
-        co_return openai_error(response, 404, "not_found_error", service.status().message(), "model",
+        return openai_error(response, 404, "not_found_error", service.status().message(), "model",
                             "model_not_found");
       }
-      co_return openai_error(response, service.status());
+      return openai_error(response, service.status());
     }
     log.service_id = service->id;
     log.service_name = service->name;
@@ -221,15 +211,8 @@ struct Gateway::Impl {
 
     // Quotas and rate limits (broker/limits): a refusal (key scoped to other
     // services: 404; a limit reached: 429) is answered here and returns.
-    // A key with limits (or an uncached policy) needs PostgreSQL/Redis:
-    // that runs on the worker pool, not on this IO thread.
-    limits::Admission admission;
-    if (limiter.admits_without_io(who)) {
-      admission = limiter.admit(who, service->id, body, response);
-    } else {
-      co_await http::run_blocking(response, [&] { admission = limiter.admit(who, service->id, body, response); });
-    }
-    if (!admission.admitted()) co_return;
+    limits::Admission admission = limiter.admit(who, service->id, body, response);
+    if (!admission.admitted()) return;
 
     ProxyRequest preq;
     preq.path = request.path;
@@ -260,7 +243,7 @@ struct Gateway::Impl {
       // Anything malformed goes as it came: the replica answers the 400.
     }
     load.begin(service->id);
-    ForwardOutcome out = co_await proxy(who, *service, preq, response, log);
+    ForwardOutcome out = proxy(who, *service, preq, response, log);
     load.end(service->id);
     if (out.result == ForwardResult::kAnswered && out.status == 200 && out.ttfb_ms >= 0)
       load.observe_ttft(service->id, out.ttfb_ms);  // the autoscaler's TTFT (service_load.h)
@@ -277,27 +260,24 @@ struct Gateway::Impl {
     }
     // Quotas and rate limits settle to the tokens really used (a request
     // no replica answered gives its reservation back when `admission` ends).
-    if (out.result == ForwardResult::kAnswered && admission.holds_reservation()) {
-      const std::int64_t used = out.usage.prompt_tokens + out.usage.completion_tokens;
-      co_await http::run_blocking(response, [&] { admission.settle(used); });
+    if (out.result == ForwardResult::kAnswered) {
+      admission.settle(out.usage.prompt_tokens + out.usage.completion_tokens);
     }
   }
 
   // Waits for a ready replica of `service` for up to `bound` (waking it
   // first when `wake`), or until the client leaves. The milliseconds
   // waited, or nullopt.
-  net::awaitable<std::optional<int64_t>> hold_for_replica(const ServiceRef& service, http::Response& response,
-                                                          bool wake, std::chrono::milliseconds bound) {
+  std::optional<int64_t> hold_for_replica(const ServiceRef& service, http::Response& response, bool wake,
+                                          std::chrono::milliseconds bound) {
     const auto since = std::chrono::steady_clock::now();
     if (wake) {
       Status woke = load.wake(service.id);
       if (!woke.is_ok()) common::log_warn("gateway: wake ", service.id, ": ", woke.to_string());
     }
     const auto deadline = since + bound;
-    net::steady_timer poll(co_await net::this_coro::executor);
     while (std::chrono::steady_clock::now() < deadline && !response.client_gone()) {
-      poll.expires_after(std::chrono::milliseconds(100));
-      (void)co_await poll.async_wait(net::as_tuple(net::use_awaitable));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
       routes.invalidate(service.id);
       auto eps = routes.endpoints(service.id);
       if (eps.is_ok() && !eps->empty()) {
@@ -307,16 +287,15 @@ struct Gateway::Impl {
           cold_starts.observe(static_cast<double>(waited.count()) / 1000.0);
           common::log_info("gateway: service ", service.name, " woke after ", waited.count(), " ms");
         }
-        co_return waited.count();
+        return waited.count();
       }
     }
     if (wake) cold_start_timeouts.inc();
-    co_return std::nullopt;
+    return std::nullopt;
   }
 
-  net::awaitable<ForwardOutcome> proxy(const Principal& who, const ServiceRef& service,
-                                       const ProxyRequest& preq, http::Response& response,
-                                       RequestLogEntry& log) {
+  ForwardOutcome proxy(const Principal& who, const ServiceRef& service, const ProxyRequest& preq,
+                       http::Response& response, RequestLogEntry& log) {
     std::vector<std::string> tried;
     ForwardOutcome out;
     for (int attempt = 0; attempt < kMaxTries; ++attempt) {
@@ -330,8 +309,7 @@ struct Gateway::Impl {
         const bool cold = service.scales_to_zero && options.cold_start_hold.count() > 0;
         const bool may_come = service.status != "stopped" && service.status != "failed";
         if (!cold && !(may_come && options.route_wait.count() > 0)) break;
-        auto waited =
-            co_await hold_for_replica(service, response, cold, cold ? options.cold_start_hold : options.route_wait);
+        auto waited = hold_for_replica(service, response, cold, cold ? options.cold_start_hold : options.route_wait);
         if (!waited) break;
         if (cold) response.set_header("x-scn-cold-start-ms", std::to_string(*waited));
         eps = routes.endpoints(service.id);
@@ -350,29 +328,29 @@ struct Gateway::Impl {
         target.worker_secret = *ws;
       else
         common::log_warn("gateway: worker secret of replica ", ep->replica_id, ": ", ws.status().to_string());
-      out = co_await forward_once(target, preq, response);
+      out = forward_once(target, preq, response);
       balancer.end(ep->url);
       if (out.result == ForwardResult::kAnswered) {
         if (out.status == 200) balancer.remember(preq.prefix, ep->url);
         usage.record(UsageKey{who.tenant_id, service.id, who.api_key_id, service.model, ep->center_id},
                      out.usage);
-        co_return out;
+        return out;
       }
-      if (out.client_left) co_return out;  // the client left while waiting: not the replica's fault
+      if (out.client_left) return out;  // the client left while waiting: not the replica's fault
       common::log_warn("gateway: replica ", ep->replica_id, " at ", ep->url, " of service ", service.name,
                        " failed: ", out.error);
       log.error = out.error;
       balancer.mark_bad(ep->url);
       routes.invalidate(service.id);
       tried.push_back(ep->url);
-      if (response.client_gone()) co_return out;
+      if (response.client_gone()) return out;
     }
     std::string message = tried.empty() ? "the model '" + service.name + "' has no ready replica"
                                         : "no replica of the model '" + service.name + "' answered";
     if (log.error.empty()) log.error = message;
     openai_error(response, 503, "unavailable_error", message, {}, "no_ready_replica");
     response.set_header("Retry-After", "2");
-    co_return out;
+    return out;
   }
 };
 
@@ -401,8 +379,8 @@ void Gateway::add_routes(http::Server& server) {
   server.route("GET", "/v1/models",
                [impl](const http::Request& rq, http::Response& rs) { impl->models(rq, rs); });
   for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
-    http::route_async(server, "POST", path,
-                      [impl](const http::Request& rq, http::Response& rs) { return impl->completions(rq, rs); });
+    server.route("POST", path,
+                 [impl](const http::Request& rq, http::Response& rs) { impl->completions(rq, rs); });
   }
   server.route_prefix("GET", "/store/", [impl](const http::Request& rq, http::Response& rs) {
     serve_model_file(impl->options.model_store_dir, rq, rs);

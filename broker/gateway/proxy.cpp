@@ -4,8 +4,6 @@
 
 #include <algorithm>
 
-#include "common/http/async_client.h"
-#include "common/http/async_route.h"
 #include "common/http/client.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -39,11 +37,8 @@ void append_event(std::string& out, std::string_view data) {
 
 // Keep-alive connections to the replicas, shared by every request (a new
 // TCP connection per request cost a quarter of the gateway's CPU).
-// Idle connections live with the io_context of the server that opened them
-// (async_client.h), so one process-wide pool serves every gateway.
-http::AsyncConnectionPool& upstream_pool() {
-  static http::AsyncConnectionPool pool(
-      http::AsyncPoolOptions{.max_idle_per_endpoint = 256, .max_answer_bytes = kMaxBufferedAnswer});
+http::ConnectionPool& upstream_pool() {
+  static http::ConnectionPool pool(http::ConnectionPoolOptions{.max_idle_per_endpoint = 256});
   return pool;
 }
 
@@ -107,13 +102,15 @@ std::optional<UsageCounts> usage_of(std::string_view json_text, bool* is_final_u
 
 // ---- forwarding ------------------------------------------------------------------
 
-boost::asio::awaitable<ForwardOutcome> forward_once(const Endpoint& endpoint, const ProxyRequest& request,
-                                                    http::Response& response) {
+ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& request,
+                            http::Response& response) {
   ForwardOutcome out;
   bool got_head = false;
   bool streaming = false;
   bool saw_done = false;
   std::string content_type;
+  std::string buffered;
+  bool too_large = false;
   http::SseDecoder decoder;
   const auto sent_at = std::chrono::steady_clock::now();
 
@@ -123,84 +120,32 @@ boost::asio::awaitable<ForwardOutcome> forward_once(const Endpoint& endpoint, co
   // Worker authentication: the replica's own secret, never the tenant's key.
   if (!endpoint.worker_secret.empty()) headers.set("Authorization", "Bearer " + endpoint.worker_secret);
 
-  // A client that leaves while the replica works closes the upstream
-  // connection at once: the replica sees its client go and cancels.
-  http::AsyncCancel cancel;
-  http::on_client_gone(response, [&cancel] { cancel.cancel(); });
-  struct Unregister {
-    http::Response& r;
-    ~Unregister() { http::on_client_gone(r, nullptr); }
-  } unregister{response};
-  const std::string url = endpoint.url + request.path;
-
-  if (!request.stream) {
-    // The common case: one complete answer, read at once.
-    auto result = co_await upstream_pool().request("POST", url, request.body, headers, request.timeout, &cancel);
-    if (cancel.cancelled() || response.client_gone()) {
-      out.client_left = true;
-      if (result.is_ok()) {
-        out.result = ForwardResult::kAnswered;
-        out.status = result->status;
-        out.usage.requests = 1;
-      } else {
-        out.error = "the client left before the answer";
-      }
-      co_return out;
-    }
-    if (!result.is_ok()) {
-      out.error = result.status().message();
-      const bool too_large = result.status().code() == Code::kTooLarge;
-      if (!too_large) co_return out;  // kFailedBeforeAnswer: may be retried elsewhere
-      out.result = ForwardResult::kAnswered;
-      out.usage.requests = 1;
-      out.status = 502;
-      common::log_warn("gateway: answer from ", endpoint.url, " broke: answer too large");
-      http::error_response(response, 502, "server_error", "the model replica failed while answering");
-      co_return out;
-    }
-    out.result = ForwardResult::kAnswered;
-    out.usage.requests = 1;
-    out.status = result->status;
-    out.ttfb_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent_at).count();
-    if (out.status == 200) {
-      if (auto u = usage_of_answer(result->body)) {
-        out.usage.prompt_tokens = u->prompt_tokens;
-        out.usage.cached_prompt_tokens = u->cached_prompt_tokens;
-        out.usage.completion_tokens = u->completion_tokens;
-      }
-    }
-    response.set_content(out.status, std::move(result->body),
-                         result->headers.get("Content-Type").value_or("application/json"));
-    co_return out;
-  }
-
-  std::string buffered;
-  bool too_large = false;
-  http::AsyncHeadCallback on_head = [&](int status, const http::Headers& h) -> boost::asio::awaitable<bool> {
+  auto on_head = [&](int status, const http::Headers& h) -> bool {
     got_head = true;
     out.status = status;
     content_type = h.get_or("Content-Type", "application/json");
-    if (status == 200 && is_event_stream(h)) {
+    if (request.stream && status == 200 && is_event_stream(h)) {
       streaming = true;
       http::Headers sh{{"Content-Type", content_type}, {"Cache-Control", "no-cache"}};
-      if (!co_await http::async_start_stream(response, status, sh)) {
+      if (!response.start_stream(status, sh)) {
         out.client_left = true;
-        co_return false;
+        return false;
       }
     }
-    co_return true;
+    return true;
   };
-  http::AsyncDataCallback on_data = [&](std::string_view bytes) -> boost::asio::awaitable<bool> {
+
+  auto on_data = [&](std::string_view bytes) -> bool {
     if (out.ttfb_ms < 0) {
       out.ttfb_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent_at).count();
     }
     if (!streaming) {
       if (buffered.size() + bytes.size() > kMaxBufferedAnswer) {
         too_large = true;
-        co_return false;
+        return false;
       }
       buffered.append(bytes);
-      co_return !response.client_gone();
+      return !response.client_gone();
     }
     std::string pass;
     decoder.feed(bytes, [&](std::string_view data) {
@@ -217,21 +162,26 @@ boost::asio::awaitable<ForwardOutcome> forward_once(const Endpoint& endpoint, co
       }
       append_event(pass, data);
     });
-    if (!pass.empty() && !co_await http::async_write(response, pass)) out.client_left = true;
+    if (!pass.empty() && !response.write(pass)) out.client_left = true;
     if (response.client_gone()) out.client_left = true;
-    co_return !out.client_left;
+    return !out.client_left;
   };
-  auto result = co_await upstream_pool().request_stream("POST", url, request.body, headers, on_head, on_data,
-                                                        request.timeout, &cancel);
-  if (cancel.cancelled()) out.client_left = true;
+
+  // A client that leaves while the replica works (a complete answer sends
+  // nothing before its end) closes the upstream connection at once: the
+  // replica sees its client go and cancels the generation.
+  const http::CancelCheck client_gone = [&response] { return response.client_gone(); };
+  auto result = upstream_pool().request_stream("POST", endpoint.url + request.path, request.body, headers, on_head,
+                                               on_data, request.timeout, client_gone);
   if (!got_head) {
-    if (out.client_left) {
+    if (!result.is_ok() && result.status().code() == Code::kCancelled) {
+      out.client_left = true;
       out.error = "the client left before the answer";
-      co_return out;
+      return out;
     }
     out.error = result.is_ok() ? "no answer" : result.status().message();
     out.result = ForwardResult::kFailedBeforeAnswer;
-    co_return out;
+    return out;
   }
   out.result = ForwardResult::kAnswered;
   out.usage.requests = 1;
@@ -249,23 +199,23 @@ boost::asio::awaitable<ForwardOutcome> forward_once(const Endpoint& endpoint, co
       std::string tail;
       append_event(tail, boost::json::serialize(boost::json::object{{"error", std::move(error)}}));
       append_event(tail, "[DONE]");
-      (void)co_await http::async_write(response, tail);
+      (void)response.write(tail);
     }
     // The last chunk is left to the server, which sends it once the handler
     // returned: the caller's bookkeeping (request log, usage) is then done
     // before the client sees the end of the stream.
-    co_return out;
+    return out;
   }
   if (out.client_left || response.client_gone()) {
     out.client_left = true;
-    co_return out;
+    return out;
   }
   if (!result.is_ok() || too_large) {
     out.error = too_large ? "answer too large" : result.status().message();
     common::log_warn("gateway: answer from ", endpoint.url, " broke: ", out.error);
     out.status = 502;
     http::error_response(response, 502, "server_error", "the model replica failed while answering");
-    co_return out;
+    return out;
   }
   if (out.status == 200) {
     if (auto u = usage_of_answer(buffered)) {
@@ -275,7 +225,7 @@ boost::asio::awaitable<ForwardOutcome> forward_once(const Endpoint& endpoint, co
     }
   }
   response.set_content(out.status, std::move(buffered), content_type);
-  co_return out;
+  return out;
 }
 
 }  // namespace scn::broker

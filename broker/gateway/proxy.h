@@ -5,8 +5,7 @@
 //  - EndpointBalancer (balancer.h) picks the endpoint.
 //  - forward_once() sends one request to one endpoint (with `x-request-id`,
 //    and "Authorization: Bearer <endpoint.worker_secret>" when set)
-//    on a keep-alive connection (http or https) from a process-wide
-//    http::AsyncConnectionPool;
+//    on a keep-alive connection from a process-wide http::ConnectionPool;
 //    a connection whose answer was not read to its end (client gone) is
 //    closed, which the replica sees as a cancellation. kFailedBeforeAnswer: the
 //    endpoint could not be reached or failed before the answer's status
@@ -31,16 +30,11 @@
 //    Usage numbers come from the usage object of the answer (complete
 //    answers) or of the final usage chunk (streams); 0 when there is none.
 //    `ttfb_ms` is the time to the first body byte of the answer.
-//    A complete answer that fails (also after its head: nothing was sent to
-//    the client yet) is kFailedBeforeAnswer, except one too large (502).
-//    While waiting for the replica, the client is watched (from 2 ms into
-//    the request, http::on_client_gone): a
+//    While waiting for the replica, the client is watched (every 20 ms): a
 //    client that leaves closes the upstream connection at once (the replica
 //    cancels the generation); `client_left` is then set (kFailedBeforeAnswer
 //    before the answer's head: the endpoint is not to blame).
 #pragma once
-
-#include <boost/asio/awaitable.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -79,10 +73,8 @@ struct ForwardOutcome {
   double ttfb_ms = -1;  // -1: no body byte came
 };
 
-// A coroutine for an async route (common/http/async_route.h): runs on the
-// connection's strand, with the pooled async client (common/http/async_client.h).
-boost::asio::awaitable<ForwardOutcome> forward_once(const Endpoint& endpoint, const ProxyRequest& request,
-                                                    http::Response& response);
+ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& request,
+                            http::Response& response);
 
 // Extracts prompt_tokens, prompt_tokens_details.cached_tokens and
 // completion_tokens of a JSON object's "usage" member; nullopt when absent.

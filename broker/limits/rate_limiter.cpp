@@ -276,8 +276,6 @@ Admission& Admission::operator=(Admission&& other) noexcept {
   return *this;
 }
 
-Admission::Admission() = default;
-
 Admission::~Admission() {
   if (owner_ && held_) owner_->impl_->release(*held_, 0);
 }
@@ -325,14 +323,6 @@ Result<std::int64_t> monthly_tokens_used(redis::RedisClient& redis, std::string_
   } catch (const std::exception&) {
     return Status::internal("rate limits: month counter '" + key + "' is not a number");
   }
-}
-
-bool RateLimiter::admits_without_io(const Principal& who) {
-  std::lock_guard<std::mutex> lock(impl_->policy_mu);
-  auto it = impl_->policies.find(who.api_key_id);
-  if (it == impl_->policies.end() || it->second.expires <= Clock::now()) return false;
-  const KeyPolicy& p = it->second.policy;
-  return !p.tenant.any() && !p.key.any();
 }
 
 Admission RateLimiter::admit(const Principal& who, std::string_view service_id, const common::JsonObject& body,

@@ -93,15 +93,12 @@ class RateLimiter;
 
 class Admission {
  public:
-  Admission();
+  Admission() = default;
   Admission(Admission&& other) noexcept;
   Admission& operator=(Admission&& other) noexcept;
   ~Admission();
 
   bool admitted() const { return admitted_; }
-  // True when settle() and the destructor give a reservation back in Redis
-  // (blocking I/O); false when they do nothing.
-  bool holds_reservation() const { return held_ != nullptr; }
   // Real usage (prompt + completion tokens); at most once.
   void settle(std::int64_t tokens);
 
@@ -122,10 +119,6 @@ class RateLimiter {
 
   Admission admit(const Principal& who, std::string_view service_id, const common::JsonObject& body,
                   http::Response& response);
-  // True when admit() for this key would do no I/O: its policy is cached
-  // and sets no rate limit, concurrency cap or budget. Callers on an event
-  // loop run admit() elsewhere (a worker thread) when this is false.
-  bool admits_without_io(const Principal& who);
 
   // The key's service scope alone (GET /v1/models lists only what the key
   // may use); true when the policy cannot be read (admit() decides then).

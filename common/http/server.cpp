@@ -13,7 +13,6 @@
 
 #include "common/http/server_internal.h"
 #include "common/log.h"
-#include "common/metrics.h"
 #include "common/tls/context.h"
 
 namespace scn::http {
@@ -57,7 +56,6 @@ net::awaitable<void> ServerState::accept_loop() {
     if (!admitted) {
       // Over the per-address limit: close at once (cheapest for a flood).
       std::uint64_t n = rejected.fetch_add(1) + 1;
-      if (rejected_metric != nullptr) rejected_metric->inc();
       if (n == 1 || n % 1000 == 0)
         common::log_warn("http: ", address, " has ", cap, " connections open; closing new ones (",
                          n, " so far)");
@@ -136,19 +134,11 @@ void ServerState::request_stop() {
 // ---- Server --------------------------------------------------------------------
 
 Server::Server(ServerOptions options)
-    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {
-  impl_->rejected_metric = &metrics::default_registry().counter(
-      "scn_http_rejected_connections_total",
-      "Connections closed at accept: their client address had max_connections_per_address open");
-}
+    : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {}
 
 Server::~Server() {
   stop();
   wait();
-}
-
-void detail::AsyncAccess::add_route(Server& server, Route route) {
-  server.impl_->routes.push_back(std::move(route));
 }
 
 void Server::route(std::string method, std::string path, Handler handler) {

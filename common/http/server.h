@@ -8,9 +8,7 @@
 //    no route is answered 404, a path that matches only under other methods
 //    405 (with an Allow header). Routes are added before start().
 //  - Handlers run on a pool of `worker_threads` threads, never on the IO
-//    threads, so they may block for seconds (token generation). Async
-//    handlers (common/http/async_route.h: C++20 coroutines) run on the IO
-//    thread of their connection instead, with no hand-off. A handler
+//    threads, so they may block for seconds (token generation). A handler
 //    that throws is answered 500 (or, when already streaming, its connection
 //    is closed).
 //  - A handler answers either completely (set_status/set_header/set_body; the
@@ -47,8 +45,7 @@
 //    keep-alive, timeouts and stop() work the same over TLS.
 //  - At most max_connections_per_address connections per client IP address
 //    are open at once; more are closed right after accept (counted by
-//    rejected_connections() and, for all servers of the process, by the
-//    metric scn_http_rejected_connections_total). With the header timeout this bounds what a
+//    rejected_connections()). With the header timeout this bounds what a
 //    slow client (slowloris) can hold.
 //  - No exception crosses this header: start() reports failures as Status
 //    (also unreadable TLS files).
@@ -121,7 +118,6 @@ struct Request {
 
 namespace detail {
 class ResponseChannel;  // connection side of a Response (server.cpp)
-struct AsyncAccess;     // async handlers' access (async_route.cpp)
 }
 
 // The handler's answer. A default-constructed Response is detached from any
@@ -188,8 +184,6 @@ class Response {
   std::vector<std::string> chunks_;
   std::shared_ptr<std::atomic<bool>> gone_;
   std::shared_ptr<detail::ResponseChannel> channel_;
-  std::function<void()> on_gone_;  // async handlers: on_client_gone()
-  friend struct detail::AsyncAccess;
 };
 
 // The JSON error body {"error": {"type": type, "message": message}}.
@@ -263,7 +257,6 @@ class Server {
   bool tls() const { return options_.tls.enabled(); }
 
  private:
-  friend struct detail::AsyncAccess;  // route_async() (async_route.h)
   struct Impl;
   ServerOptions options_;
   std::unique_ptr<Impl> impl_;

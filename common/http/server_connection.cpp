@@ -72,7 +72,6 @@ class ServerConnection final : public Connection {
   void force_close() override {
     net::post(stream_.get_executor(), [self = self_ptr()] {
       self->gone->store(true);
-      self->fire_gone();
       error_code ec;
       self->lowest().socket().close(ec);
       self->wake_.cancel();
@@ -87,24 +86,6 @@ class ServerConnection final : public Connection {
     }
     cv_.notify_all();
   }
-
-  // ---- async handlers: on the strand ----
-  net::awaitable<bool> async_op(Op& op) override {
-    if (gone->load()) co_return false;
-    if (op.kind == Op::kStart) watch_now();
-    error_code ec = co_await do_op(op, async_version_, async_keep_alive_);
-    lowest().expires_never();
-    if (ec) {
-      gone->store(true);
-      fire_gone();
-      co_return false;
-    }
-    co_return true;
-  }
-  void watch_now() override {
-    if (watching_ && !reading_ && !gone->load()) watch_client();
-  }
-  ServerState* server_state() override { return server_; }
 
   // ---- ResponseChannel: called on the handler's worker thread ----
   bool start_stream(int status, const Headers& headers) override {
@@ -173,15 +154,6 @@ class ServerConnection final : public Connection {
   net::awaitable<void> close_connection();
   net::awaitable<bool> serve_with_handler(const Handler& handler, Request request, int version,
                                           bool keep_alive);
-  net::awaitable<bool> serve_async(const AsyncHandler& handler, Request request, int version,
-                                   bool keep_alive);
-  // The client is gone: runs the async handler's on_client_gone() callback.
-  void fire_gone() {
-    if (async_response_ == nullptr) return;
-    auto fn = std::move(AsyncAccess::on_gone(*async_response_));
-    AsyncAccess::on_gone(*async_response_) = nullptr;
-    if (fn) fn();
-  }
   net::awaitable<error_code> do_op(Op& op, int version, bool keep_alive);
   void finish_op(bool ok) {
     {
@@ -203,9 +175,6 @@ class ServerConnection final : public Connection {
   bool reading_ = false;    // the watch read is pending
   bool chunked_ = true;     // the streaming answer uses chunked encoding
   std::array<char, 1024> watch_buf_{};
-  Response* async_response_ = nullptr;  // the async handler's, while it runs
-  int async_version_ = 11;
-  bool async_keep_alive_ = true;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -229,10 +198,7 @@ void ServerConnection<Stream>::on_watch_read(error_code ec, std::size_t n) {
       wake_.cancel();
     return;
   }
-  if (!(ec == net::error::operation_aborted && !watching_)) {
-    gone->store(true);
-    fire_gone();
-  }
+  if (!(ec == net::error::operation_aborted && !watching_)) gone->store(true);
   wake_.cancel();
 }
 
@@ -540,68 +506,6 @@ net::awaitable<bool> ServerConnection<Stream>::serve_with_handler(const Handler&
   co_return keep_alive && !broken && !gone->load() && chunked_ && !server_->stopping.load();
 }
 
-// Runs an async handler inline on the strand and sends its answer. True
-// when the connection may serve another request.
-template <class Stream>
-net::awaitable<bool> ServerConnection<Stream>::serve_async(const AsyncHandler& handler, Request request,
-                                                           int version, bool keep_alive) {
-  gone->store(false);
-  chunked_ = true;
-  async_version_ = version;
-  async_keep_alive_ = keep_alive && !server_->stopping.load();
-  Response response(std::static_pointer_cast<ResponseChannel>(self_ptr()));
-  async_response_ = &response;
-  // Watch the client once the handler has run for kWatchDelay (as for
-  // blocking handlers; most answers come sooner).
-  watching_ = true;
-  wake_.expires_after(kWatchDelay);
-  wake_.async_wait([self = self_ptr()](error_code ec) {
-    if (!ec) self->watch_now();
-  });
-  bool threw = false;
-  try {
-    co_await handler(request, response);
-  } catch (const std::exception& e) {
-    common::log_error("http: handler for ", request.method, " ", request.path, " threw: ", e.what());
-    threw = true;
-  } catch (...) {
-    common::log_error("http: handler for ", request.method, " ", request.path, " threw");
-    threw = true;
-  }
-  async_response_ = nullptr;
-  AsyncAccess::on_gone(response) = nullptr;
-  wake_.cancel();
-  bool broken = false;
-  if (response.streaming()) {
-    if (threw || gone->load()) {
-      broken = true;
-    } else if (!response.ended()) {
-      Op end{Op::kEnd, 0, {}, {}};
-      if (co_await do_op(end, version, async_keep_alive_)) broken = true;
-    }
-  } else {
-    if (threw) error_response(response, Status::internal("the handler failed"));
-    auto conn = response.headers().get("Connection");
-    if (conn && iequals(*conn, "close")) keep_alive = false;
-    keep_alive = keep_alive && !server_->stopping.load();
-    if (gone->load()) {
-      broken = true;
-    } else {
-      Op complete{Op::kComplete, response.status(), std::move(response.headers()), response.take_body()};
-      if (co_await do_op(complete, version, keep_alive)) broken = true;
-    }
-  }
-  if (broken) gone->store(true);
-  // Stop watching; wait for the watch read to return (it may carry bytes).
-  watching_ = false;
-  if (reading_) {
-    error_code ec;
-    lowest().socket().cancel(ec);
-    while (reading_) co_await sleep_until_woken();
-  }
-  co_return keep_alive && !broken && !gone->load() && chunked_ && !server_->stopping.load();
-}
-
 template <class Stream>
 net::awaitable<void> ServerConnection<Stream>::run() {
   if constexpr (kTls) {
@@ -639,8 +543,6 @@ net::awaitable<void> ServerConnection<Stream>::run() {
                                 " (allowed: " + allow + ")",
                             keep_alive, allow);
       again = keep_alive;
-    } else if (match->async) {
-      again = co_await serve_async(match->async, std::move(request), version, keep_alive);
     } else {
       again = co_await serve_with_handler(match->handler, std::move(request), version, keep_alive);
     }

@@ -39,11 +39,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/http/async_route.h"
 #include "common/http/response_channel.h"
 #include "common/http/server.h"
 #include "common/http/worker_pool.h"
-#include "common/metrics.h"
 
 namespace scn::http::detail {
 
@@ -57,7 +55,6 @@ struct Route {
   std::string path;
   bool prefix = false;
   Handler handler;
-  AsyncHandler async;  // set: an async route (handler unused)
 };
 
 // What a handler asks its connection to do, in order.
@@ -67,8 +64,6 @@ struct Op {
   Headers headers;
   std::string data;
 };
-
-struct ServerState;
 
 // One client connection, plain or TLS (server_connection.cpp).
 class Connection : public ResponseChannel, public std::enable_shared_from_this<Connection> {
@@ -83,14 +78,6 @@ class Connection : public ResponseChannel, public std::enable_shared_from_this<C
   virtual void force_close() = 0;
   // The session ended: a handler still running must not wait for it.
   virtual void abandon() = 0;
-  // ---- async handlers (on the connection's strand) ----
-  // Carries out a kStart, kChunk or kEnd op of an async handler's stream.
-  // (By reference: GCC 12 destroys aggregate temporaries passed by value
-  // to a coroutine twice.)
-  virtual net::awaitable<bool> async_op(Op& op) = 0;
-  // Starts watching the client now (on_client_gone()).
-  virtual void watch_now() = 0;
-  virtual ServerState* server_state() = 0;
   // The client's IP address (the per-address count's key).
   const std::string& address() const { return address_; }
 
@@ -123,30 +110,12 @@ struct ServerState {
   bool started = false;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> rejected{0};
-  metrics::Counter* rejected_metric = nullptr;  // scn_http_rejected_connections_total
   bool deadline_armed = false;  // strand only
   std::mutex conns_mu;
   std::set<std::shared_ptr<Connection>> conns;
   std::unordered_map<std::string, std::size_t> per_address;  // under conns_mu
   std::mutex wait_mu;
   bool joined = false;
-};
-
-// What async handlers (async_route.cpp) and connections reach inside a
-// Response or a Server.
-struct AsyncAccess {
-  static std::function<void()>& on_gone(Response& r) { return r.on_gone_; }
-  static Connection* connection(const Response& r) { return static_cast<Connection*>(r.channel_.get()); }
-  // Response::start_stream()'s bookkeeping; false when it may not start.
-  static bool begin_stream(Response& r, int status, const Headers& headers) {
-    if (r.streaming_ || r.client_gone()) return false;
-    r.status_ = status;
-    for (const auto& [k, v] : headers.fields()) r.headers_.set(k, v);
-    r.streaming_ = true;
-    return true;
-  }
-  static void set_ended(Response& r) { r.ended_ = true; }
-  static void add_route(Server& server, Route route);  // server.cpp
 };
 
 // `address`: the client's IP address (Connection::address()).
