@@ -18,6 +18,33 @@
 namespace scn::node_agent {
 namespace {
 
+// Runs agent->run() while a thread stops it on SIGINT/SIGTERM (blocked in
+// `set`), then destroys the agent (which stops its workers). The exit code:
+// 0, or 1 when run() failed.
+template <typename AgentT>
+int run_until_signal(std::unique_ptr<AgentT>& agent, const sigset_t& set) {
+  std::atomic<bool> done{false};
+  std::thread signals([&] {
+    timespec tick{0, 200'000'000};
+    while (!done.load()) {
+      int signo = sigtimedwait(&set, nullptr, &tick);
+      if (signo == SIGINT || signo == SIGTERM) {
+        common::log_info("scn agent: signal ", signo, ", stopping");
+        agent->stop();
+      }
+    }
+  });
+  Status st = agent->run();
+  done = true;
+  signals.join();
+  agent.reset();
+  if (!st.is_ok()) {
+    std::fprintf(stderr, "scn agent: %s\n", st.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
 std::string host_name() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "node";
@@ -61,28 +88,9 @@ int slurm_agent_main(const AgentOptions& o, const std::string& partition, const 
     std::fprintf(stderr, "scn agent: %s\n", agent.status().message().c_str());
     return 2;
   }
-  std::atomic<bool> done{false};
-  std::thread signals([&] {
-    timespec tick{0, 200'000'000};
-    while (!done.load()) {
-      int signo = sigtimedwait(&set, nullptr, &tick);
-      if (signo == SIGINT || signo == SIGTERM) {
-        common::log_info("scn agent: signal ", signo, ", stopping");
-        agent.value()->stop();
-      }
-    }
-  });
   common::log_info("scn agent --slurm: ", o.name, " -> ", o.scheduler_url,
                    partition.empty() ? "" : " (partition " + partition + ")");
-  Status st = agent.value()->run();
-  done = true;
-  signals.join();
-  agent.value().reset();
-  if (!st.is_ok()) {
-    std::fprintf(stderr, "scn agent: %s\n", st.message().c_str());
-    return 1;
-  }
-  return 0;
+  return run_until_signal(agent.value(), set);
 }
 
 }  // namespace
@@ -183,28 +191,9 @@ int agent_main(int argc, char** argv) {
     std::fprintf(stderr, "scn agent: %s\n", agent.status().message().c_str());
     return 2;
   }
-  std::atomic<bool> done{false};
-  std::thread signals([&] {
-    timespec tick{0, 200'000'000};
-    while (!done.load()) {
-      int signo = sigtimedwait(&set, nullptr, &tick);
-      if (signo == SIGINT || signo == SIGTERM) {
-        common::log_info("scn agent: signal ", signo, ", stopping");
-        agent.value()->stop();
-      }
-    }
-  });
   common::log_info("scn agent: ", o.name, " -> ", o.scheduler_url, " (", agent.value()->capacity().cpu_cores,
                    " cores", agent.value()->capacity().simulated ? ", simulated GPUs" : "", ")");
-  Status st = agent.value()->run();
-  done = true;
-  signals.join();
-  agent.value().reset();  // stops the workers
-  if (!st.is_ok()) {
-    std::fprintf(stderr, "scn agent: %s\n", st.message().c_str());
-    return 1;
-  }
-  return 0;
+  return run_until_signal(agent.value(), set);
 }
 
 }  // namespace scn::node_agent
