@@ -197,6 +197,7 @@ TEST_CASE("scn broker: serves /health and /api/v1, stops on SIGTERM") {
   REQUIRE(counted.is_ok());
   CHECK(counted->body.find("scn_broker_api_requests_total{method=\"POST\",status=\"201\"} 1") !=
         std::string::npos);
+  CHECK(counted->body.find("scn_http_rejected_connections_total 0") != std::string::npos);
 
   (*child)->signal(SIGTERM);
   auto code = (*child)->wait_for(std::chrono::seconds(15));

@@ -18,6 +18,7 @@
 #include "common/db/pg.h"
 #include "common/http/server.h"
 #include "common/log.h"
+#include "common/http/server_metrics.h"
 #include "common/metrics.h"
 #include "common/redis/redis.h"
 
@@ -108,8 +109,10 @@ Result<std::unique_ptr<BrokerService>> BrokerService::start(const BrokerOptions&
     if (!st.is_ok()) body["reason"] = "database: " + st.message();
     res.set_json(st.is_ok() ? 200 : 503, boost::json::serialize(body));
   });
-  impl->server->route("GET", "/metrics", [](const http::Request&, http::Response& res) {
-    res.set_content(200, metrics::default_registry().render(), "text/plain; version=0.0.4; charset=utf-8");
+  http::Server* server = impl->server.get();
+  impl->server->route("GET", "/metrics", [server](const http::Request&, http::Response& res) {
+    res.set_content(200, metrics::default_registry().render() + http::server_metrics(*server),
+                    "text/plain; version=0.0.4; charset=utf-8");
   });
   impl->router->mount(*impl->server);
   impl->gateway->add_routes(*impl->server);

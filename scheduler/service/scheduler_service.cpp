@@ -5,6 +5,7 @@
 #include "common/db/migrate.h"
 #include "common/db/pg.h"
 #include "common/http/server.h"
+#include "common/http/server_metrics.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/redis/redis.h"
@@ -63,7 +64,7 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::start(SchedulerOptio
                                                           {"epoch", self->epoch_.load()}}));
   });
   s->server_->route("GET", "/metrics", [self](const http::Request&, http::Response& res) {
-    res.set_content(200, self->registry_.render(), "text/plain; version=0.0.4");
+    res.set_content(200, self->registry_.render() + http::server_metrics(*self->server_), "text/plain; version=0.0.4");
   });
   SCN_RETURN_IF_ERROR(s->server_->start());
 

@@ -71,6 +71,7 @@ TEST_CASE("service: agents' API over HTTP, health, metrics, and the leader loop 
   CHECK(m->status == 200);
   CHECK(m->body.find("scn_scheduler_placements_total 1") != std::string::npos);
   CHECK(m->body.find("scn_scheduler_heartbeats_total") != std::string::npos);
+  CHECK(m->body.find("scn_http_rejected_connections_total 0") != std::string::npos);
 
   one(env->pool(), "UPDATE nodes SET status = 'removed' RETURNING id");
   auto gone = http::request("POST", base + "/agent/v1/heartbeat", "{}", auth);
