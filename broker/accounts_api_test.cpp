@@ -14,15 +14,8 @@ using testing::World;
 
 constexpr const char* kNoSuchId = "00000000-0000-4000-8000-000000000000";
 
-struct Sessions {
-  Creds root, alice, bob, opx, opy;
-};
-
-Sessions log_in_all(AccountsServer& s) {
-  return {{s.login("root", "password1"), ""}, {s.login("alice", "password1"), ""},
-          {s.login("bob", "password1"), ""},  {s.login("opx", "password1"), ""},
-          {s.login("opy", "password1"), ""}};
-}
+using testing::log_in_all;
+using testing::Sessions;
 
 TEST_CASE("account endpoints: who may do what") {
   auto s = AccountsServer::start();

@@ -173,4 +173,15 @@ struct World {
   }
 };
 
+// Sessions of every user of a World.
+struct Sessions {
+  Creds root, alice, bob, opx, opy;
+};
+
+inline Sessions log_in_all(AccountsServer& s) {
+  return {{s.login("root", "password1"), ""}, {s.login("alice", "password1"), ""},
+          {s.login("bob", "password1"), ""},  {s.login("opx", "password1"), ""},
+          {s.login("opy", "password1"), ""}};
+}
+
 }  // namespace scn::broker::testing

@@ -36,10 +36,7 @@ TEST_CASE("tenant suspension: only admins suspend; keys 403, members read only; 
   auto s = AccountsServer::start();
   if (!s) return;
   World w = World::make(*s);
-  const Creds root{s->login("root", "password1"), ""};
-  const Creds alice{s->login("alice", "password1"), ""};
-  const Creds bob{s->login("bob", "password1"), ""};
-  const Creds opx{s->login("opx", "password1"), ""};
+  const auto [root, alice, bob, opx, opy] = testing::log_in_all(*s);
   const Creds key{"", new_key(*s, alice, "ci")};
   const std::string acme = "/api/v1/tenants/" + w.acme.id;
 
