@@ -21,6 +21,7 @@ int scheduler_main(int argc, char** argv) {
   int64_t loop_ms = o.config.loop.count();
   int64_t up_window_ms = o.config.scale_up_window.count();
   int64_t down_window_ms = o.config.scale_down_window.count();
+  int64_t leader_stale_ms = o.leader_stale_after.count();
   common::OptionSet opts("scn scheduler",
                          "the pool's scheduler: agents' API, liveness, placement, failover");
   opts.add("pg-url", &o.pg_url, "PostgreSQL URL (postgresql://user@host:port/db)")
@@ -32,6 +33,9 @@ int scheduler_main(int argc, char** argv) {
       .add("heartbeat-ms", &heartbeat_ms, "heartbeat period agents are told to use")
       .add("node-ttl-ms", &node_ttl_ms, "a node without heartbeat for this long is lost")
       .add("loop-ms", &loop_ms, "period of the leader's reconcile loop")
+      .add("leader-stale-ms", &leader_stale_ms,
+           "a standby deposes a frozen leader whose lock session has been idle this long "
+           "(must exceed --loop-ms)")
       .add("autoscale-up-window-ms", &up_window_ms,
            "autoscaling: load must stay above the current replicas this long before scaling up")
       .add("autoscale-down-window-ms", &down_window_ms,
@@ -53,6 +57,10 @@ int scheduler_main(int argc, char** argv) {
                          "--autoscale-*-window-ms >= 0 and --port 0..65535\n");
     return 2;
   }
+  if (leader_stale_ms <= loop_ms) {
+    std::fprintf(stderr, "scn scheduler: --leader-stale-ms must exceed --loop-ms\n");
+    return 2;
+  }
   if (Status st = tls::check_server_tls_options(o.tls); !st.is_ok()) {
     std::fprintf(stderr, "scn scheduler: %s\n", st.message().c_str());
     return 2;
@@ -64,6 +72,7 @@ int scheduler_main(int argc, char** argv) {
   o.config.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   o.config.node_ttl = std::chrono::milliseconds(node_ttl_ms);
   o.config.loop = std::chrono::milliseconds(loop_ms);
+  o.leader_stale_after = std::chrono::milliseconds(leader_stale_ms);
   o.config.scale_up_window = std::chrono::milliseconds(up_window_ms);
   o.config.scale_down_window = std::chrono::milliseconds(down_window_ms);
 

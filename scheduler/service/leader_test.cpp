@@ -39,6 +39,32 @@ TEST_CASE("leader: a second instance leads only once the first one's connection 
   CHECK(poll_for(a, std::chrono::milliseconds(3000)));
 }
 
+TEST_CASE("leader: a frozen leader (its session idle past stale_after) is deposed by a standby") {
+  auto db = db::testing::make_test_database(/*migrated=*/false, /*pool_size=*/1);
+  if (!db) return;
+  const auto stale = std::chrono::milliseconds(600);
+  LeaderLock a(db->db->url(), kSchedulerLockKey, stale);
+  LeaderLock b(db->db->url(), kSchedulerLockKey, stale);
+  CHECK(a.poll());
+  // a keeps polling (a live leader): b never takes over.
+  for (int i = 0; i < 8; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    CHECK(a.poll());
+    CHECK(!b.poll());
+  }
+  // a stops polling (frozen) but keeps its connection: after stale_after
+  // b ends a's session and leads.
+  CHECK(!b.poll());
+  std::this_thread::sleep_for(stale + std::chrono::milliseconds(300));
+  CHECK(b.poll());
+  CHECK(b.is_leader());
+  // a, thawed, finds its connection gone and does not lead.
+  CHECK(!a.poll());
+  CHECK(!a.is_leader());
+  CHECK(!a.poll());
+  CHECK(b.poll());
+}
+
 TEST_CASE("leader: an unreachable server is no leadership, never an exception") {
   LeaderLock l("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1");
   CHECK(!l.poll());

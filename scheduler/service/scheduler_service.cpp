@@ -45,7 +45,8 @@ Result<std::unique_ptr<SchedulerService>> SchedulerService::start(SchedulerOptio
                                        s->options_.config, s->metrics_);
   s->reconciler_ = std::make_unique<Reconciler>(*s->pool_, *s->loop_redis_, *s->loop_routes_,
                                                 s->options_.config, s->metrics_);
-  s->leader_ = std::make_unique<LeaderLock>(s->options_.pg_url);
+  s->leader_ = std::make_unique<LeaderLock>(s->options_.pg_url, kSchedulerLockKey,
+                                            s->options_.leader_stale_after);
 
   http::ServerOptions so;
   so.host = s->options_.host;

@@ -62,6 +62,9 @@ struct SchedulerOptions {
   // the node has no id yet).
   tls::ServerTlsConfig tls;
   bool require_client_cert = false;
+  // A standby deposes a leader whose lock session has been idle this long
+  // (a frozen leader; leader.h). Must exceed config.loop.
+  std::chrono::milliseconds leader_stale_after{10000};
 };
 
 class SchedulerService {
