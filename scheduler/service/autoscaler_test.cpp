@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "scheduler/service/service_test_util.h"
 
 namespace scn::scheduler {
@@ -80,31 +84,48 @@ TEST_CASE("decide_scale: bounds, wake, idle to zero, and the stabilisation windo
   CHECK(decide_scale(sig(2, 8, 5, 0), d, t0 + seconds(61), w).wanted == 2);
 }
 
-TEST_CASE("decide_scale: the TTFT rule - desired = max(load rule, ceil(wanted * p90 / target))") {
+TEST_CASE("decide_scale: the TTFT rule (desired = max(load rule, ceil(wanted * p90 / target))) and the tokens/s "
+          "rule (desired >= ceil(tokens/s / target_tokens_per_second))") {
   const AutoscaleWindows w{seconds(0), seconds(0)};
   const SteadyTime t0{};
   struct Case {
     const char* name;
     int min, max, wanted;
     double load;
+    std::optional<double> target_tps, tps;
     std::optional<double> target_ttft, p90;
     int expect;
     const char* reason_part;
   };
   const Case cases[] = {
-      {"no target: load rule only", 1, 8, 2, 8, std::nullopt, 900, 2, ""},
-      {"target but no figure: load rule only", 1, 8, 2, 8, 200, std::nullopt, 2, ""},
-      {"p90 at target: stays", 1, 8, 2, 8, 200, 200, 2, ""},
-      {"p90 twice the target: doubles", 1, 8, 2, 0, 200, 400, 4, "ttft p90 400 ms above target 200 ms"},
-      {"p90 1.2x: ceil", 1, 8, 2, 0, 200, 240, 3, "ttft p90 240 ms above target"},
-      {"capped at max", 1, 5, 2, 0, 100, 1000, 5, "ttft p90 1000 ms above"},
-      {"load rule larger: load decides", 1, 8, 2, 24, 200, 300, 6, "load 24.0 above target"},
-      {"p90 low: down to the load rule", 1, 8, 4, 4, 200, 50, 1, "load 4.0 below target"},
-      {"p90 low, no load: the TTFT rule keeps 2", 1, 8, 4, 0, 200, 100, 2, "ttft p90 100 ms below target 200 ms"},
-      {"never under min", 3, 8, 4, 0, 200, 10, 3, "below target"},
-      {"at zero: woken by load, not scaled by TTFT", 0, 8, 0, 1, 1, 1000, 1, "woken"},
-      {"idle to zero despite a high p90", 0, 8, 3, 0, 100, 1000, 0, "idle for"},
-      {"absurd p90 is bounded", 1, 8, 2, 0, 0.001, 1e300, 8, "above target"},
+      {"ttft: no target: load rule only", 1, 8, 2, 8, std::nullopt, std::nullopt, std::nullopt, 900, 2, ""},
+      {"ttft: target but no figure: load rule only", 1, 8, 2, 8, std::nullopt, std::nullopt, 200, std::nullopt, 2, ""},
+      {"ttft: p90 at target: stays", 1, 8, 2, 8, std::nullopt, std::nullopt, 200, 200, 2, ""},
+      {"ttft: p90 twice the target: doubles", 1, 8, 2, 0, std::nullopt, std::nullopt, 200, 400, 4, "ttft p90 400 ms above target 200 ms"},
+      {"ttft: p90 1.2x: ceil", 1, 8, 2, 0, std::nullopt, std::nullopt, 200, 240, 3, "ttft p90 240 ms above target"},
+      {"ttft: capped at max", 1, 5, 2, 0, std::nullopt, std::nullopt, 100, 1000, 5, "ttft p90 1000 ms above"},
+      {"ttft: load rule larger: load decides", 1, 8, 2, 24, std::nullopt, std::nullopt, 200, 300, 6, "load 24.0 above target"},
+      {"ttft: p90 low: down to the load rule", 1, 8, 4, 4, std::nullopt, std::nullopt, 200, 50, 1, "load 4.0 below target"},
+      {"ttft: p90 low, no load: the TTFT rule keeps 2", 1, 8, 4, 0, std::nullopt, std::nullopt, 200, 100, 2, "ttft p90 100 ms below target 200 ms"},
+      {"ttft: never under min", 3, 8, 4, 0, std::nullopt, std::nullopt, 200, 10, 3, "below target"},
+      {"ttft: at zero: woken by load, not scaled by TTFT", 0, 8, 0, 1, std::nullopt, std::nullopt, 1, 1000, 1, "woken"},
+      {"ttft: idle to zero despite a high p90", 0, 8, 3, 0, std::nullopt, std::nullopt, 100, 1000, 0, "idle for"},
+      {"ttft: absurd p90 is bounded", 1, 8, 2, 0, std::nullopt, std::nullopt, 0.001, 1e300, 8, "above target"},
+      {"tokens/s: no target: load rule only", 1, 8, 2, 8, std::nullopt, 5000, std::nullopt, std::nullopt, 2, ""},
+      {"tokens/s: target but no figure: load rule only", 1, 8, 2, 8, 100, std::nullopt, std::nullopt, std::nullopt, 2, ""},
+      {"tokens/s: at target: stays", 1, 8, 2, 8, 100, 200, std::nullopt, std::nullopt, 2, ""},
+      {"tokens/s: 450 tok/s at 100 per replica: 5", 1, 8, 2, 0, 100, 450, std::nullopt, std::nullopt, 5,
+       "tokens/s 450 above target 100 per replica"},
+      {"tokens/s: fractional target", 1, 8, 1, 0, 62.5, 130, std::nullopt, std::nullopt, 3, "target 62.50 per replica"},
+      {"tokens/s: capped at max", 1, 4, 2, 0, 10, 1000, std::nullopt, std::nullopt, 4, "tokens/s 1000 above"},
+      {"tokens/s: load rule larger: load decides", 1, 8, 2, 24, 100, 300, std::nullopt, std::nullopt, 6, "load 24.0 above"},
+      {"tokens/s: TTFT rule larger: TTFT decides", 1, 8, 2, 0, 100, 300, 100, 400, 8, "ttft p90 400 ms above"},
+      {"tokens/s: tokens larger than TTFT", 1, 8, 2, 0, 100, 700, 100, 200, 7, "tokens/s 700 above"},
+      {"tokens/s: low throughput: down to the tokens rule", 1, 8, 6, 0, 100, 250, std::nullopt, std::nullopt, 3,
+       "tokens/s 250 below target 100 per replica"},
+      {"tokens/s: no traffic: down to max(1, min)", 2, 8, 6, 0, 100, 0, std::nullopt, std::nullopt, 2, "below target"},
+      {"tokens/s: absurd figure is bounded", 1, 8, 2, 0, 0.001, 1e300, std::nullopt, std::nullopt, 8, "above target"},
+      {"tokens/s: at zero: woken, not scaled by tokens", 0, 8, 0, 1, 1, 1e6, std::nullopt, std::nullopt, 1, "woken"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -114,8 +135,10 @@ TEST_CASE("decide_scale: the TTFT rule - desired = max(load rule, ceil(wanted * 
     s.wanted = c.wanted;
     s.load = c.load;
     s.target_outstanding = 4;
-    s.idle_for_s = std::string(c.name).rfind("idle", 0) == 0 ? 100 : 1;
+    s.idle_for_s = std::string(c.name).find(": idle to zero") != std::string::npos ? 100 : 1;
     s.idle_seconds = 60;
+    s.target_tokens_per_second = c.target_tps;
+    s.tokens_per_s = c.tps;
     s.target_ttft_ms = c.target_ttft;
     s.ttft_p90_ms = c.p90;
     AutoscaleMemory m;
@@ -135,56 +158,6 @@ TEST_CASE("decide_scale: the TTFT rule - desired = max(load rule, ceil(wanted * 
   CHECK(decide_scale(s, m, t0, slow).wanted == 2);
   CHECK(decide_scale(s, m, t0 + seconds(9), slow).wanted == 2);
   CHECK(decide_scale(s, m, t0 + seconds(10), slow).wanted == 6);
-}
-
-TEST_CASE("decide_scale: the tokens/s rule - desired >= ceil(tokens/s / target_tokens_per_second)") {
-  const AutoscaleWindows w{seconds(0), seconds(0)};
-  const SteadyTime t0{};
-  struct Case {
-    const char* name;
-    int min, max, wanted;
-    double load;
-    std::optional<double> target_tps, tps;
-    std::optional<double> target_ttft, p90;
-    int expect;
-    const char* reason_part;
-  };
-  const Case cases[] = {
-      {"no target: load rule only", 1, 8, 2, 8, std::nullopt, 5000, std::nullopt, std::nullopt, 2, ""},
-      {"target but no figure: load rule only", 1, 8, 2, 8, 100, std::nullopt, std::nullopt, std::nullopt, 2, ""},
-      {"at target: stays", 1, 8, 2, 8, 100, 200, std::nullopt, std::nullopt, 2, ""},
-      {"450 tok/s at 100 per replica: 5", 1, 8, 2, 0, 100, 450, std::nullopt, std::nullopt, 5,
-       "tokens/s 450 above target 100 per replica"},
-      {"fractional target", 1, 8, 1, 0, 62.5, 130, std::nullopt, std::nullopt, 3, "target 62.50 per replica"},
-      {"capped at max", 1, 4, 2, 0, 10, 1000, std::nullopt, std::nullopt, 4, "tokens/s 1000 above"},
-      {"load rule larger: load decides", 1, 8, 2, 24, 100, 300, std::nullopt, std::nullopt, 6, "load 24.0 above"},
-      {"TTFT rule larger: TTFT decides", 1, 8, 2, 0, 100, 300, 100, 400, 8, "ttft p90 400 ms above"},
-      {"tokens larger than TTFT", 1, 8, 2, 0, 100, 700, 100, 200, 7, "tokens/s 700 above"},
-      {"low throughput: down to the tokens rule", 1, 8, 6, 0, 100, 250, std::nullopt, std::nullopt, 3,
-       "tokens/s 250 below target 100 per replica"},
-      {"no traffic: down to max(1, min)", 2, 8, 6, 0, 100, 0, std::nullopt, std::nullopt, 2, "below target"},
-      {"absurd figure is bounded", 1, 8, 2, 0, 0.001, 1e300, std::nullopt, std::nullopt, 8, "above target"},
-      {"at zero: woken, not scaled by tokens", 0, 8, 0, 1, 1, 1e6, std::nullopt, std::nullopt, 1, "woken"},
-  };
-  for (const Case& c : cases) {
-    CAPTURE(c.name);
-    AutoscaleSignal s;
-    s.min_replicas = c.min;
-    s.max_replicas = c.max;
-    s.wanted = c.wanted;
-    s.load = c.load;
-    s.target_outstanding = 4;
-    s.idle_for_s = 1;
-    s.idle_seconds = 60;
-    s.target_tokens_per_second = c.target_tps;
-    s.tokens_per_s = c.tps;
-    s.target_ttft_ms = c.target_ttft;
-    s.ttft_p90_ms = c.p90;
-    AutoscaleMemory m;
-    AutoscaleDecision d = decide_scale(s, m, t0, w);
-    CHECK(d.wanted == c.expect);
-    CHECK(d.reason.find(c.reason_part) != std::string::npos);
-  }
 }
 
 // The TTFT overshoot after a scale-up, replayed second by second: a service
@@ -342,66 +315,59 @@ TEST_CASE("autoscaler: load from the agents' heartbeats (outstanding per ready r
   CHECK(wanted_of(*env, svc) == "4");
 }
 
-TEST_CASE("autoscaler in the cycle: the brokers' TTFT p90 above the service's target scales up") {
-  auto env = make_env();
-  if (!env) return;
-  Pool2 p = make_pool(*env);
-  heartbeat(*env, p.n1, p.s1);
-  heartbeat(*env, p.n2, p.s2);
-  const std::string svc = add_service(env->pool(), p.tenant, p.file, "chat", 1, R"({"device_kind":"cpu"})");
-  one(env->pool(), "UPDATE services SET min_replicas = 1, max_replicas = 4, target_outstanding = 100, "
-                   "target_ttft_ms = 100 WHERE id = " + q(svc) + " RETURNING id");
-  env->config.scale_up_window = milliseconds(0);
-  Reconciler rec(env->pool(), *env->redis, *env->routes, env->config, env->metrics);
-  REQUIRE(rec.became_leader().is_ok());
-  rec.run_cycle();
-  CHECK(wanted_of(*env, svc) == "1");
-  // Two brokers: the larger p90 counts (250 ms on 1 replica, target 100 ms: 3);
-  // a broker without samples (ttft_count 0) is not a figure.
-  REQUIRE(env->redis->hset(load_key(svc), {{"broker-a", R"({"in_flight":1,"ttft_p90_ms":250,"ttft_count":4})"},
-                                           {"broker-b", R"({"in_flight":0,"ttft_p90_ms":120,"ttft_count":9})"},
-                                           {"broker-c", R"({"in_flight":0,"ttft_p90_ms":9000,"ttft_count":0})"}})
-              .is_ok());
-  CycleReport r = rec.run_cycle();
-  CHECK(r.autoscaled == 1);
-  CHECK(wanted_of(*env, svc) == "3");
-  // Without a target, the same figures do nothing (load 1 of 100).
-  one(env->pool(), "UPDATE services SET target_ttft_ms = NULL, min_replicas = 1, max_replicas = 4, "
-                   "replicas_wanted = 1 WHERE id = " + q(svc) + " RETURNING id");
-  r = rec.run_cycle();
-  CHECK(wanted_of(*env, svc) == "1");
-  (void)env->redis->del({load_key(svc)});
-}
+// The brokers' figures in scn:load:{id} against a service target: two
+// brokers with samples and one without (a count of 0 is not a figure).
+struct BrokerSignalCase {
+  const char* name;
+  const char* target_column;  // services column of the target
+  int target;
+  std::vector<std::pair<std::string, std::string>> brokers;  // field -> JSON
+  const char* wanted;  // replicas_wanted after one cycle
+};
 
-TEST_CASE("autoscaler in the cycle: the brokers' tokens/s above the service's target scales up") {
-  auto env = make_env();
-  if (!env) return;
-  Pool2 p = make_pool(*env);
-  heartbeat(*env, p.n1, p.s1);
-  heartbeat(*env, p.n2, p.s2);
-  const std::string svc = add_service(env->pool(), p.tenant, p.file, "chat", 1, R"({"device_kind":"cpu"})");
-  one(env->pool(), "UPDATE services SET min_replicas = 1, max_replicas = 4, target_outstanding = 100, "
-                   "target_tokens_per_second = 50 WHERE id = " + q(svc) + " RETURNING id");
-  env->config.scale_up_window = milliseconds(0);
-  Reconciler rec(env->pool(), *env->redis, *env->routes, env->config, env->metrics);
-  REQUIRE(rec.became_leader().is_ok());
-  rec.run_cycle();
-  CHECK(wanted_of(*env, svc) == "1");
-  // Two brokers: 70 + 40 tok/s = 110 at 50 per replica: 3; a broker
-  // without samples (tokens_count 0) is not a figure.
-  REQUIRE(env->redis->hset(load_key(svc), {{"broker-a", R"({"in_flight":1,"tokens_per_s":70,"tokens_count":4})"},
-                                           {"broker-b", R"({"in_flight":0,"tokens_per_s":40,"tokens_count":2})"},
-                                           {"broker-c", R"({"in_flight":0,"tokens_per_s":9000,"tokens_count":0})"}})
-              .is_ok());
-  CycleReport r = rec.run_cycle();
-  CHECK(r.autoscaled == 1);
-  CHECK(wanted_of(*env, svc) == "3");
-  // Without a target, the same figures do nothing.
-  one(env->pool(), "UPDATE services SET target_tokens_per_second = NULL, replicas_wanted = 1 WHERE id = " +
-                       q(svc) + " RETURNING id");
-  r = rec.run_cycle();
-  CHECK(wanted_of(*env, svc) == "1");
-  (void)env->redis->del({load_key(svc)});
+TEST_CASE("autoscaler in the cycle: the brokers' TTFT p90 or tokens/s above the service's target scales up") {
+  const std::vector<BrokerSignalCase> cases = {
+      // The larger p90 counts: 250 ms on 1 replica at a 100 ms target: 3.
+      {"ttft", "target_ttft_ms", 100,
+       {{"broker-a", R"({"in_flight":1,"ttft_p90_ms":250,"ttft_count":4})"},
+        {"broker-b", R"({"in_flight":0,"ttft_p90_ms":120,"ttft_count":9})"},
+        {"broker-c", R"({"in_flight":0,"ttft_p90_ms":9000,"ttft_count":0})"}},
+       "3"},
+      // Tokens/s add up: 70 + 40 = 110 at 50 per replica: 3.
+      {"tokens/s", "target_tokens_per_second", 50,
+       {{"broker-a", R"({"in_flight":1,"tokens_per_s":70,"tokens_count":4})"},
+        {"broker-b", R"({"in_flight":0,"tokens_per_s":40,"tokens_count":2})"},
+        {"broker-c", R"({"in_flight":0,"tokens_per_s":9000,"tokens_count":0})"}},
+       "3"},
+  };
+  for (const BrokerSignalCase& c : cases) {
+    SUBCASE(c.name) {
+      auto env = make_env();
+      if (!env) return;
+      Pool2 p = make_pool(*env);
+      heartbeat(*env, p.n1, p.s1);
+      heartbeat(*env, p.n2, p.s2);
+      const std::string svc = add_service(env->pool(), p.tenant, p.file, "chat", 1, R"({"device_kind":"cpu"})");
+      one(env->pool(), std::string("UPDATE services SET min_replicas = 1, max_replicas = 4, target_outstanding = "
+                                   "100, ") + c.target_column + " = " + std::to_string(c.target) +
+                           " WHERE id = " + q(svc) + " RETURNING id");
+      env->config.scale_up_window = milliseconds(0);
+      Reconciler rec(env->pool(), *env->redis, *env->routes, env->config, env->metrics);
+      REQUIRE(rec.became_leader().is_ok());
+      rec.run_cycle();
+      CHECK(wanted_of(*env, svc) == "1");
+      REQUIRE(env->redis->hset(load_key(svc), c.brokers).is_ok());
+      CycleReport r = rec.run_cycle();
+      CHECK(r.autoscaled == 1);
+      CHECK(wanted_of(*env, svc) == c.wanted);
+      // Without a target, the same figures do nothing (load 1 of 100).
+      one(env->pool(), std::string("UPDATE services SET ") + c.target_column +
+                           " = NULL, replicas_wanted = 1 WHERE id = " + q(svc) + " RETURNING id");
+      r = rec.run_cycle();
+      CHECK(wanted_of(*env, svc) == "1");
+      (void)env->redis->del({load_key(svc)});
+    }
+  }
 }
 
 }  // namespace
