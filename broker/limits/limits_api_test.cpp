@@ -20,10 +20,7 @@ TEST_CASE("limits API: tenant limits are set by admins, read by the tenant") {
   auto s = AccountsServer::start();
   if (!s) return;
   World w = World::make(*s);
-  const Creds root{s->login("root", "password1"), ""};
-  const Creds alice{s->login("alice", "password1"), ""};
-  const Creds bob{s->login("bob", "password1"), ""};
-  const Creds opx{s->login("opx", "password1"), ""};
+  [[maybe_unused]] const auto [root, alice, bob, opx, opy] = log_in_all(*s);
   const std::string path = "/api/v1/tenants/" + w.acme.id + "/limits";
 
   Reply initial = s->call("GET", path, "", alice);
@@ -79,9 +76,7 @@ TEST_CASE("limits API: keys get limits and scopes at creation and by PATCH") {
   auto s = AccountsServer::start();
   if (!s) return;
   World w = World::make(*s);
-  const Creds root{s->login("root", "password1"), ""};
-  const Creds alice{s->login("alice", "password1"), ""};
-  const Creds bob{s->login("bob", "password1"), ""};
+  [[maybe_unused]] const auto [root, alice, bob, opx, opy] = log_in_all(*s);
   const std::string stories = broker::testing::add_service(s->pg(), w.acme.id, "stories");
   broker::testing::add_service(s->pg(), w.acme.id, "other");
   broker::testing::add_service(s->pg(), w.beta.id, "betas");
@@ -165,9 +160,7 @@ TEST_CASE("limits API: the key list shows each key's limits and service scope") 
   auto s = AccountsServer::start();
   if (!s) return;
   World w = World::make(*s);
-  const Creds root{s->login("root", "password1"), ""};
-  const Creds alice{s->login("alice", "password1"), ""};
-  const Creds bob{s->login("bob", "password1"), ""};
+  [[maybe_unused]] const auto [root, alice, bob, opx, opy] = log_in_all(*s);
   const std::string stories = broker::testing::add_service(s->pg(), w.acme.id, "stories");
   const std::string other = broker::testing::add_service(s->pg(), w.acme.id, "other");
   REQUIRE(s->call("POST", "/api/v1/api-keys",
