@@ -14,6 +14,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "broker/accounts_api.h"
 #include "broker/api_router.h"
@@ -336,21 +338,33 @@ std::string endpoint_key(std::string_view method, std::string_view path) {
   return std::string(method) + " " + std::regex_replace(p, param, "{}");
 }
 
-// The endpoints of docs/API.md's platform section: table rows whose first
-// cell is `METHOD /path`, and `### `METHOD /path`` headings.
+// The endpoints of the platform's API pages: docs/API.md from "# The
+// platform" on (conventions and the index of every endpoint) and every page
+// under docs/api/ (broker, scheduler, security); table rows whose first cell
+// is `METHOD /path`, and `### `METHOD /path`` headings.
 std::set<std::string> documented_endpoints(std::string* section_text) {
   const char* source = std::getenv("SCN_SOURCE_DIR");
   const std::filesystem::path root =
       source != nullptr ? std::filesystem::path(source)
                         : std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-  std::ifstream in(root / "docs" / "API.md");
-  REQUIRE_MESSAGE(in.good(), "docs/API.md not readable");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
-  const auto start = text.find("\n# The platform");
+  auto read = [](const std::filesystem::path& f) {
+    std::ifstream in(f);
+    REQUIRE_MESSAGE(in.good(), (f.string() + " not readable"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string api = read(root / "docs" / "API.md");
+  const auto start = api.find("\n# The platform");
   REQUIRE(start != std::string::npos);
-  *section_text = text.substr(start);
+  *section_text = api.substr(start);
+  std::vector<std::filesystem::path> pages;
+  for (const auto& e : std::filesystem::directory_iterator(root / "docs" / "api")) {
+    if (e.path().extension() == ".md") pages.push_back(e.path());
+  }
+  std::sort(pages.begin(), pages.end());
+  REQUIRE_MESSAGE(pages.size() >= 3, "docs/api/*.md missing");
+  for (const auto& page : pages) *section_text += "\n" + read(page);
   static const std::regex row(R"(^\| `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)` \|)");
   static const std::regex heading(R"(^### `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)`\s*$)");
   std::set<std::string> out;
