@@ -338,6 +338,23 @@ std::string endpoint_key(std::string_view method, std::string_view path) {
   return std::string(method) + " " + std::regex_replace(p, param, "{}");
 }
 
+// Table rows whose first cell is `METHOD /path`, and `### `METHOD /path``
+// headings, as endpoint keys.
+std::set<std::string> endpoints_in(const std::string& text) {
+  static const std::regex row(R"(^\| `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)` \|)");
+  static const std::regex heading(R"(^### `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)`\s*$)");
+  std::set<std::string> out;
+  std::istringstream lines(text);
+  std::string line;
+  std::smatch m;
+  while (std::getline(lines, line)) {
+    if (std::regex_search(line, m, row) || std::regex_search(line, m, heading)) {
+      out.insert(endpoint_key(m[1].str(), m[2].str()));
+    }
+  }
+  return out;
+}
+
 // The endpoints of the platform's API pages: docs/API.md from "# The
 // platform" on (conventions and the index of every endpoint) and every page
 // under docs/api/ (broker, scheduler, security); table rows whose first cell
@@ -364,19 +381,21 @@ std::set<std::string> documented_endpoints(std::string* section_text) {
   }
   std::sort(pages.begin(), pages.end());
   REQUIRE_MESSAGE(pages.size() >= 3, "docs/api/*.md missing");
-  for (const auto& page : pages) *section_text += "\n" + read(page);
-  static const std::regex row(R"(^\| `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)` \|)");
-  static const std::regex heading(R"(^### `(GET|POST|PUT|PATCH|DELETE) (/[^`]*)`\s*$)");
-  std::set<std::string> out;
-  std::istringstream lines(*section_text);
-  std::string line;
-  std::smatch m;
-  while (std::getline(lines, line)) {
-    if (std::regex_search(line, m, row) || std::regex_search(line, m, heading)) {
-      out.insert(endpoint_key(m[1].str(), m[2].str()));
-    }
+  std::string page_text;
+  for (const auto& page : pages) page_text += "\n" + read(page);
+  // docs/API.md's index lists exactly the endpoints the pages describe.
+  const auto indexed = endpoints_in(*section_text);
+  const auto described = endpoints_in(page_text);
+  for (const auto& e : described) {
+    INFO("described in docs/api/ but missing from docs/API.md's index: ", e);
+    CHECK(indexed.count(e) == 1);
   }
-  return out;
+  for (const auto& e : indexed) {
+    INFO("in docs/API.md's index but described on no page of docs/api/: ", e);
+    CHECK(described.count(e) == 1);
+  }
+  *section_text += page_text;
+  return endpoints_in(*section_text);
 }
 
 // The (method, pattern) routes of the broker's /api/v1 router, registered as
