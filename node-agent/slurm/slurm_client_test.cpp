@@ -2,9 +2,11 @@
 #include "node-agent/slurm/slurm_client.h"
 
 #include <doctest/doctest.h>
+
 #include <signal.h>
 
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "tests/slurm_cluster.h"
@@ -22,6 +24,21 @@ std::optional<SlurmJob> find_job(const SlurmClient& c, std::int64_t id) {
   }
   return std::nullopt;
 }
+
+// Polls squeue (every 100 ms, up to 10 s) until job `id` satisfies `done`;
+// returns the last view of it (nullopt: squeue never listed it).
+std::optional<SlurmJob> wait_job(const SlurmClient& c, std::int64_t id,
+                                 const std::function<bool(const SlurmJob&)>& done) {
+  std::optional<SlurmJob> job;
+  for (int i = 0; i < 100; ++i) {
+    job = find_job(c, id);
+    if (job && done(*job)) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  return job;
+}
+
+bool running(const SlurmJob& j) { return j.state == "RUNNING"; }
 
 TEST_CASE("sbatch_args") {
   JobSpec s;
@@ -72,12 +89,7 @@ TEST_CASE("SlurmClient: nodes, submit, job state, cancel on a real cluster") {
   auto id = client.submit(spec);
   REQUIRE_MESSAGE(id.is_ok(), id.status().to_string());
 
-  std::optional<SlurmJob> job;
-  for (int i = 0; i < 100; ++i) {
-    job = find_job(client, *id);
-    if (job && job->state == "RUNNING") break;
-    std::this_thread::sleep_for(100ms);
-  }
+  std::optional<SlurmJob> job = wait_job(client, *id, running);
   REQUIRE(job);
   CHECK(job->state == "RUNNING");
   CHECK(job->name == "scn-test");
@@ -92,11 +104,7 @@ TEST_CASE("SlurmClient: nodes, submit, job state, cancel on a real cluster") {
   CHECK((*busy)[0].state == "mixed");
 
   REQUIRE(client.cancel(*id).is_ok());
-  for (int i = 0; i < 100; ++i) {
-    job = find_job(client, *id);
-    if (job && !job_state_is_active(job->state)) break;
-    std::this_thread::sleep_for(100ms);
-  }
+  job = wait_job(client, *id, [](const SlurmJob& j) { return !job_state_is_active(j.state); });
   REQUIRE(job);
   CHECK(job->state == "CANCELLED");
   CHECK(client.cancel(*id).is_ok());  // already ended: fine
@@ -157,12 +165,7 @@ TEST_CASE("SlurmClient: a reservation's nodes on a real cluster, and jobs submit
   spec.script_path = script;
   auto id = client.submit(spec);
   REQUIRE_MESSAGE(id.is_ok(), id.status().to_string());
-  std::optional<SlurmJob> job;
-  for (int i = 0; i < 100; ++i) {
-    job = find_job(client, *id);
-    if (job && job->state == "RUNNING") break;
-    std::this_thread::sleep_for(100ms);
-  }
+  std::optional<SlurmJob> job = wait_job(client, *id, running);
   REQUIRE(job);
   CHECK(job->state == "RUNNING");
   CHECK(client.cancel(*id).is_ok());
