@@ -185,6 +185,36 @@ class Suite {
     return -1;
   }
 
+  // Ends a phase's load and counts its requests into `row`.
+  std::vector<RequestRecord> stop_load(Row& row) {
+    load_.stop();
+    auto records = load_.take();
+    count(records, row);
+    return records;
+  }
+
+  // Every failed request is one `allowed` admits (none when null).
+  static void expect_no_failures(const std::vector<RequestRecord>& records,
+                                 const std::function<bool(const RequestRecord&)>& allowed,
+                                 const std::string& what) {
+    const std::string bad =
+        failures(records, allowed ? allowed : [](const RequestRecord&) { return false; });
+    INFO(what, ":\n", bad);
+    CHECK(bad.empty());
+  }
+
+  // Every answered request is in the request log and metered once.
+  void account(const std::vector<RequestRecord>& records, Row& row) {
+    check_logged(ok_ids(records), row);
+    check_metered(row);
+  }
+
+  // The service back at full strength, then the phase's row in the table.
+  void done(const Row& row) {
+    wait_healthy(row.fault);
+    table.push_back(row);
+  }
+
   static std::string failures(const std::vector<RequestRecord>& records,
                               const std::function<bool(const RequestRecord&)>& allowed) {
     std::string out;
@@ -291,9 +321,7 @@ TEST_CASE("fault injection: six faults under streaming load through two brokers,
     });
     row.recovery_s = seconds_since(killed);
     std::this_thread::sleep_for(2s);
-    load.stop();
-    auto records = load.take();
-    Suite::count(records, row);
+    auto records = s.stop_load(row);
     INFO(pool.logs(15));
     CHECK_MESSAGE(healed, "the killed agent's replica was not ready elsewhere within 20 s");
     CHECK(row.recovery_s <= 15.0);
@@ -301,15 +329,11 @@ TEST_CASE("fault injection: six faults under streaming load through two brokers,
     auto allowed = [&](const RequestRecord& r) {
       return r.result == bench::StreamResult::kCleanError && r.t0 <= t_kill + 0.05 && r.t1 >= t_kill;
     };
-    const std::string bad = Suite::failures(records, allowed);
-    INFO("failures not allowed:\n", bad);
-    CHECK(bad.empty());
-    s.check_logged(s.ok_ids(records), row);
-    s.check_metered(row);
+    s.expect_no_failures(records, allowed, "failures not allowed");
+    s.account(records, row);
     // The node comes back (its state dir keeps its credentials).
     REQUIRE(pool.agent(victim).start().is_ok());
-    s.wait_healthy(row.fault);
-    s.table.push_back(row);
+    s.done(row);
   }
 
   // ---- 2. SIGKILL the leading scheduler ------------------------------------
@@ -327,23 +351,17 @@ TEST_CASE("fault injection: six faults under streaming load through two brokers,
     const bool led = poll(10s, [&] { return pool.leader() == standby; });
     row.recovery_s = seconds_since(killed);
     std::this_thread::sleep_for(std::chrono::milliseconds(kNodeTtlMs));  // past the new leader's grace
-    load.stop();
-    auto records = load.take();
-    Suite::count(records, row);
+    auto records = s.stop_load(row);
     INFO(pool.logs(15));
     CHECK_MESSAGE(led, "the standby scheduler did not lead within 10 s");
     CHECK(row.recovery_s <= 5.0);
-    const std::string bad = Suite::failures(records, [](const RequestRecord&) { return false; });
-    INFO("failures:\n", bad);
-    CHECK(bad.empty());
+    s.expect_no_failures(records, nullptr, "failures");
     CHECK(monitor.max_live() <= kReplicas);
     row.note = "max live " + std::to_string(monitor.max_live());
-    s.check_logged(s.ok_ids(records), row);
-    s.check_metered(row);
+    s.account(records, row);
     REQUIRE(pool.restart(pool.scheduler(leader)).is_ok());  // back as the standby
     CHECK(poll(5s, [&] { return pool.leader() == standby; }));
-    s.wait_healthy(row.fault);
-    s.table.push_back(row);
+    s.done(row);
   }
 
   // ---- 3. SIGKILL a broker -------------------------------------------------
@@ -361,16 +379,12 @@ TEST_CASE("fault injection: six faults under streaming load through two brokers,
     REQUIRE(pool.restart(pool.broker(0)).is_ok());
     row.recovery_s = seconds_since(restarting);
     std::this_thread::sleep_for(2s);
-    load.stop();
-    auto records = load.take();
-    Suite::count(records, row);
+    auto records = s.stop_load(row);
     INFO(pool.logs(15));
     // Broker 1 answered everything; broker 0 everything before its death
     // and after its restart.
     auto allowed = [&](const RequestRecord& r) { return r.broker == 0 && r.t1 >= t_kill && r.t0 <= t_restart + row.recovery_s; };
-    const std::string bad = Suite::failures(records, allowed);
-    INFO("failures not allowed:\n", bad);
-    CHECK(bad.empty());
+    s.expect_no_failures(records, allowed, "failures not allowed");
     // Usage: what broker 0 answered up to its last flush (~1 s before the
     // kill) is in PostgreSQL; after that it may be lost with the process.
     long at_risk = 0;
@@ -409,21 +423,15 @@ TEST_CASE("fault injection: six faults under streaming load through two brokers,
     });
     row.recovery_s = seconds_since(up);
     std::this_thread::sleep_for(2s);
-    load.stop();
-    auto records = load.take();
-    Suite::count(records, row);
+    auto records = s.stop_load(row);
     INFO(pool.logs(15));
     CHECK_MESSAGE(writes, "no usage row was written within 15 s after PostgreSQL came back");
-    const std::string bad = Suite::failures(records, [](const RequestRecord&) { return false; });
-    INFO("failures (brokers should route from their caches):\n", bad);
-    CHECK(bad.empty());
+    s.expect_no_failures(records, nullptr, "failures (brokers should route from their caches)");
     char note[64];
     std::snprintf(note, sizeof note, "down %.1f s", outage);
     row.note = note;
-    s.check_logged(s.ok_ids(records), row);
-    s.check_metered(row);
-    s.wait_healthy(row.fault);
-    s.table.push_back(row);
+    s.account(records, row);
+    s.done(row);
   }
 
   // ---- 5. Restart Redis, flushed -------------------------------------------
@@ -466,9 +474,7 @@ TEST_CASE("fault injection: six faults under streaming load through two brokers,
     row.recovery_s = seconds_since(up);
     const double window_end = t_up + 2.0 * kHeartbeatMs / 1000.0;
     std::this_thread::sleep_for(std::chrono::milliseconds(2 * kHeartbeatMs + 2000));
-    load.stop();
-    auto records = load.take();
-    Suite::count(records, row);
+    auto records = s.stop_load(row);
     INFO(pool.logs(15));
     INFO("still missing: ", missing);
     CHECK(rebuilt);
@@ -477,13 +483,11 @@ TEST_CASE("fault injection: six faults under streaming load through two brokers,
     auto allowed = [&](const RequestRecord& r) {
       return r.result == bench::StreamResult::kCleanError && r.t1 >= t_down && r.t0 <= window_end;
     };
-    const std::string bad = Suite::failures(records, allowed);
-    INFO("failures outside the window [", t_down, ", ", window_end, "]:\n", bad);
-    CHECK(bad.empty());
-    s.check_logged(s.ok_ids(records), row);
-    s.check_metered(row);
-    s.wait_healthy(row.fault);
-    s.table.push_back(row);
+    s.expect_no_failures(records, allowed,
+                         "failures outside the window [" + std::to_string(t_down) + ", " +
+                             std::to_string(window_end) + "]");
+    s.account(records, row);
+    s.done(row);
   }
 
   // ---- 6. Cut an agent off (SIGSTOP), then back (SIGCONT) ------------------
@@ -528,9 +532,7 @@ TEST_CASE("fault injection: six faults under streaming load through two brokers,
       }
       std::this_thread::sleep_for(200ms);
     }
-    load.stop();
-    auto records = load.take();
-    Suite::count(records, row);
+    auto records = s.stop_load(row);
     INFO(pool.logs(15));
     CHECK_MESSAGE(replaced, "the cut-off node was not declared lost and its replica replaced");
     CHECK_MESSAGE(old_gone, "the old worker on port ", victim_replica.port, " still runs after the node returned");
@@ -538,15 +540,12 @@ TEST_CASE("fault injection: six faults under streaming load through two brokers,
     CHECK(max_after == kReplicas);
     CHECK(monitor.max_live() <= kReplicas);
     CHECK(ids_after == ids_before);
-    const std::string bad = Suite::failures(records, [](const RequestRecord&) { return false; });
-    INFO("failures:\n", bad);
-    CHECK(bad.empty());
+    s.expect_no_failures(records, nullptr, "failures");
     char note[96];
     std::snprintf(note, sizeof note, "old worker stopped %.1f s after SIGCONT; max live %d", gone_after,
                   std::max(max_after, monitor.max_live()));
     row.note = note;
-    s.check_logged(s.ok_ids(records), row);
-    s.check_metered(row);
+    s.account(records, row);
     s.table.push_back(row);
   }
 
