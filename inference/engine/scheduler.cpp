@@ -2,11 +2,14 @@
 // sampling and callbacks (see scheduler.h).
 #include "inference/engine/scheduler.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <exception>
 #include <string>
 #include <utility>
 
+#include "common/log.h"
 #include "inference/engine/sampler.h"
 
 namespace scn::inference {
@@ -14,6 +17,12 @@ namespace scn::inference {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -293,6 +302,8 @@ std::vector<EngineJob*> Scheduler::abort_all(const Status& error) {
 }
 
 std::vector<EngineJob*> Scheduler::step() {
+  const bool trace = common::log_enabled(common::LogLevel::kDebug);
+  const Clock::time_point t_step = trace ? Clock::now() : Clock::time_point{};
   finished_.clear();
   reserved_ = 0;  // admission's promises end here: planning allocates the blocks
   // Cancelled sequences leave before the step.
@@ -355,17 +366,39 @@ std::vector<EngineJob*> Scheduler::step() {
     if (sa) return a->order < b->order;
     return a->pending() < b->pending();
   });
+  // Step sizes (scheduler.h): aim at T = ceil(P / k) prefill rows, k the
+  // fewest steps of this capacity that hold the pending prefill P; once a
+  // prompt completes here, a chunk past T gets only the rows the other
+  // k - 1 steps could not hold (each prompt completed here adds a decode
+  // row to them).
+  int64_t pending_prefill = 0;
+  for (const Sequence* s : prefill) pending_prefill += s->pending();
+  const int64_t capacity = budget;
+  const int64_t steps_needed = capacity > 0 ? ceil_div(pending_prefill, capacity) : 0;
+  const int64_t target = steps_needed > 0 ? ceil_div(pending_prefill, steps_needed) : 0;
+  int64_t taken = 0, completed = 0;
+  bool step_full = false;
   for (Sequence* s : prefill) {
-    if (budget == 0) break;
+    if (budget == 0 || step_full) break;
     if (!s->in_running) continue;  // preempted by an earlier one of this pass
     for (;;) {
       const int64_t room = static_cast<int64_t>(s->blocks.size()) * bt - s->n_computed +
                            static_cast<int64_t>(pool_.available()) * bt;
-      const int64_t n = std::min({s->pending(), budget, room});
+      int64_t n = std::min({s->pending(), budget, room});
+      if (n > 0 && completed > 0 && taken + n > target) {
+        const int64_t later = (steps_needed - 1) * std::max<int64_t>(0, capacity - completed);
+        n = std::min(n, std::max<int64_t>(0, pending_prefill - taken - later));
+        if (n == 0) {
+          step_full = true;
+          break;
+        }
+      }
       if (n > 0) {
         grow(*s, s->n_computed + n);
         plan.push_back({s, n, false});
         budget -= n;
+        taken += n;
+        if (n == s->pending()) ++completed;
         break;
       }
       if (!plan.empty()) break;
@@ -399,6 +432,8 @@ std::vector<EngineJob*> Scheduler::step() {
     chunks.push_back(c);
   }
   Status st = Status::ok();
+  const Clock::time_point t0 = trace ? Clock::now() : Clock::time_point{};
+  const double c0 = trace ? thread_cpu_seconds() : 0;
   try {
     st = batch_.eval(chunks);
   } catch (const std::exception& e) {
@@ -409,13 +444,26 @@ std::vector<EngineJob*> Scheduler::step() {
     drop_done();
     return std::move(finished_);
   }
+  const Clock::time_point t1 = trace ? Clock::now() : Clock::time_point{};
+  const double cpu = trace ? thread_cpu_seconds() - c0 : 0;
+  int64_t decode_rows = 0, step_prefill = 0, outputs = 0;
   for (const Planned& p : plan) {
     Sequence& s = *p.seq;
+    (p.decode ? decode_rows : step_prefill) += p.n;
+    outputs += s.n_computed + p.n == static_cast<int64_t>(s.tokens.size());
     if (!p.decode) prefill_rows_ += p.n;
     s.n_computed += p.n;
     publish_full_blocks(s);
     if (s.pending() == 0) sample_next(s);
   }
+  if (trace)
+    common::log_debug("engine step: ", plan.size(), " chunks, ", decode_rows, " decode + ",
+                      step_prefill, " prefill rows, ", outputs, " outputs; eval ",
+                      1e3 * seconds_between(t0, t1), " ms wall, ", 1e3 * cpu,
+                      " ms cpu (compute thread); step ", 1e3 * seconds_between(t_step, Clock::now()),
+                      " ms wall (", 1e3 * seconds_between(t_step, t0), " before eval, ",
+                      1e3 * seconds_between(t1, Clock::now()), " after it: ",
+                      1e3 * (thread_cpu_seconds() - c0 - cpu), " ms cpu)");
   drop_done();
   return std::move(finished_);
 }

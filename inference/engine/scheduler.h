@@ -23,9 +23,17 @@
 //    token comes as early as the work before it allows instead of all of
 //    them coming late together; a sequence whose pending prefill got no rows
 //    in kMaxStarvedSteps (4) steps in a row goes before all others (oldest
-//    first among those), so no prompt waits forever. When a sequence needs a
-//    block and none is free (cached unreferenced blocks are evicted, LRU
-//    first), the most recently admitted running sequence is preempted: its
+//    first among those), so no prompt waits forever. Step sizes: the
+//    pending prefill P needs k = ceil(P / C) steps at the step's prefill
+//    capacity C (the cap less its decode rows); a step aims at ceil(P / k)
+//    rows and, once it completes a prompt, does not start rows of another
+//    it would only partly compute unless the rest would otherwise need more
+//    than k - 1 further steps: the prompts a step completes get their first
+//    token without waiting for rows that complete nothing, in as few steps
+//    as the cap allows (a step that completes no prompt fills up to the
+//    cap). When a sequence needs a block and none is free (cached
+//    unreferenced blocks are evicted, LRU first), the most recently
+//    admitted running sequence is preempted: its
 //    blocks are released and it waits to be re-admitted, then recomputes its
 //    prompt and the tokens it already generated (which are not emitted
 //    again; its sampler state is kept, so greedy and seeded outputs are
@@ -38,6 +46,9 @@
 //    with job->result set.
 //  - Full blocks are published to the prefix index as soon as they are
 //    computed (when prefix_cache).
+//  - At log level debug every step logs its chunks, decode and prefill
+//    rows, outputs, the forward pass's wall and compute-thread CPU time and
+//    the whole step's wall time (planning and sampling included).
 //  - Sampling on the device: a sequence whose sampling is plain greedy
 //    (plain_greedy(), engine/sampler.h) and that wants no logprobs asks the
 //    BatchContext for the arg-max only (SeqChunk::argmax_out), so only the

@@ -1,7 +1,8 @@
 // Scheduler, driven step by step on stories260K: in-flight prefix sharing
-// computes a common prefix once, prefill goes shortest remaining first, and a
-// long prompt passed over kMaxStarvedSteps steps goes first; outputs stay the
-// golden ones.
+// computes a common prefix once, prefill goes shortest remaining first, a
+// long prompt passed over kMaxStarvedSteps steps goes first, and the prefill
+// is spread over the fewest steps, each ending at a prompt boundary; outputs
+// stay the golden ones.
 #include "inference/engine/scheduler.h"
 
 #include <doctest/doctest.h>
@@ -181,6 +182,72 @@ TEST_CASE("scheduler: prefill goes shortest remaining first; a passed-over promp
   REQUIRE(alone.sched->try_admit(&a.job) == Scheduler::Admission::kAdmitted);
   run_to_end(*alone.sched, &s2);
   CHECK(a.got == long_req.got);
+  CHECK(rig.pool.used() == 0);
+}
+
+// A prompt of `n` tokens: BOS, a distinct token (no common first block),
+// then story tokens (padded with 7).
+std::vector<int32_t> distinct_prompt(int i, size_t n) {
+  const std::vector<int32_t> story = make_case(1).prompt;
+  std::vector<int32_t> p{1, static_cast<int32_t>(40 + i)};
+  p.insert(p.end(), story.begin() + 1, story.end());
+  p.resize(n, 7);
+  return p;
+}
+
+// Each request's output equals its output alone.
+void check_alone(const std::vector<std::unique_ptr<Req>>& reqs, int max_batch_tokens) {
+  Rig alone(max_batch_tokens);
+  int step = 0;
+  for (const auto& r : reqs) {
+    Req a(r->req.prompt, r->req.max_tokens, &step);
+    REQUIRE(alone.sched->try_admit(&a.job) == Scheduler::Admission::kAdmitted);
+    run_to_end(*alone.sched, &step);
+    CHECK(a.got == r->got);
+  }
+}
+
+TEST_CASE("scheduler: prefill is spread evenly over the fewest steps and a step ends at a prompt boundary") {
+  // Eight prompts of 10 rows, 48 rows a step: two steps are needed; the
+  // first takes four whole prompts (40 rows) rather than four and 8 rows of
+  // a fifth, so its four first tokens are not held back by rows that
+  // complete nothing; the second takes the other four.
+  Rig rig(48);
+  int step = 0;
+  std::vector<std::unique_ptr<Req>> reqs;
+  for (int i = 0; i < 8; ++i) {
+    reqs.push_back(std::make_unique<Req>(distinct_prompt(i, 10), 1, &step));
+    REQUIRE(rig.sched->try_admit(&reqs.back()->job) == Scheduler::Admission::kAdmitted);
+  }
+  ++step;
+  for (EngineJob* j : rig.sched->step()) REQUIRE(j->result->is_ok());
+  CHECK(rig.sched->prefill_rows() == 40);
+  CHECK(run_to_end(*rig.sched, &step) == 1);
+  CHECK(rig.sched->prefill_rows() == 80);
+  for (int i = 0; i < 8; ++i) CHECK(reqs[static_cast<size_t>(i)]->first_token_step == (i < 4 ? 1 : 2));
+  check_alone(reqs, 48);
+  CHECK(rig.pool.used() == 0);
+}
+
+TEST_CASE("scheduler: a step that completes a prompt still takes the rows the fewest steps need") {
+  // A 4-token and a 40-token prompt, 32 rows a step: two steps are needed.
+  // The first completes the short prompt and takes 9 rows of the long one:
+  // the other 31 fit beside the short one's decode row in the second step.
+  Rig rig(32);
+  int step = 0;
+  std::vector<std::unique_ptr<Req>> reqs;
+  reqs.push_back(std::make_unique<Req>(distinct_prompt(0, 4), 3, &step));
+  reqs.push_back(std::make_unique<Req>(distinct_prompt(1, 40), 3, &step));
+  for (auto& r : reqs) REQUIRE(rig.sched->try_admit(&r->job) == Scheduler::Admission::kAdmitted);
+  ++step;
+  for (EngineJob* j : rig.sched->step()) REQUIRE(j->result->is_ok());
+  CHECK(rig.sched->prefill_rows() == 4 + 9);
+  run_to_end(*rig.sched, &step);
+  CHECK(reqs[0]->first_token_step == 1);
+  CHECK(reqs[1]->first_token_step == 2);
+  CHECK(reqs[0]->got.size() == 3);
+  CHECK(reqs[1]->got.size() == 3);
+  check_alone(reqs, 32);
   CHECK(rig.pool.used() == 0);
 }
 
