@@ -161,9 +161,9 @@ PhaseResult phase(const std::string& name, int port, const std::string& request,
                                   r->errors, r->first_error.c_str());
   std::fprintf(stderr,
                "  %-24s %3d clients  %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  CPU us/req: broker %6.1f"
-               "  bench %6.1f  infer %6.1f\n",
+               "  bench %6.1f  infer %6.1f  (answers %lld)\n",
                name.c_str(), clients, p.requests_per_second, p.p50_ms, p.p99_ms, p.broker_cpu_us_per_request,
-               p.bench_cpu_us_per_request, p.infer_cpu_us_per_request);
+               p.bench_cpu_us_per_request, p.infer_cpu_us_per_request, r->total);
   return p;
 }
 
@@ -216,7 +216,7 @@ Result<BrokerBenchReport> run_broker_bench(const BrokerBenchOptions& o) {
 
   const int broker_port = free_port();
   process::SpawnOptions bo;
-  bo.argv = {bin, "broker", "--pg-url", scratch.url(), "--redis-url", o.redis_url, "--port",
+  bo.argv = {o.broker_binary.empty() ? bin : o.broker_binary, "broker", "--pg-url", scratch.url(), "--redis-url", o.redis_url, "--port",
              std::to_string(broker_port), "--web-root", "", "--log-level", "warn"};
   if (o.broker_workers > 0) bo.argv.insert(bo.argv.end(), {"--workers", std::to_string(o.broker_workers)});
   bo.log_path = logs + "-broker.log";
@@ -240,24 +240,46 @@ Result<BrokerBenchReport> run_broker_bench(const BrokerBenchOptions& o) {
                o.clients, o.seconds, n);
   auto& ph = report.phases;
   const pid_t bp = broker->pid();
-  ph.push_back(phase("direct-model", infer_port, direct_model, o.clients, o.seconds));
-  ph.push_back(phase("broker-model", broker_port, via_model, o.clients, o.seconds, 0, bp));
-  ph.push_back(phase("direct-canned", canned.port(), direct_canned, o.clients, o.seconds));
-  ph.push_back(phase("broker-canned", broker_port, via_canned, o.clients, o.seconds, 0, bp));
-  ph.push_back(phase("latency-direct-model", infer_port, direct_model, 1, 0, n));
-  ph.push_back(phase("latency-broker-model", broker_port, via_model, 1, 0, n, bp));
-  ph.push_back(phase("latency-direct-canned", canned.port(), direct_canned, 1, 0, n));
-  ph.push_back(phase("latency-broker-canned", broker_port, via_canned, 1, 0, n, bp));
-  const std::size_t l = ph.size() - 4;
-  report.added_p50_ms_model = ph[l + 1].p50_ms - ph[l].p50_ms;
-  report.added_p99_ms_model = ph[l + 1].p99_ms - ph[l].p99_ms;
-  report.added_p50_ms_canned = ph[l + 3].p50_ms - ph[l + 2].p50_ms;
-  report.added_p99_ms_canned = ph[l + 3].p99_ms - ph[l + 2].p99_ms;
+  std::fprintf(stderr, "scn bench broker: broker pid %d\n", static_cast<int>(bp));
+  auto wanted = [&](std::string_view name) {
+    if (o.phases.empty()) return true;
+    for (std::size_t at = 0; at <= o.phases.size();) {
+      std::size_t end = o.phases.find(',', at);
+      if (end == std::string::npos) end = o.phases.size();
+      if (std::string_view(o.phases).substr(at, end - at) == name) return true;
+      at = end + 1;
+    }
+    return false;
+  };
+  auto run = [&](const std::string& name, int port, const std::string& request, int clients, double seconds,
+                 long long max_requests = 0, pid_t broker_pid = 0) -> const PhaseResult* {
+    if (!wanted(name)) return nullptr;
+    ph.push_back(phase(name, port, request, clients, seconds, max_requests, broker_pid));
+    return &ph.back();
+  };
+  run("direct-model", infer_port, direct_model, o.clients, o.seconds);
+  run("broker-model", broker_port, via_model, o.clients, o.seconds, 0, bp);
+  run("direct-canned", canned.port(), direct_canned, o.clients, o.seconds);
+  run("broker-canned", broker_port, via_canned, o.clients, o.seconds, 0, bp);
+  const PhaseResult* ldm = run("latency-direct-model", infer_port, direct_model, 1, 0, n);
+  const PhaseResult ldm_copy = ldm ? *ldm : PhaseResult{};
+  const PhaseResult* lbm = run("latency-broker-model", broker_port, via_model, 1, 0, n, bp);
+  if (lbm && ldm) {
+    report.added_p50_ms_model = lbm->p50_ms - ldm_copy.p50_ms;
+    report.added_p99_ms_model = lbm->p99_ms - ldm_copy.p99_ms;
+  }
+  const PhaseResult* ldc = run("latency-direct-canned", canned.port(), direct_canned, 1, 0, n);
+  const PhaseResult ldc_copy = ldc ? *ldc : PhaseResult{};
+  const PhaseResult* lbc = run("latency-broker-canned", broker_port, via_canned, 1, 0, n, bp);
+  if (lbc && ldc) {
+    report.added_p50_ms_canned = lbc->p50_ms - ldc_copy.p50_ms;
+    report.added_p99_ms_canned = lbc->p99_ms - ldc_copy.p99_ms;
+  }
 
   // The rate limiter on every request: huge limits, so nothing is refused.
-  Status limited = sql_one(*pg, "UPDATE tenants SET limit_requests_per_minute = 1000000000000,"
+  Status limited = !wanted("broker-canned-limited") ? Status::ok() : sql_one(*pg, "UPDATE tenants SET limit_requests_per_minute = 1000000000000,"
                                 " limit_tokens_per_minute = 1000000000000000 RETURNING id").status();
-  if (limited.is_ok()) {
+  if (limited.is_ok() && wanted("broker-canned-limited")) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the broker's policy cache
     ph.push_back(phase("broker-canned-limited", broker_port, via_canned, o.clients, o.seconds, 0, bp));
   } else {
@@ -330,7 +352,8 @@ int broker_bench_main(int argc, char** argv) {
       "pg-url", po::value(&o.pg_url), "")("redis-url", po::value(&o.redis_url), "")(
       "clients,c", po::value(&o.clients), "")("seconds,s", po::value(&o.seconds), "")(
       "latency-requests", po::value(&o.latency_requests), "")("threads,t", po::value(&o.infer_threads), "")(
-      "workers", po::value(&o.broker_workers), "");
+      "workers", po::value(&o.broker_workers), "")("phases", po::value(&o.phases), "")(
+      "broker-binary", po::value(&o.broker_binary), "");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -341,7 +364,8 @@ int broker_bench_main(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::printf("usage: scn bench broker [--model F] [--pg-url URL] [--redis-url URL] [--clients 64]\n"
-                "                        [--seconds 5] [--latency-requests 2000] [--threads N] [--workers N] [--json]\n");
+                "                        [--seconds 5] [--latency-requests 2000] [--threads N] [--workers N] [--json]\n"
+                "                        [--phases broker-canned,...] [--broker-binary PATH]\n");
     return 0;
   }
   auto report = run_broker_bench(o);

@@ -43,6 +43,10 @@ struct BrokerBenchOptions {
   int infer_threads = 0;   // --threads of `scn infer` (0: its default)
   int broker_workers = 0;  // --workers of `scn broker` (0: its default)
   int latency_requests = 2000;  // sequential requests per latency phase
+  // Only the phases named here (comma-separated, e.g. "broker-canned"; ""
+  // = all): for profiling one phase (perf stat -p <broker pid>).
+  std::string phases;
+  std::string broker_binary;  // the `scn` that runs the broker ("" = scn_binary): A/B runs
 };
 
 struct PhaseResult {

@@ -114,11 +114,12 @@ ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& reques
   http::SseDecoder decoder;
   const auto sent_at = std::chrono::steady_clock::now();
 
-  http::Headers headers{{"Content-Type", "application/json"},
-                        {"Accept", request.stream ? "text/event-stream" : "application/json"}};
-  if (!request.request_id.empty()) headers.set("x-request-id", request.request_id);
+  http::Headers headers;  // distinct names: add(), not set()
+  headers.add("Content-Type", "application/json");
+  headers.add("Accept", request.stream ? "text/event-stream" : "application/json");
+  if (!request.request_id.empty()) headers.add("x-request-id", request.request_id);
   // Worker authentication: the replica's own secret, never the tenant's key.
-  if (!endpoint.worker_secret.empty()) headers.set("Authorization", "Bearer " + endpoint.worker_secret);
+  if (!endpoint.worker_secret.empty()) headers.add("Authorization", "Bearer " + endpoint.worker_secret);
 
   auto on_head = [&](int status, const http::Headers& h) -> bool {
     got_head = true;

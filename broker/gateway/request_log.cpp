@@ -1,8 +1,7 @@
 #include "broker/gateway/request_log.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <random>
 #include <cmath>
@@ -27,42 +26,113 @@ double epoch_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-// Text for a JSON document PostgreSQL accepts: valid UTF-8 without NULs.
-std::string clean(const std::string& s) {
-  std::string out = common::sanitize_utf8(s);
-  out.erase(std::remove(out.begin(), out.end(), '\0'), out.end());
-  return out;
+// The rows are written as JSON text directly (building a boost::json DOM
+// per row and serialising it cost a fifth of a proxied request's CPU).
+
+// `s` as a JSON string PostgreSQL accepts: valid UTF-8 (ill-formed bytes
+// become U+FFFD), without NULs, escaped.
+void append_string(std::string& out, std::string_view s) {
+  std::size_t plain = 0;  // the common case: printable ASCII, nothing to escape
+  while (plain < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[plain]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+    ++plain;
+  }
+  if (plain == s.size()) {
+    out += '"';
+    out.append(s);
+    out += '"';
+    return;
+  }
+  std::string repaired;
+  if (!common::valid_utf8(s)) {
+    repaired = common::sanitize_utf8(s);
+    s = repaired;
+  }
+  out += '"';
+  std::size_t run = 0;  // start of the bytes not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.substr(run, i - run));
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case 0: break;  // PostgreSQL's text cannot hold NUL: dropped
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(esc, sizeof esc);
+      }
+    }
+  }
+  out.append(s.substr(run));
+  out += '"';
 }
 
-boost::json::value opt(const std::string& s) {  // null for ""
-  return s.empty() ? boost::json::value(nullptr) : boost::json::value(clean(s));
+void append_key(std::string& out, std::string_view key) {
+  out += '"';
+  out += key;
+  out += "\":";
+}
+
+void field(std::string& out, std::string_view key, const std::string& value) {
+  append_key(out, key);
+  append_string(out, value);
+  out += ',';
+}
+
+void field_or_null(std::string& out, std::string_view key, const std::string& value) {  // null for ""
+  append_key(out, key);
+  if (value.empty()) out += "null";
+  else append_string(out, value);
+  out += ',';
+}
+
+template <typename Number>
+void field(std::string& out, std::string_view key, Number value) {
+  append_key(out, key);
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out.append(buf, r.ptr);
+  out += ',';
 }
 
 // One row of the INSERT's json_to_recordset parameter (SQL below): values
 // travel as one bound parameter, never inside the statement's text.
-boost::json::object row_json(const RequestLogEntry& e) {
-  return boost::json::object{
-      {"request_id", clean(e.request_id)},
-      {"tenant_id", clean(e.tenant_id)},
-      {"api_key_id", opt(e.api_key_id)},
-      {"service_id", opt(e.service_id)},
-      {"service_name", clean(e.service_name)},
-      {"model", clean(e.model)},
-      {"path", clean(e.path)},
-      {"stream", e.stream},
-      {"replica_id", opt(e.replica_id)},
-      {"node_id", opt(e.node_id)},
-      {"center_id", opt(e.center_id)},
-      {"replica_url", opt(e.replica_url)},
-      {"attempts", e.attempts},
-      {"status", e.status},
-      {"error", opt(e.error)},
-      {"prompt_tokens", e.prompt_tokens},
-      {"cached_prompt_tokens", e.cached_prompt_tokens},
-      {"completion_tokens", e.completion_tokens},
-      {"latency_ms", finite(e.latency_ms)},
-      {"ttfb_ms", e.ttfb_ms < 0 ? boost::json::value(nullptr) : boost::json::value(finite(e.ttfb_ms))},
-      {"started_at", finite(epoch_seconds(e.started_at))}};
+void append_row(std::string& out, const RequestLogEntry& e) {
+  out += '{';
+  field(out, "request_id", e.request_id);
+  field(out, "tenant_id", e.tenant_id);
+  field_or_null(out, "api_key_id", e.api_key_id);
+  field_or_null(out, "service_id", e.service_id);
+  field(out, "service_name", e.service_name);
+  field(out, "model", e.model);
+  field(out, "path", e.path);
+  append_key(out, "stream");
+  out += e.stream ? "true," : "false,";
+  field_or_null(out, "replica_id", e.replica_id);
+  field_or_null(out, "node_id", e.node_id);
+  field_or_null(out, "center_id", e.center_id);
+  field_or_null(out, "replica_url", e.replica_url);
+  field(out, "attempts", e.attempts);
+  field(out, "status", e.status);
+  field_or_null(out, "error", e.error);
+  field(out, "prompt_tokens", e.prompt_tokens);
+  field(out, "cached_prompt_tokens", e.cached_prompt_tokens);
+  field(out, "completion_tokens", e.completion_tokens);
+  field(out, "latency_ms", finite(e.latency_ms));
+  if (e.ttfb_ms < 0) out += "\"ttfb_ms\":null,";
+  else field(out, "ttfb_ms", finite(e.ttfb_ms));
+  append_key(out, "started_at");
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, finite(epoch_seconds(e.started_at)));
+  out.append(buf, r.ptr);
+  out += '}';
 }
 
 constexpr const char* kInsertSql =
@@ -164,10 +234,14 @@ Status RequestLog::flush() {
     // one JSON parameter (every query is parameterised).
     for (std::size_t first = 0; first < batch.size(); first += kRowsPerStatement) {
       const std::size_t last = std::min(batch.size(), first + kRowsPerStatement);
-      boost::json::array rows;
-      rows.reserve(last - first);
-      for (std::size_t i = first; i < last; ++i) rows.push_back(row_json(batch[i]));
-      tx.exec_params(kInsertSql, boost::json::serialize(rows));
+      std::string rows = "[";
+      rows.reserve(512 * (last - first));
+      for (std::size_t i = first; i < last; ++i) {
+        if (i > first) rows += ',';
+        append_row(rows, batch[i]);
+      }
+      rows += ']';
+      tx.exec_params(kInsertSql, rows);
     }
     if (prune) {
       tx.exec_params("DELETE FROM request_log WHERE started_at < now() - make_interval(hours => $1)",

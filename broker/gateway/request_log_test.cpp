@@ -92,6 +92,38 @@ TEST_CASE("request log: a batch larger than one statement arrives whole") {
   CHECK(one(pg, "SELECT count(DISTINCT request_id) FROM request_log") == "1203");
 }
 
+TEST_CASE("request log: control characters, NULs and ill-formed UTF-8 are stored safely") {
+  auto db = db::testing::make_test_database();
+  if (!db) return;
+  db::PgPool& pg = **db;
+  RequestLog log(pg, std::chrono::hours(24));
+  struct Case {
+    std::string model;
+    std::string stored;  // what the row holds
+  };
+  const std::vector<Case> cases = {
+      {"a\nb\tc\rd\x01" "e\x1f", "a\nb\tc\rd\x01" "e\x1f"},
+      {std::string("nul\0byte", 8), "nulbyte"},
+      {"caf\xc3\xa9 \xe6\x97\xa5", "caf\xc3\xa9 \xe6\x97\xa5"},  // valid UTF-8 unchanged
+      {"bad\xff\xfe" "end", "bad\xef\xbf\xbd\xef\xbf\xbd" "end"},  // each ill-formed byte: U+FFFD
+      {"\"\\/", "\"\\/"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    RequestLogEntry e = entry("odd-" + std::to_string(i));
+    e.model = cases[i].model;
+    e.error = cases[i].model;
+    log.record(e);
+  }
+  REQUIRE(log.flush().is_ok());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    CAPTURE(i);
+    CHECK(one(pg, "SELECT model FROM request_log WHERE request_id = 'odd-" + std::to_string(i) + "'") ==
+          cases[i].stored);
+    CHECK(one(pg, "SELECT error FROM request_log WHERE request_id = 'odd-" + std::to_string(i) + "'") ==
+          cases[i].stored);
+  }
+}
+
 TEST_CASE("request log: a failed flush keeps the entries for the next one") {
   auto db = db::testing::make_test_database();
   if (!db) return;

@@ -111,9 +111,10 @@ struct ConnectionPoolOptions {
 //    server did not ask to close. A connection on which the caller stopped
 //    early (on_head/on_data returned false) or that failed is closed, so
 //    the server sees the client go away (e.g. cancels a generation).
-//  - A pooled connection the server closed meanwhile (checked before use;
-//    or the request fails before any answer byte arrived) is replaced by a
-//    fresh connection and the request sent once more.
+//  - A pooled connection the server closed meanwhile (checked before use
+//    when it was idle 50 ms or more; or the request fails before any answer
+//    byte arrived) is replaced by a fresh connection and the request sent
+//    once more.
 //  - At most max_idle_per_endpoint idle connections are kept per endpoint;
 //    idle ones older than idle_timeout are closed when next looked at.
 class ConnectionPool {

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -14,9 +15,13 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -41,6 +46,52 @@ namespace {
 constexpr std::chrono::milliseconds kWatchDelay{2};
 // How long closing a TLS connection waits for the peer's close_notify.
 constexpr std::chrono::milliseconds kTlsShutdownTimeout{500};
+
+// Whether an answer with `status` carries a body (and Content-Length).
+bool has_body(int status) { return !(status / 100 == 1 || status == 204 || status == 304); }
+
+// A header field's text without CR or LF (no field can end early).
+void append_field_text(std::string& out, std::string_view text) {
+  if (std::memchr(text.data(), '\r', text.size()) == nullptr &&
+      std::memchr(text.data(), '\n', text.size()) == nullptr) {
+    out.append(text);
+    return;
+  }
+  for (char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
+}
+
+// The head of a complete answer: status line, Server, the handler's fields
+// (not Content-Length, Transfer-Encoding or Connection, which are the
+// server's), Connection as keep-alive asks, Content-Length.
+void format_head(std::string& out, int status, int version, bool keep_alive, std::string_view server_name,
+                 const Headers& headers, std::size_t body_size) {
+  out.clear();
+  out += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+  char num[24];
+  auto r = std::to_chars(num, num + sizeof num, status);
+  out.append(num, r.ptr);
+  out += ' ';
+  out += bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  out += "\r\nServer: ";
+  append_field_text(out, server_name);
+  out += "\r\n";
+  for (const auto& [k, v] : headers.fields()) {
+    if (iequals(k, "Content-Length") || iequals(k, "Transfer-Encoding") || iequals(k, "Connection")) continue;
+    append_field_text(out, k);
+    out += ": ";
+    append_field_text(out, v);
+    out += "\r\n";
+  }
+  if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
+  if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
+  if (has_body(status)) {
+    out += "Content-Length: ";
+    r = std::to_chars(num, num + sizeof num, body_size);
+    out.append(num, r.ptr);
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
@@ -175,6 +226,7 @@ class ServerConnection final : public Connection {
   bool reading_ = false;    // the watch read is pending
   bool chunked_ = true;     // the streaming answer uses chunked encoding
   std::array<char, 1024> watch_buf_{};
+  std::string head_;        // the head of the answer being written (kept: its capacity is reused)
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -266,8 +318,24 @@ net::awaitable<bool> ServerConnection<Stream>::read_request(
   }
   parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(o.max_header_bytes, UINT32_MAX)));
   parser.body_limit(o.max_body_bytes);
-  lowest().expires_after(o.header_timeout);
-  auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser, kAwait);
+  // A request that arrived whole (the usual case) is parsed from the buffer
+  // at once: Beast's read operations (timers, handlers) cost a tenth of a
+  // proxied request. Otherwise the reads below go on with the parser.
+  error_code ec;
+  std::size_t n = 0;
+  while (buffer_.size() > 0 && !parser.is_done()) {
+    const std::size_t used = parser.put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      break;
+    }
+    if (ec || used == 0) break;
+  }
+  if (!ec && !parser.is_done()) {
+    lowest().expires_after(o.header_timeout);
+    std::tie(ec, n) = co_await bhttp::async_read_header(stream_, buffer_, parser, kAwait);
+  }
   if (!ec && !parser.is_done()) {
     auto expect = parser.get()[bhttp::field::expect];
     if (iequals(expect, "100-continue")) {
@@ -385,16 +453,34 @@ net::awaitable<error_code> ServerConnection<Stream>::do_op(Op& op, int version, 
       if (chunked_) std::tie(ec, n) = co_await net::async_write(stream_, bhttp::make_chunk_last(), kAwait);
       break;
     case Op::kComplete: {
-      bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(op.status), version};
-      res.set(bhttp::field::server, o.server_name);
-      for (const auto& [k, v] : op.headers.fields()) {
-        if (iequals(k, "Content-Length") || iequals(k, "Transfer-Encoding")) continue;
-        res.insert(k, v);
+      // The head is formatted here and sent with the body in one gathered
+      // write: Beast's serializer cost a tenth of a proxied request.
+      format_head(head_, op.status, version, keep_alive, o.server_name, op.headers, op.data.size());
+      std::array<net::const_buffer, 2> parts{net::buffer(head_), net::buffer(op.data)};
+      if (!has_body(op.status)) parts[1] = net::const_buffer();
+      std::size_t sent = 0;
+      if constexpr (!kTls) {
+        // Plain TCP: try to send it all at once (an answer almost always
+        // fits the socket's buffer), without the async operation's timer
+        // and handler; what is left goes the usual way.
+        iovec iov[2] = {{const_cast<void*>(parts[0].data()), parts[0].size()},
+                        {const_cast<void*>(parts[1].data()), parts[1].size()}};
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = parts[1].size() > 0 ? 2 : 1;
+        const ssize_t r = ::sendmsg(lowest().socket().native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0) {
+          sent = static_cast<std::size_t>(r);
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          ec = error_code(errno, boost::system::system_category());
+          break;
+        }
       }
-      res.keep_alive(keep_alive);
-      res.body() = std::move(op.data);
-      res.prepare_payload();
-      std::tie(ec, n) = co_await bhttp::async_write(stream_, res, kAwait);
+      if (sent < parts[0].size() + parts[1].size()) {
+        beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(parts);
+        rest.consume(sent);
+        std::tie(ec, n) = co_await net::async_write(stream_, rest, kAwait);
+      }
       break;
     }
     case Op::kAbort:

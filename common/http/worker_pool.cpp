@@ -9,10 +9,12 @@ void WorkerPool::start(int n) {
 }
 
 bool WorkerPool::submit(std::function<void()> task, std::size_t max_pending) {
-  std::lock_guard lock(mu_);
-  if (queue_.size() >= max_pending) return false;
-  queue_.push_back(std::move(task));
-  cv_.notify_one();
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= max_pending) return false;
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();  // after unlocking: the woken worker does not block on mu_ at once
   return true;
 }
 
