@@ -3,6 +3,7 @@
 // on the socket with per-step deadlines (TimedSocket).
 #include "common/http/client.h"
 
+#include "common/http/timed_socket.h"
 #include "common/tls/https_client.h"  // https:// URLs (issue 9)
 
 #include <boost/asio/connect.hpp>
@@ -76,98 +77,6 @@ error_code run_op(net::io_context& ioc, Initiate&& initiate, std::size_t* bytes 
   ioc.run();
   return result;
 }
-
-// The exchanges run synchronously on the connected socket (non-blocking,
-// waiting in poll()): no event loop, timer or wake-up per step, which made
-// up much of a proxied request's cost. A SyncReadStream/SyncWriteStream for
-// Beast whose operations fail with beast::error::timeout once the deadline
-// set by arm() has passed.
-class TimedSocket {
- public:
-  explicit TimedSocket(tcp::socket& socket, const CancelCheck* cancelled = nullptr)
-      : socket_(socket), cancelled_(cancelled != nullptr && *cancelled ? cancelled : nullptr) {}
-  // Every operation until the next arm() must finish within `timeout`.
-  void arm(std::chrono::milliseconds timeout) { deadline_ = std::chrono::steady_clock::now() + timeout; }
-  // True once an operation gave up because `cancelled()` said so.
-  bool was_cancelled() const { return was_cancelled_; }
-  // The next read waits for the socket first: just after a request was
-  // sent the answer is rarely there yet, and a read that fails with EAGAIN
-  // before the poll() is a wasted system call.
-  void expect_answer() { poll_first_ = true; }
-
-  template <typename MutableBuffers>
-  std::size_t read_some(const MutableBuffers& buffers, error_code& ec) {
-    if (poll_first_) {
-      poll_first_ = false;
-      if (!wait(POLLIN, ec)) return 0;
-    }
-    for (;;) {
-      std::size_t n = socket_.read_some(buffers, ec);
-      if (ec != net::error::would_block && ec != net::error::try_again) return n;
-      if (!wait(POLLIN, ec)) return 0;
-    }
-  }
-  template <typename MutableBuffers>
-  std::size_t read_some(const MutableBuffers& buffers) {
-    error_code ec;
-    std::size_t n = read_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
-  }
-  template <typename ConstBuffers>
-  std::size_t write_some(const ConstBuffers& buffers, error_code& ec) {
-    for (;;) {
-      std::size_t n = socket_.write_some(buffers, ec);
-      if (ec != net::error::would_block && ec != net::error::try_again) return n;
-      if (!wait(POLLOUT, ec)) return 0;
-    }
-  }
-  template <typename ConstBuffers>
-  std::size_t write_some(const ConstBuffers& buffers) {
-    error_code ec;
-    std::size_t n = write_some(buffers, ec);
-    if (ec) throw boost::system::system_error(ec);
-    return n;
-  }
-
- private:
-  bool wait(short events, error_code& ec) {
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline_ - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        ec = beast::error::timeout;
-        return false;
-      }
-      if (cancelled_ != nullptr && (*cancelled_)()) {
-        was_cancelled_ = true;
-        ec = net::error::operation_aborted;
-        return false;
-      }
-      // With a cancellation check, wait in slices so that it is polled.
-      const long long slice = cancelled_ != nullptr ? std::min<long long>(left.count() + 1, kCancelPollMs)
-                                                    : std::min<long long>(left.count() + 1, INT_MAX);
-      pollfd p{socket_.native_handle(), events, 0};
-      const int r = ::poll(&p, 1, static_cast<int>(slice));
-      if (r > 0) {
-        ec = {};
-        return true;
-      }
-      if (r < 0 && errno != EINTR) {
-        ec = error_code(errno, boost::system::system_category());
-        return false;
-      }
-    }
-  }
-
-  static constexpr long long kCancelPollMs = 20;
-
-  tcp::socket& socket_;
-  const CancelCheck* cancelled_;
-  bool was_cancelled_ = false;
-  bool poll_first_ = false;
-  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::now();
-};
 
 Status step_error(std::string_view what, const Target& t, const error_code& ec) {
   std::string m = std::string(what) + " " + t.host_field + ": " +
@@ -633,37 +542,6 @@ void ConnectionPool::clear() {
   }
   for (auto& [key, list] : all)
     for (auto& i : list) i.conn->close();
-}
-
-// ---- SseDecoder ------------------------------------------------------------------
-
-void SseDecoder::feed(std::string_view bytes,
-                      const std::function<void(std::string_view data)>& on_event) {
-  pending_.append(bytes);
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t nl = pending_.find('\n', start);
-    if (nl == std::string::npos) break;
-    std::string_view line(pending_.data() + start, nl - start);
-    start = nl + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) {  // end of an event
-      if (has_data_) on_event(data_);
-      data_.clear();
-      has_data_ = false;
-      continue;
-    }
-    if (line.front() == ':') continue;  // comment
-    std::string_view field = line.substr(0, line.find(':'));
-    std::string_view value = field.size() < line.size() ? line.substr(field.size() + 1) : "";
-    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (field == "data") {
-      if (has_data_) data_ += '\n';
-      data_.append(value);
-      has_data_ = true;
-    }
-  }
-  pending_.erase(0, start);
 }
 
 }  // namespace scn::http

@@ -47,52 +47,6 @@ constexpr std::chrono::milliseconds kWatchDelay{2};
 // How long closing a TLS connection waits for the peer's close_notify.
 constexpr std::chrono::milliseconds kTlsShutdownTimeout{500};
 
-// Whether an answer with `status` carries a body (and Content-Length).
-bool has_body(int status) { return !(status / 100 == 1 || status == 204 || status == 304); }
-
-// A header field's text without CR or LF (no field can end early).
-void append_field_text(std::string& out, std::string_view text) {
-  if (std::memchr(text.data(), '\r', text.size()) == nullptr &&
-      std::memchr(text.data(), '\n', text.size()) == nullptr) {
-    out.append(text);
-    return;
-  }
-  for (char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
-}
-
-// The head of a complete answer: status line, Server, the handler's fields
-// (not Content-Length, Transfer-Encoding or Connection, which are the
-// server's), Connection as keep-alive asks, Content-Length.
-void format_head(std::string& out, int status, int version, bool keep_alive, std::string_view server_name,
-                 const Headers& headers, std::size_t body_size) {
-  out.clear();
-  out += version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
-  char num[24];
-  auto r = std::to_chars(num, num + sizeof num, status);
-  out.append(num, r.ptr);
-  out += ' ';
-  out += bhttp::obsolete_reason(static_cast<bhttp::status>(status));
-  out += "\r\nServer: ";
-  append_field_text(out, server_name);
-  out += "\r\n";
-  for (const auto& [k, v] : headers.fields()) {
-    if (iequals(k, "Content-Length") || iequals(k, "Transfer-Encoding") || iequals(k, "Connection")) continue;
-    append_field_text(out, k);
-    out += ": ";
-    append_field_text(out, v);
-    out += "\r\n";
-  }
-  if (version >= 11 && !keep_alive) out += "Connection: close\r\n";
-  if (version < 11 && keep_alive) out += "Connection: keep-alive\r\n";
-  if (has_body(status)) {
-    out += "Content-Length: ";
-    r = std::to_chars(num, num + sizeof num, body_size);
-    out.append(num, r.ptr);
-    out += "\r\n";
-  }
-  out += "\r\n";
-}
-
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
@@ -455,9 +409,9 @@ net::awaitable<error_code> ServerConnection<Stream>::do_op(Op& op, int version, 
     case Op::kComplete: {
       // The head is formatted here and sent with the body in one gathered
       // write: Beast's serializer cost a tenth of a proxied request.
-      format_head(head_, op.status, version, keep_alive, o.server_name, op.headers, op.data.size());
+      format_answer_head(head_, op.status, version, keep_alive, o.server_name, op.headers, op.data.size());
       std::array<net::const_buffer, 2> parts{net::buffer(head_), net::buffer(op.data)};
-      if (!has_body(op.status)) parts[1] = net::const_buffer();
+      if (!answer_has_body(op.status)) parts[1] = net::const_buffer();
       std::size_t sent = 0;
       if constexpr (!kTls) {
         // Plain TCP: try to send it all at once (an answer almost always

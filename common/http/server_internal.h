@@ -133,4 +133,16 @@ bool build_request(boost::beast::http::request<boost::beast::http::string_body>&
 const Route* match_route(const std::vector<Route>& routes, const Request& request,
                          std::string& allow);
 
+// Whether an answer with `status` carries a body (and Content-Length): not
+// 1xx, 204 or 304.
+bool answer_has_body(int status);
+
+// `out` = the head of a complete answer: status line, Server, the handler's
+// fields (not Content-Length, Transfer-Encoding or Connection, which are the
+// server's; CR and LF in names and values become spaces), Connection as
+// keep-alive asks for the HTTP version, Content-Length when the status has
+// a body, and the blank line.
+void format_answer_head(std::string& out, int status, int version, bool keep_alive,
+                        std::string_view server_name, const Headers& headers, std::size_t body_size);
+
 }  // namespace scn::http::detail
