@@ -104,6 +104,30 @@ void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, floa
   if (n <= 0) return;
   const int64_t rows = w.rows();
   TileArgs args{&w, nullptr, x, y, rows};
+  if (amx_ && w.kind() == PackKind::kQuant && amx_i8_preferred(w, n)) {
+    amx_i8_prepare_act(w, n, &amx_i8_act_);
+    if (n < 4 || pool_.size() == 1) {
+      amx_i8_quantize_act(x, 0, n, &amx_i8_act_);
+    } else {
+      pool_.run([&](int ith, int nth) {
+        int64_t b, e;
+        ThreadPool::split(n, ith, nth, &b, &e);
+        if (b < e) amx_i8_quantize_act(x, b, e, &amx_i8_act_);
+      });
+    }
+    // Panels of 16 rows in chunks handed out as threads come free: for a
+    // few tokens (decode) chunks of at least kStreamBytes of weight, for
+    // prompts about 8 per thread.
+    const int64_t chunk = n < kAmxMinTokens
+                              ? stream_chunk_rows(rows, w.row_bytes(), pool_.size())
+                              : chunk_rows(rows, pool_.size(), 16);
+    std::atomic<int64_t> next{0};
+    pool_.run([&](int, int) {
+      for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)
+        amx_i8_rows(w, amx_i8_act_, r0, std::min(rows, r0 + chunk), y, rows);
+    });
+    return;
+  }
   if (amx_ && w.kind() == PackKind::kQuant && n >= kAmxMinTokens) {
     amx_prepare_act(w, n, &amx_act_);
     pool_.run([&](int ith, int nth) {

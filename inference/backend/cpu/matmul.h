@@ -10,12 +10,17 @@
 // Float weights: fp32 accumulation. n == 1 is the matrix-vector (decode)
 // path; n > 1 blocks over tokens and rows so each weight panel is read from
 // memory once per block of up to 96 tokens. On CPUs with AMX (amx_usable(),
-// isa kAvx512, allow_amx) quantized matmuls of n ≥ kAmxMinTokens tokens take
-// the bf16 tile path of matmul_amx.h instead, whose error is within the
-// same bound; Q8_0 matmuls of 2..kAmxQ8MaxTokens tokens (decode steps of
-// several sequences) take the int8 tile path (amx_q8_rows), which reads
-// each weight byte once for all tokens. Not thread-safe: one runner per compute thread (it owns its
-// scratch buffers).
+// isa kAvx512, allow_amx) these quantized matmuls of n > 1 tokens take the
+// tile paths of matmul_amx.h instead, each within the same bound: Q4_0 and Q4_K
+// matmuls of kAmxI8MinTokens..kAmxMinTokens-1 tokens (decode steps of
+// several sequences) take the int8 tiles (amx_i8_rows: weights unpacked per
+// 16-row panel from the GGUF blocks, each weight byte read once per call
+// whatever n is); Q8_0 matmuls of 2..kAmxQ8MaxTokens tokens take the
+// in-place int8 path (amx_q8_rows); quantized matmuls of n ≥
+// kAmxMinTokens tokens (prompts) take the bf16 tiles (amx_rows); the rest
+// (Q6_K, Q5_*, Q4_1 and Q4_0/Q4_K of 2..kAmxI8MinTokens-1 tokens) stay on
+// the int8 dot-product tiles. Not thread-safe: one runner per compute
+// thread (it owns its scratch buffers).
 #pragma once
 
 #include <cstdint>
@@ -52,6 +57,7 @@ class MatmulRunner {
   ActQ act_;
   AmxAct amx_act_;
   AmxQ8Act amx_q8_act_;
+  AmxI8Act amx_i8_act_;
   std::vector<ActQ> multi_act_;  // matmul_multi: one per distinct activation layout
 };
 

@@ -74,4 +74,49 @@ void amx_q8_quantize_act(const float* x, int64_t t0, int64_t t1, AmxQ8Act* a);
 void amx_q8_rows(const PackedWeight& w, const AmxQ8Act& a, int64_t r0, int64_t r1, float* y,
                  int64_t ldy);
 
+// ---- int8 tiles for Q4_0, Q4_K and Q8_0 (matmul_i8_amx.cpp) ---------------
+// Products of n ≥ 2 tokens on Q4_0, Q4_K (and Q8_0) weights read in place
+// from the GGUF blocks (PackedWeight::original()): per panel of 16 weight
+// rows, blocks of 32 columns are unpacked to int8 B tiles (VNNI layout) and
+// multiplied by TDPBSSD with the int8 activations of up to 16 tokens (the A
+// tile); each block's int32 tile is scaled by d_w * d_a (minus the Q4_K
+// mins times d_a * Σq_a) into fp32 accumulators. Each weight byte is read
+// once per call whatever n is, and the per-block work grows with the
+// tokens of the tile only. The activations are quantized per block of 32
+// as ActQ does (scale max|x|/127, round to nearest even), so the result is
+// the int8 path's up to fp32 summation order, within the same error bound.
+// Measured on this machine (CPU time per product of 4864 x 896 and 896 x
+// 4864, one thread): for Q4_0 and Q4_K the int8 tiles cost less than the
+// VNNI path from 4 tokens (about 2x at 8, 3x at 15); for Q8_0 amx_q8_rows
+// is faster for 2..15 tokens. For prompts they cost about as much as the
+// bf16 tiles per product and a little more in the whole model (the per-block
+// scaling on AVX-512 and the tile stores outweigh TDPBSSD's doubled rate),
+// so prompts stay on amx_rows.
+constexpr int64_t kAmxI8MinTokens = 4;
+
+struct AmxI8Act {
+  int64_t n = 0, cols = 0, blocks = 0;
+  int64_t width = 0;  // tokens per tile: min(n, 16)
+  int64_t tiles = 0;  // ceil(n / 16); for n > 16 the last is padded with zeros
+  bool mins = false;  // Q4_K: s holds d * Σq per token and block
+  std::vector<int8_t> q;  // [tile][block][width tokens][32]: the A tiles
+  std::vector<float> d;   // [tile][block][16 tokens]
+  std::vector<float> s;   // [tile][block][16 tokens] (mins only)
+};
+
+// Whether amx_i8_rows can compute w for n tokens: Q4_0, Q4_K or Q8_0, n ≥ 2,
+// and amx_int8_usable(). Any row count (partial panels are masked).
+bool amx_i8_applicable(const PackedWeight& w, int64_t n);
+// Whether MatmulRunner takes the int8 tiles for w and n tokens: applicable,
+// Q4_0 or Q4_K, and kAmxI8MinTokens ≤ n < kAmxMinTokens.
+bool amx_i8_preferred(const PackedWeight& w, int64_t n);
+// Sizes a for n tokens of w (zeroes the padding tokens).
+void amx_i8_prepare_act(const PackedWeight& w, int64_t n, AmxI8Act* a);
+// Quantizes tokens [t0, t1) of x[n][cols] into a.
+void amx_i8_quantize_act(const float* x, int64_t t0, int64_t t1, AmxI8Act* a);
+// y[t * ldy + r] for rows [r0, r1) (any; panels of 16 rows from r0, the
+// last one masked) and all n tokens of a. Configures this thread's tiles.
+void amx_i8_rows(const PackedWeight& w, const AmxI8Act& a, int64_t r0, int64_t r1, float* y,
+                 int64_t ldy);
+
 }  // namespace scn::inference::cpu

@@ -30,6 +30,12 @@ const Kernels& scalar_kernels();
 const Kernels& avx2_kernels();    // only on CPUs with AVX2/FMA/F16C
 const Kernels& avx512_kernels();  // only on CPUs with AVX-512 F/BW/VL/DQ/VNNI
 
+// The AVX-512 quantized matrix-vector kernel (a->n == 1): y[r] for rows r
+// in [r0, r1), as quant_tile over token 0 (same products, sums in another
+// order). AVX-512 CPUs only; avx512_kernels().quant_tile calls it when the
+// activations hold one token.
+void quant_gemv_avx512(const TileArgs& args, int64_t r0, int64_t r1);
+
 // Row r of a quantized weight dequantized to floats in packed order: value
 // (block b, element e) of group grp at block0*bs + (e/4)*4g + 4(b-block0) + e%4,
 // the order of ActQ's int8 values (packed_order_columns gives the column of

@@ -150,7 +150,7 @@ TEST_CASE("matmul: prompt-sized products on the AMX tiles and, with AMX off, on 
   check(GgmlType::Q4_K, 113, 512, 40, Isa::kAvx512, 2, true);
 }
 
-TEST_CASE("matmul: decode steps of 1..17 tokens (Q8_0 on the AMX int8 tiles when usable)") {
+TEST_CASE("matmul: decode steps of 1..17 tokens (Q8_0 on the in-place AMX int8 path when usable)") {
   if (detected_isa() != Isa::kAvx512) return;
   INFO("amx int8 usable " << amx_int8_usable());
   {
@@ -182,6 +182,85 @@ TEST_CASE("matmul: decode steps of 1..17 tokens (Q8_0 on the AMX int8 tiles when
     check(GgmlType::Q8_0, 37, 896, n, Isa::kAvx512, 2, true);
     check(GgmlType::Q8_0, 1040, 160, n, Isa::kAvx512, 2, true);
     check(GgmlType::Q4_0, 48, 896, n, Isa::kAvx512, 2, true);
+  }
+}
+
+TEST_CASE("matmul: Q4_0, Q4_K and Q8_0 on the AMX int8 tiles (amx_i8_rows), 1..17 tokens") {
+  if (detected_isa() != Isa::kAvx512) return;
+  INFO("amx int8 usable " << amx_int8_usable());
+  {
+    const std::vector<uint8_t> q4 = make_weight(GgmlType::Q4_0, 16, 256, 5);
+    const std::vector<uint8_t> k4 = make_weight(GgmlType::Q4_K, 16, 256, 5);
+    const std::vector<uint8_t> q8 = make_weight(GgmlType::Q8_0, 16, 256, 5);
+    const std::vector<uint8_t> k6 = make_weight(GgmlType::Q6_K, 16, 256, 5);
+    auto w4 = pack_weight(GgmlType::Q4_0, 16, 256, q4.data());
+    auto wk = pack_weight(GgmlType::Q4_K, 16, 256, k4.data());
+    auto w8 = pack_weight(GgmlType::Q8_0, 16, 256, q8.data());
+    auto w6 = pack_weight(GgmlType::Q6_K, 16, 256, k6.data());
+    REQUIRE((w4.is_ok() && wk.is_ok() && w8.is_ok() && w6.is_ok()));
+    const bool u = amx_int8_usable();
+    CHECK(amx_i8_applicable(**w4, 2) == u);
+    CHECK(amx_i8_applicable(**w8, 512) == u);
+    CHECK_FALSE(amx_i8_applicable(**w4, 1));
+    CHECK_FALSE(amx_i8_applicable(**w6, 8));
+    CHECK_FALSE(amx_i8_preferred(**w4, kAmxI8MinTokens - 1));
+    CHECK(amx_i8_preferred(**w4, kAmxI8MinTokens) == u);
+    CHECK(amx_i8_preferred(**wk, 15) == u);
+    CHECK_FALSE(amx_i8_preferred(**wk, kAmxMinTokens));  // prompts: bf16 tiles
+    CHECK_FALSE(amx_i8_preferred(**w8, 8));               // Q8_0: amx_q8_rows
+  }
+  // Every token count 1..17 with AMX on and off: one tile of n tokens
+  // (n <= 16) or a padded second tile; rows not a multiple of 16 (masked
+  // last panel), a single block per row, chunks split unevenly over threads.
+  for (bool amx : {true, false})
+    for (int64_t n = 1; n <= 17; ++n) {
+      check(GgmlType::Q4_0, 48, 896, n, Isa::kAvx512, 2, amx);
+      check(GgmlType::Q4_0, 37, 32, n, Isa::kAvx512, 1, amx);
+      check(GgmlType::Q4_K, 40, 512, n, Isa::kAvx512, 2, amx);
+      check(GgmlType::Q8_0, 21, 96, n, Isa::kAvx512, 3, amx);
+    }
+  // Long rows (several unpacked chunks of 32 blocks, the accumulators kept
+  // between them), single rows.
+  for (int64_t n : {4, 9, 15}) {
+    check(GgmlType::Q4_0, 160, 4864, n, Isa::kAvx512, 2, true);
+    check(GgmlType::Q4_K, 75, 4864, n, Isa::kAvx512, 2, true);
+    check(GgmlType::Q4_K, 1, 256, n, Isa::kAvx512, 1, true);
+  }
+  // amx_i8_rows called directly for what MatmulRunner does not send it
+  // (Q8_0, more than 16 tokens: several token tiles, the last padded)
+  // equals the VNNI path up to fp32 summation order: both multiply the
+  // same int8 activations with the same weights.
+  if (!amx_int8_usable()) return;
+  struct Direct {
+    GgmlType type;
+    int64_t rows, cols, n;
+  };
+  for (const Direct& c : {Direct{GgmlType::Q4_0, 160, 4864, 33}, Direct{GgmlType::Q4_K, 75, 4864, 70},
+                          Direct{GgmlType::Q8_0, 70, 1088, 17}, Direct{GgmlType::Q8_0, 48, 96, 5},
+                          Direct{GgmlType::Q4_0, 300, 896, 129}}) {
+    INFO(type_name(c.type) << " rows " << c.rows << " cols " << c.cols << " n " << c.n);
+    const std::vector<uint8_t> raw = make_weight(c.type, c.rows, c.cols, 31);
+    auto w = pack_weight(c.type, c.rows, c.cols, raw.data());
+    REQUIRE(w.is_ok());
+    const std::vector<float> x = random_floats(c.n * c.cols, 8);
+    ThreadPool pool(2);
+    MatmulRunner vnni(pool, Isa::kAvx512, false);
+    std::vector<float> want(c.n * c.rows), got(c.n * c.rows, -1.f);
+    vnni.matmul(**w, x.data(), c.n, want.data());
+    REQUIRE(amx_i8_applicable(**w, c.n));
+    AmxI8Act a;
+    amx_i8_prepare_act(**w, c.n, &a);
+    amx_i8_quantize_act(x.data(), 0, c.n, &a);
+    amx_i8_rows(**w, a, 0, 32, got.data(), c.rows);  // two panels, then the rest
+    amx_i8_rows(**w, a, 32, c.rows, got.data(), c.rows);
+    for (int64_t i = 0; i < c.n * c.rows; ++i) {
+      const double tol = 1e-4 * (1.0 + std::fabs(want[i]));
+      if (std::fabs(got[i] - want[i]) > tol) {
+        INFO("index " << i << " got " << got[i] << " want " << want[i]);
+        CHECK(std::fabs(got[i] - want[i]) <= tol);
+        break;
+      }
+    }
   }
 }
 
