@@ -13,24 +13,17 @@
 #include <cstring>
 
 #include "inference/backend/cpu/matmul_kernels.h"
+#include "inference/backend/cpu/amx_tile_config.h"
 
 namespace scn::inference::cpu {
 namespace {
 
 constexpr int kPanel = 64;  // weight rows per panel (pairs of A tiles)
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tiles 0-3: C (16 x 16 fp32), 4-5: A (weight rows), 6-7: B (tokens); all
 // 16 rows of 64 bytes.
 void configure_tiles() {
-  TileConfig cfg;
+  AmxTileConfig cfg;
   for (int i = 0; i < 8; ++i) {
     cfg.colsb[i] = 64;
     cfg.rows[i] = 16;

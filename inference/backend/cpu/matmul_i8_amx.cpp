@@ -17,24 +17,18 @@
 #include <cstring>
 #include <utility>
 
+#include "inference/backend/cpu/amx_tile_config.h"
+
 namespace scn::inference::cpu {
 namespace {
 
 constexpr int64_t kChunk = 32;  // blocks unpacked at a time (16 KiB of B tiles)
 constexpr int64_t kAhead = 3;   // tile products issued ahead of their scaling
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tiles 0-1: A (w tokens x 32 int8), 2-3: B (8 rows x 16 weight rows x 4),
 // 4-7: C (w tokens x 16 weight rows of int32); blocks take them in turn.
 void configure_tiles(int64_t w) {
-  TileConfig cfg;
+  AmxTileConfig cfg;
   for (int i = 0; i < 2; ++i) {
     cfg.colsb[i] = 32;
     cfg.rows[i] = static_cast<uint8_t>(w);

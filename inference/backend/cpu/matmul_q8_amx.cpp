@@ -12,23 +12,17 @@
 #include <algorithm>
 #include <cstring>
 
+#include "inference/backend/cpu/amx_tile_config.h"
+
 namespace scn::inference::cpu {
 namespace {
 
 constexpr int64_t kQ8Block = 34;  // bytes of a GGUF Q8_0 block: fp16 d, 32 x int8
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
 // Tiles 0-1: A (16 weight rows x 32 bytes), 2-3: B (8 rows of n tokens x 4
 // bytes), 4-5: C (16 weight rows x n tokens of int32); pairs alternate by block.
 void configure_tiles(int64_t n) {
-  TileConfig cfg;
+  AmxTileConfig cfg;
   for (int i = 0; i < 2; ++i) {
     cfg.colsb[i] = 32;
     cfg.rows[i] = 16;
