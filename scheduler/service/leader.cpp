@@ -51,7 +51,9 @@ bool LeaderLock::poll() {
 }
 
 // A bigint advisory key shows in pg_locks as classid = high 32 bits, objid =
-// low 32 bits, objsubid = 1. The holder's session is stale when it is idle
+// low 32 bits, objsubid = 1, in the database it was taken in (advisory locks
+// are per database: schedulers of other databases on the same server hold
+// the same key and are not ours to judge). The holder's session is stale when it is idle
 // (no statement running, none in a transaction) since longer than
 // stale_after_; pg_terminate_backend(pid, 2000) waits up to 2 s for the
 // session to end, which releases its locks.
@@ -61,6 +63,7 @@ bool LeaderLock::depose_stale_holder(pqxx::nontransaction& tx) {
       "SELECT a.pid, EXTRACT(EPOCH FROM now() - a.state_change) * 1000 "
       "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
       "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+      "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
       "AND l.classid = $1::bigint::oid AND l.objid = $2::bigint::oid "
       "AND a.state = 'idle' AND a.pid <> pg_backend_pid()",
       static_cast<int64_t>(key >> 32), static_cast<int64_t>(key & 0xffffffffu));

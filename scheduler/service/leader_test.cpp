@@ -42,7 +42,14 @@ TEST_CASE("leader: a second instance leads only once the first one's connection 
 TEST_CASE("leader: a frozen leader (its session idle past stale_after) is deposed by a standby") {
   auto db = db::testing::make_test_database(/*migrated=*/false, /*pool_size=*/1);
   if (!db) return;
+  // Another database on the same server has its own leader under the same
+  // key, polling all along: advisory locks are per database, so it neither
+  // hides a's staleness nor is deposed.
+  auto other = db::testing::make_test_database(/*migrated=*/false, /*pool_size=*/1);
+  REQUIRE(other);
   const auto stale = std::chrono::milliseconds(600);
+  LeaderLock c(other->db->url(), kSchedulerLockKey, stale);
+  CHECK(c.poll());
   LeaderLock a(db->db->url(), kSchedulerLockKey, stale);
   LeaderLock b(db->db->url(), kSchedulerLockKey, stale);
   CHECK(a.poll());
@@ -55,7 +62,10 @@ TEST_CASE("leader: a frozen leader (its session idle past stale_after) is depose
   // a stops polling (frozen) but keeps its connection: after stale_after
   // b ends a's session and leads.
   CHECK(!b.poll());
-  std::this_thread::sleep_for(stale + std::chrono::milliseconds(300));
+  for (int i = 0; i < 6; ++i) {  // a silent for stale + 300 ms; c keeps polling
+    std::this_thread::sleep_for((stale + std::chrono::milliseconds(300)) / 6);
+    CHECK(c.poll());
+  }
   CHECK(b.poll());
   CHECK(b.is_leader());
   // a, thawed, finds its connection gone and does not lead.
@@ -63,6 +73,8 @@ TEST_CASE("leader: a frozen leader (its session idle past stale_after) is depose
   CHECK(!a.is_leader());
   CHECK(!a.poll());
   CHECK(b.poll());
+  CHECK(c.poll());  // the other database's leader was left alone
+  CHECK(c.is_leader());
 }
 
 TEST_CASE("leader: an unreachable server is no leadership, never an exception") {
