@@ -17,12 +17,6 @@ namespace {
 
 using namespace avx512;
 
-// Bytes ahead of the current group that the matrix-vector path prefetches:
-// one core needs about this much in flight to stream at its share of the
-// memory bandwidth (measured: 4 KiB left a 2-thread q4_0 stream at ~21
-// GB/s, 12 KiB reached ~28 GB/s).
-constexpr size_t kPrefetch = 12288;
-
 // 4 x 3 tiles: 12 int32 + 12 float accumulators, the rest for operands.
 constexpr int kTileRows = 4;
 constexpr int kTileTokens = 3;

@@ -21,9 +21,6 @@ namespace {
 
 using namespace avx512;
 
-// Bytes ahead of the current group that each row prefetches (rows of a
-// thread's chunk are contiguous, so this runs ahead of the stream).
-constexpr size_t kPrefetch = 12288;
 constexpr int kRows = 4;
 
 // prefetcht0 as an asm statement: GCC 12 dropped _mm_prefetch calls from
