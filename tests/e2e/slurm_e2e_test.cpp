@@ -283,10 +283,21 @@ TEST_CASE("slurm e2e: a Slurm center joins, serves as Slurm jobs, heals, survive
     CHECK(replaced);
     CHECK(load.ok() >= 20);
     CHECK(load.failed() == 0);
-    // Cancelled by the agent (CANCELLED), not ended by the time limit (TIMEOUT).
-    for (const auto& j : squeue(*cluster, true)) {
-      if (before.count(j.id)) CHECK_MESSAGE(j.state == "CANCELLED", "job " << j.id << " " << j.state);
-    }
+    // Cancelled by the agent (CANCELLED), not ended by the time limit
+    // (TIMEOUT). A cancelled job is COMPLETING until its `scn infer` has
+    // shut down (seconds on a loaded machine), so wait for its final state.
+    std::vector<Job> ended;
+    eventually(30s, [&] {
+      ended.clear();
+      for (const auto& j : squeue(*cluster, true)) {
+        if (!before.count(j.id)) continue;
+        if (j.state == "RUNNING" || j.state == "COMPLETING" || j.state == "PENDING") return false;
+        ended.push_back(j);
+      }
+      return true;
+    });
+    CHECK(ended.size() == before.size());
+    for (const auto& j : ended) CHECK_MESSAGE(j.state == "CANCELLED", "job " << j.id << " " << j.state);
   }
 
   // 5. Scaling the service to zero cancels the jobs.
