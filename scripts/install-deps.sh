@@ -9,6 +9,7 @@ PKGS=(
   libboost-program-options1.81-dev
   libssl-dev libpcre2-dev doctest-dev
   libpqxx-dev libhiredis-dev postgresql redis-server
+  libgoogle-perftools-dev  # tcmalloc_minimal, the scn binary's allocator (CMake option SCN_TCMALLOC)
   slurm-wlm slurmctld slurmd munge  # `scn agent --slurm` tests (scripts/slurm-local.sh)
   chromium fonts-wqy-microhei  # the web console's browser tests (web/tests/; a CJK font for screenshots)
   clang lld libclang-rt-14-dev  # the libFuzzer targets with ASan/UBSan (scripts/fuzz.sh, tests/fuzz/)
