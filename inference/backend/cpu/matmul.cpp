@@ -34,13 +34,29 @@ int64_t chunk_rows(int64_t rows, int nth, int64_t align) {
 
 // Matrix-vector chunks: as chunk_rows, but at least kStreamBytes of weight
 // (small chunks are short streams that the prefetchers never get ahead of)
-// unless that would leave a thread without rows.
+// unless that would leave a thread without rows, and at most 4 kStreamBytes
+// (ChunkQueue keeps a thread's pieces adjacent, so shorter pieces cost no
+// stream restarts; a 76 MB output projection cut 8 ways per thread had left
+// one thread up to 4.8 MB behind the other).
 int64_t stream_chunk_rows(int64_t rows, size_t row_bytes, int nth) {
   const int64_t base = chunk_rows(rows, nth, kRowAlign);
   const int64_t rb = std::max<int64_t>(1, static_cast<int64_t>(row_bytes));
-  const int64_t want = ((kStreamBytes + rb - 1) / rb + kRowAlign - 1) / kRowAlign * kRowAlign;
+  auto rows_for = [&](int64_t bytes) {
+    return ((bytes + rb - 1) / rb + kRowAlign - 1) / kRowAlign * kRowAlign;
+  };
   const int64_t cap = ((rows + nth - 1) / nth + kRowAlign - 1) / kRowAlign * kRowAlign;
-  return std::max(base, std::min(want, cap));
+  const int64_t c = std::clamp(base, rows_for(kStreamBytes), rows_for(4 * kStreamBytes));
+  return std::max(kRowAlign, std::min(c, cap));
+}
+
+// ChunkQueue piece bounds for a matrix-vector product on w, in units of
+// kRowAlign rows: at most stream_chunk_rows (long streams while much is
+// left), at least kMinPieceBytes of weight (a piece's fixed cost stays small).
+constexpr int64_t kMinPieceBytes = 8192;
+void stream_piece_units(const PackedWeight& w, int nth, int64_t* lo, int64_t* hi) {
+  const int64_t rb = std::max<int64_t>(1, static_cast<int64_t>(w.row_bytes()));
+  *hi = stream_chunk_rows(w.rows(), w.row_bytes(), nth) / kRowAlign;
+  *lo = std::min(*hi, (kMinPieceBytes + rb * kRowAlign - 1) / (rb * kRowAlign));
 }
 
 // Whether two quantized weights take the same quantized activations (the
@@ -57,6 +73,53 @@ bool same_act_layout(const PackedWeight& a, const PackedWeight& b) {
 
 }  // namespace
 
+void ChunkQueue::reset(int64_t total, int nth, int64_t min_units, int64_t max_units) {
+  if (static_cast<int>(ranges_.size()) < nth) ranges_ = std::vector<Range>(nth);
+  nth_ = nth;
+  min_units_ = std::max<int64_t>(1, min_units);
+  max_units_ = std::max(min_units_, max_units);
+  for (int i = 0; i < nth; ++i) {
+    int64_t b, e;
+    ThreadPool::split(total, i, nth, &b, &e);
+    ranges_[i].fb.store(static_cast<uint64_t>(b) | static_cast<uint64_t>(e) << 32,
+                        std::memory_order_relaxed);
+  }
+}
+
+int64_t ChunkQueue::piece(int64_t left) const {
+  return std::min(left, std::clamp(left / 2, min_units_, max_units_));
+}
+
+bool ChunkQueue::next(int ith, int64_t* begin, int64_t* end) {
+  // Own range: from the front.
+  std::atomic<uint64_t>& own = ranges_[ith].fb;
+  for (uint64_t s = own.load(std::memory_order_relaxed);;) {
+    const uint64_t front = s & 0xFFFFFFFFu, back = s >> 32;
+    if (front >= back) break;
+    const auto n = static_cast<uint64_t>(piece(static_cast<int64_t>(back - front)));
+    if (own.compare_exchange_weak(s, (front + n) | back << 32, std::memory_order_relaxed)) {
+      *begin = static_cast<int64_t>(front);
+      *end = static_cast<int64_t>(front + n);
+      return true;
+    }
+  }
+  // The others' ranges: from the back.
+  for (int k = 1; k < nth_; ++k) {
+    std::atomic<uint64_t>& other = ranges_[(ith + k) % nth_].fb;
+    for (uint64_t s = other.load(std::memory_order_relaxed);;) {
+      const uint64_t front = s & 0xFFFFFFFFu, back = s >> 32;
+      if (front >= back) break;
+      const auto n = static_cast<uint64_t>(piece(static_cast<int64_t>(back - front)));
+      if (other.compare_exchange_weak(s, front | (back - n) << 32, std::memory_order_relaxed)) {
+        *begin = static_cast<int64_t>(back - n);
+        *end = static_cast<int64_t>(back);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 void MatmulRunner::matmul_multi(std::span<const PackedWeight* const> ws, const float* x,
                                 int64_t n, std::span<float* const> ys) {
   constexpr size_t kMaxWeights = 8;
@@ -67,7 +130,7 @@ void MatmulRunner::matmul_multi(std::span<const PackedWeight* const> ws, const f
   // Per weight: its tile arguments (activations quantized once per layout),
   // its chunk size and the index of its first chunk in the shared sequence.
   TileArgs args[kMaxWeights];
-  int64_t chunk[kMaxWeights], first[kMaxWeights + 1];
+  int64_t first[kMaxWeights + 1];
   const size_t nw = ws.size();
   if (multi_act_.size() < nw) multi_act_.resize(nw);
   first[0] = 0;
@@ -83,19 +146,23 @@ void MatmulRunner::matmul_multi(std::span<const PackedWeight* const> ws, const f
         args[i].a = &multi_act_[i];
       }
     }
-    chunk[i] = stream_chunk_rows(w.rows(), w.row_bytes(), pool_.size());
-    first[i + 1] = first[i] + (w.rows() + chunk[i] - 1) / chunk[i];
+    first[i + 1] = first[i] + (w.rows() + kRowAlign - 1) / kRowAlign;
   }
-  const int64_t total = first[nw];
-  std::atomic<int64_t> next{0};
-  pool_.run([&](int, int) {
-    size_t i = 0;
-    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < total;) {
-      while (c >= first[i + 1]) ++i;  // chunks are handed out in increasing order
-      const PackedWeight& w = *ws[i];
-      const int64_t r0 = (c - first[i]) * chunk[i];
-      auto tile = w.kind() == PackKind::kQuant ? k_->quant_tile : k_->float_tile;
-      tile(args[i], r0, std::min(w.rows(), r0 + chunk[i]), 0, 1);
+  // Units of kRowAlign rows of all the weights in turn; a piece may span two.
+  int64_t lo, hi;
+  stream_piece_units(*ws[0], pool_.size(), &lo, &hi);
+  queue_.reset(first[nw], pool_.size(), lo, hi);
+  pool_.run([&](int ith, int) {
+    for (int64_t b, e; queue_.next(ith, &b, &e);) {
+      size_t i = 0;
+      while (b >= first[i + 1]) ++i;
+      for (; b < e; ++i) {
+        const PackedWeight& w = *ws[i];
+        const int64_t u1 = std::min(e, first[i + 1]);
+        auto tile = w.kind() == PackKind::kQuant ? k_->quant_tile : k_->float_tile;
+        tile(args[i], (b - first[i]) * kRowAlign, std::min(w.rows(), (u1 - first[i]) * kRowAlign), 0, 1);
+        b = u1;
+      }
     }
   });
 }
@@ -135,9 +202,12 @@ void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, floa
       ThreadPool::split(amx_act_.tiles, ith, nth, &b, &e);
       if (b < e) amx_pack_act(x, b, e, &amx_act_);
     });
-    // Panels of 64 rows handed out in order as threads come free, so a
-    // thread slowed by other work on its core does not hold up the rest.
-    const int64_t chunk = chunk_rows(rows, pool_.size(), 64);
+    // Chunks of rows (whole pairs of 16-row A tiles, about 4 per thread)
+    // handed out in order as threads come free, so a thread slowed by other
+    // work on its core does not hold up the rest; amx_rows walks a chunk in
+    // panels of up to 128 rows.
+    const int64_t pairs = (rows + 31) / 32;
+    const int64_t chunk = 32 * std::max<int64_t>(1, pairs / (4 * pool_.size()));
     std::atomic<int64_t> next{0};
     pool_.run([&](int, int) {
       for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)
@@ -172,12 +242,13 @@ void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, floa
   }
   auto tile = w.kind() == PackKind::kQuant ? k_->quant_tile : k_->float_tile;
   if (n == 1) {
-    // Matrix-vector: contiguous chunks of rows handed out dynamically.
-    const int64_t chunk = stream_chunk_rows(rows, w.row_bytes(), pool_.size());
-    std::atomic<int64_t> next{0};
-    pool_.run([&](int, int) {
-      for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)
-        tile(args, r0, std::min(rows, r0 + chunk), 0, 1);
+    // Matrix-vector: pieces of kRowAlign-row units from the queue.
+    int64_t lo, hi;
+    stream_piece_units(w, pool_.size(), &lo, &hi);
+    queue_.reset((rows + kRowAlign - 1) / kRowAlign, pool_.size(), lo, hi);
+    pool_.run([&](int ith, int) {
+      for (int64_t b, e; queue_.next(ith, &b, &e);)
+        tile(args, b * kRowAlign, std::min(rows, e * kRowAlign), 0, 1);
     });
     return;
   }

@@ -23,6 +23,7 @@
 // thread (it owns its scratch buffers).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -34,6 +35,32 @@
 #include "inference/backend/thread_pool.h"
 
 namespace scn::inference::cpu {
+
+// The matrix-vector paths' work queue: units [0, total) (16 weight rows
+// each) cut into one contiguous range per thread. A thread takes pieces of
+// its own range front to back (adjacent rows: one forward stream, which the
+// kernels' prefetch follows from piece to piece) and, when its range is
+// empty, pieces of the other ranges from their back ends, so that a thread
+// slowed by other work on its core does not hold up the rest. Pieces are
+// half of what is left of the range, clamped to [min_units, max_units]
+// (guided scheduling): long while much is left, short at the end, where
+// another thread may be waiting. next() is safe to call from the pool's
+// threads at once; reset() is not.
+class ChunkQueue {
+ public:
+  void reset(int64_t total, int nth, int64_t min_units, int64_t max_units);
+  // Sets [*begin, *end) to units not handed out before; false when none is left.
+  bool next(int ith, int64_t* begin, int64_t* end);
+
+ private:
+  struct alignas(64) Range {
+    std::atomic<uint64_t> fb{0};  // front | back << 32: units [front, back) left
+  };
+  int64_t piece(int64_t left) const;
+  std::vector<Range> ranges_;
+  int nth_ = 0;
+  int64_t min_units_ = 1, max_units_ = 1;
+};
 
 class MatmulRunner {
  public:
@@ -59,6 +86,7 @@ class MatmulRunner {
   AmxQ8Act amx_q8_act_;
   AmxI8Act amx_i8_act_;
   std::vector<ActQ> multi_act_;  // matmul_multi: one per distinct activation layout
+  ChunkQueue queue_;
 };
 
 const Kernels& kernels_for(Isa isa);

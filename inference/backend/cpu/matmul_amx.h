@@ -3,10 +3,15 @@
 // kAmxMinTokens) when amx_usable() (cpu_features.h). Only call these after
 // that check: matmul_amx.cpp is compiled with -mamx-*.
 //
-// Method: each thread dequantizes a panel of 64 weight rows to bf16 (in the
-// packed column order, decode_row_packed_avx512), then multiplies it
-// with the bf16 activations 32 tokens at a time with TDPBF16PS (fp32
-// accumulation in the tile registers). Weights and activations are rounded
+// Method: each thread dequantizes a panel of up to 128 weight rows to bf16
+// A tiles, each a contiguous 1 KiB (Q4_0 and Q8_0 straight from the GGUF
+// blocks in the natural column order, Q4_0 by a 16-entry bf16 lookup per
+// block; the other types in the packed column order through
+// decode_row_packed_avx512), then multiplies it with the bf16 activations 32
+// tokens at a time with TDPBF16PS (fp32 accumulation in the tile registers),
+// in column chunks of 1024 so that a pair of token tiles' B tiles is read
+// from L3 once per panel and chunk and reused from L1/L2 by every pair of A
+// tiles (partial sums stored between chunks). Weights and activations are rounded
 // to bf16 (relative error ≤ 2^-9 each), so |Δy| ≤ Σ|w·x|·(2^-8 + 2^-18)
 // plus fp32 accumulation error — inside the bound of the int8 path, whose
 // per-block activation rounding is ≤ max|x_block|/254.
@@ -31,14 +36,17 @@ struct AmxAct {
   int64_t steps = 0;   // column steps: ceil(cols / 32)
   std::vector<uint16_t> b;  // tiles * steps * 512
   std::vector<int32_t> col; // column of each packed-order position (+ padding)
+  bool natural = false;     // col is the identity (weights decoded from the GGUF blocks)
 };
 
-// Sizes a for n tokens of w and sets its column order.
+// Sizes a for n tokens of w and sets its column order: the natural order
+// for Q4_0 and Q8_0 weights with their GGUF data (amx_rows decodes those
+// rows straight from the blocks), else the packed order.
 void amx_prepare_act(const PackedWeight& w, int64_t n, AmxAct* a);
 // Fills token tiles [tile0, tile1) of a from x[n][cols] (columns permuted
 // to the weight's packed order).
 void amx_pack_act(const float* x, int64_t tile0, int64_t tile1, AmxAct* a);
-// y[t * ldy + r] for rows [r0, r1) and all n tokens of a (panels of 64 rows
+// y[t * ldy + r] for rows [r0, r1) and all n tokens of a (panels of 128 rows
 // from r0). Uses thread-local scratch; configures this thread's tiles.
 void amx_rows(const PackedWeight& w, const AmxAct& a, int64_t r0, int64_t r1, float* y,
               int64_t ldy);

@@ -12,6 +12,7 @@
 // whole output, ‖Δy‖/‖y‖, must stay below 2.5% (about 1.3% on this data, whose blocks hold 8x outliers).
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <random>
@@ -135,6 +136,41 @@ TEST_CASE("matmul: every type, ISA and shape against the dequantized reference")
         }
 }
 
+TEST_CASE("ChunkQueue: every unit exactly once, own ranges from the front, stealing from the back") {
+  ChunkQueue q;
+  using Piece = std::pair<int64_t, int64_t>;
+  auto drain = [&](int ith) {
+    std::vector<Piece> got;
+    for (int64_t b, e; q.next(ith, &b, &e);) got.emplace_back(b, e);
+    return got;
+  };
+  // One thread alone takes every range: its own front to back in pieces of
+  // half what is left (clamped to [1, 4]), then the others' from the back.
+  q.reset(30, 3, 1, 4);  // ranges [0,10) [10,20) [20,30)
+  CHECK(drain(0) == std::vector<Piece>{{0, 4}, {4, 7}, {7, 8}, {8, 9}, {9, 10},
+                                       {16, 20}, {13, 16}, {12, 13}, {11, 12}, {10, 11},
+                                       {26, 30}, {23, 26}, {22, 23}, {21, 22}, {20, 21}});
+  q.reset(10, 2, 3, 3);  // min 3: the last piece is what is left
+  CHECK(drain(1) == std::vector<Piece>{{5, 8}, {8, 10}, {2, 5}, {0, 2}});
+  q.reset(0, 2, 1, 8);
+  CHECK(drain(0).empty());
+  CHECK(drain(1).empty());
+  // Threads at once: each unit once, whatever the interleaving.
+  for (int nth : {2, 3, 5})
+    for (int64_t total : {int64_t{1}, int64_t{7}, int64_t{1000}}) {
+      ThreadPool pool(nth);
+      q.reset(total, nth, 1, 16);
+      std::vector<std::atomic<int>> seen(static_cast<size_t>(total));
+      pool.run([&](int ith, int) {
+        for (int64_t b, e; q.next(ith, &b, &e);)
+          for (int64_t u = b; u < e; ++u) seen[static_cast<size_t>(u)].fetch_add(1);
+      });
+      int bad = 0;
+      for (auto& s : seen) bad += s.load() != 1;
+      CHECK(bad == 0);
+    }
+}
+
 TEST_CASE("matmul: prompt-sized products on the AMX tiles and, with AMX off, on VNNI") {
   if (detected_isa() != Isa::kAvx512) return;
   INFO("amx usable " << amx_usable());
@@ -148,6 +184,15 @@ TEST_CASE("matmul: prompt-sized products on the AMX tiles and, with AMX off, on 
   check(GgmlType::Q6_K, 33, 512, 17, Isa::kAvx512, 1, true);
   check(GgmlType::Q8_0, 150, 256, 48, Isa::kAvx512, 1, true);
   check(GgmlType::Q4_K, 113, 512, 40, Isa::kAvx512, 2, true);
+  // Panels of up to 128 rows (one thread: chunks of 160 rows, a full and a
+  // partial panel), rows in column chunks of 32 steps with partial sums in
+  // between (33 and 34 steps: a last chunk of one and two steps), Q4_0 and
+  // Q8_0 decoded from the GGUF blocks in the natural column order, Q5_0 and
+  // Q4_K through the packed order.
+  check(GgmlType::Q4_0, 650, 1056, 45, Isa::kAvx512, 1, true);
+  check(GgmlType::Q5_0, 650, 1056, 33, Isa::kAvx512, 1, true);
+  check(GgmlType::Q8_0, 300, 1088, 20, Isa::kAvx512, 2, true);
+  check(GgmlType::Q4_K, 290, 1280, 31, Isa::kAvx512, 2, true);
 }
 
 TEST_CASE("matmul: decode steps of 1..17 tokens (Q8_0 on the in-place AMX int8 path when usable)") {

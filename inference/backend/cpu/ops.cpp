@@ -201,7 +201,14 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
   const int64_t n_items = p.n_tokens * p.n_kv_heads;
   const int64_t max_keys = p.pos0 + p.n_tokens;
   int64_t chunks = 1;
-  if (n_items < nth && max_keys >= 512) {
+  if (p.n_tokens == 1 && nth > 1 && max_keys >= 128 * nth) {
+    // One decode token: thread i takes key range i of every K/V head (units
+    // are dealt round robin, item-major), so each thread reads one contiguous
+    // range of whole cache rows, which come from memory in decode and stream
+    // well only when contiguous (split by head, each thread read every other
+    // run of head_dim floats of every row).
+    chunks = nth;
+  } else if (n_items < nth && max_keys >= 512) {
     chunks = std::min<int64_t>((nth + n_items - 1) / n_items, max_keys / 256);
   }
   const int64_t n_units = n_items * chunks;

@@ -120,6 +120,22 @@ inline __m512 reduce16(const __m512* a) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(e0, e1, 0x88), _mm512_shuffle_f32x4(e0, e1, 0xDD));
 }
 
+// Keys ahead of the current one whose K (V) rows attend prefetches: in
+// decode the cache rows come from memory (the weights streamed since the
+// last step evicted them), and the demand loads alone keep too few misses
+// in flight (measured: 8.1% -> 7.7% of the decode profile, 0.5B Q4_0 at
+// 512-640 keys).
+constexpr int64_t kKeysAhead = 32;
+
+// Prefetches the 16 * NV floats of rows [j0, j1) of x (stride floats apart).
+template <int NV>
+inline void prefetch_rows(const float* x, int64_t j0, int64_t j1, int64_t stride) {
+  for (int64_t j = j0; j < j1; ++j)
+#pragma GCC unroll 16
+    for (int c = 0; c < NV; ++c)
+      _mm_prefetch(reinterpret_cast<const char*>(x + j * stride + 16 * c), _MM_HINT_T0);
+}
+
 // scores[r][j] = scale * q_r · k_j for head size 16 * NV: 16 keys at a time,
 // their dot products reduced together.
 template <int NV>
@@ -127,7 +143,10 @@ void scores_nv(const float* q, const float* k, int64_t n_keys, int64_t kv_stride
                float scale, float* scores) {
   const __m512 vscale = _mm512_set1_ps(scale);
   int64_t j0 = 0;
+  prefetch_rows<NV>(k, 0, std::min(n_keys, kKeysAhead), kv_stride);
   for (; j0 + 16 <= n_keys; j0 += 16) {
+    prefetch_rows<NV>(k, std::min(n_keys, j0 + kKeysAhead), std::min(n_keys, j0 + kKeysAhead + 16),
+                      kv_stride);
     for (int64_t r = 0; r < n_rep; ++r) {
       __m512 qv[NV];
       #pragma GCC unroll 16
@@ -185,8 +204,10 @@ void weighted_sum(const float* p_all, const float* v, int64_t n_keys, int64_t kv
                   int64_t n_rep, float* out) {
   constexpr int kRows = NV >= 8 ? 2 : 16 / NV;  // 16 accumulators: V loads shared by kRows heads
   constexpr int64_t kBlock = 32;
+  prefetch_rows<NV>(v, 0, std::min(n_keys, kBlock), kv_stride);
   for (int64_t j0 = 0; j0 < n_keys; j0 += kBlock) {
     const int64_t j1 = std::min(n_keys, j0 + kBlock);
+    prefetch_rows<NV>(v, j1, std::min(n_keys, j1 + kBlock), kv_stride);
     int64_t r = 0;
     for (; r + kRows <= n_rep; r += kRows)
       weighted_sum_rows<NV, kRows>(p_all, v, n_keys, kv_stride, r, j0, j1, out);

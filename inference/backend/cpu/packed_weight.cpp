@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include <sys/mman.h>
+#include "inference/backend/cpu/weight_arena.h"
 
 namespace scn::inference::cpu {
 
@@ -256,17 +256,10 @@ Result<std::unique_ptr<PackedWeight>> pack_weight(GgmlType type, int64_t rows, i
   }
   w->row_bytes_ = static_cast<size_t>(off);
   const size_t total = w->row_bytes_ * static_cast<size_t>(rows);
-  // Large weights on 2 MiB-aligned memory marked for transparent huge pages:
-  // the decode path streams them, and 4 KiB pages cost a TLB walk per page.
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t align = total >= kHuge ? kHuge : 64;
-  const size_t alloc = (total + 64 + align - 1) / align * align;
-  void* mem = std::aligned_alloc(align, alloc);
+  // On huge pages (weight_arena.h); 64 bytes of slack for whole-vector reads.
+  void* mem = weight_alloc(total + 64);
   if (mem == nullptr) return Status::internal("pack_weight: out of memory");
-#ifdef MADV_HUGEPAGE
-  if (align == kHuge) madvise(mem, alloc, MADV_HUGEPAGE);
-#endif
-  w->storage_ = std::unique_ptr<uint8_t, void (*)(void*)>(static_cast<uint8_t*>(mem), std::free);
+  w->storage_ = std::unique_ptr<uint8_t, void (*)(void*)>(static_cast<uint8_t*>(mem), weight_free);
   uint8_t* out = w->storage_.get();
   w->data_ = out;
   const uint8_t* src = static_cast<const uint8_t*>(data);
