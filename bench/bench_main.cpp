@@ -34,7 +34,7 @@ int resolve_threads(int threads) {
 void usage(std::FILE* f) {
   std::fprintf(f,
                "usage: scn bench infer --model F [--device cpu] [--threads N] [--prompt-tokens 512]\n"
-               "                       [--gen-tokens 128] [--reps 3] [--mib 512] [--batch 512]\n"
+               "                       [--gen-tokens 128] [--depth 0] [--reps 3] [--mib 512] [--batch 512]\n"
                "                       [--peak-gbs G] [--json]\n"
                "       scn bench serve (--model F [--device cpu] [--threads N] [--server-args \"FLAGS\"]\n"
                "                        | --url URL)\n"
@@ -84,7 +84,7 @@ int infer_main(int argc, char** argv) {
   desc.add_options()("help,h", "")("json", "")(
       "model,m", po::value(&o.model_path)->required(), "")(
       "threads,t", po::value(&o.threads), "")("prompt-tokens,p", po::value(&o.prompt_tokens), "")(
-      "gen-tokens,n", po::value(&o.gen_tokens), "")("reps,r", po::value(&o.reps), "")(
+      "gen-tokens,n", po::value(&o.gen_tokens), "")("depth,d", po::value(&o.depth), "")("reps,r", po::value(&o.reps), "")(
       "mib", po::value(&mib), "")("seed", po::value(&o.seed), "")(
       "device", po::value(&o.device), "")("batch", po::value(&o.batch), "")(
       "peak-gbs", po::value(&o.peak_gbs), "");

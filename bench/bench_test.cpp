@@ -89,8 +89,34 @@ TEST_CASE("bench infer rejects bad sizes and files") {
   o.reps = 0;
   CHECK(run_infer_bench(o).status().code() == Code::kInvalidArgument);
   o = tiny();
+  o.depth = -1;
+  CHECK(run_infer_bench(o).status().code() == Code::kInvalidArgument);
+  o = tiny();
   o.model_path = "/nonexistent.gguf";
   CHECK_FALSE(run_infer_bench(o).is_ok());
+}
+
+// --depth: the decode test runs after that many tokens of context (as
+// llama-bench's "tg N @ dD"), even past the prompt's length.
+TEST_CASE("bench infer decodes at a depth of context") {
+  auto o = tiny();
+  o.depth = 3 * o.prompt_tokens;
+  auto r = run_infer_bench(o);
+  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  CHECK(r->depth == o.depth);
+  CHECK(r->tg_tok_s > 0);
+  const std::string table = format_infer_report(*r);
+  CHECK_MESSAGE(table.find("tg8 @ d96") != std::string::npos, table);
+  CHECK(boost::json::parse(infer_report_json(*r)).as_object().at("depth").as_int64() == o.depth);
+
+  // The batched forward pass (the GPU path; the CPU backend without a GPU).
+  if (inference::built_with_cuda() && inference::list_gpus().is_ok()) return;
+  o.device = "auto";
+  o.batch = 10;
+  auto d = run_infer_bench(o);
+  REQUIRE_MESSAGE(d.is_ok(), d.status().to_string());
+  CHECK(d->tg_tok_s > 0);
+  CHECK(format_infer_report(*d).find("tg8 @ d96") != std::string::npos);
 }
 
 // A device other than "cpu" runs through BatchContext (the GPU path); "auto"

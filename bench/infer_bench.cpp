@@ -81,11 +81,11 @@ std::string mib(double bytes) {
 // The device path: prompt in chunks of o.batch tokens through a
 // BatchContext, then greedy decode with the arg-max on the device.
 Status run_device_passes(const InferBenchOptions& o, inf::Model& model,
-                         const std::vector<int32_t>& prompt, const std::vector<int32_t>& gen,
-                         InferBenchReport* r) {
+                         const std::vector<int32_t>& prompt, const std::vector<int32_t>& context,
+                         const std::vector<int32_t>& gen, InferBenchReport* r) {
   const inf::ModelHparams& hp = model.hparams();
   const int bt = 16;
-  const int32_t n_ctx = o.prompt_tokens + o.gen_tokens + 1;
+  const int32_t n_ctx = std::max(o.prompt_tokens, o.depth + o.gen_tokens) + 1;
   const int n_blocks = (n_ctx + bt - 1) / bt;
   std::unique_ptr<inf::KvPool> pool;
   try {
@@ -123,9 +123,11 @@ Status run_device_passes(const InferBenchOptions& o, inf::Model& model,
     model.backend().synchronize();
     pp.push_back(static_cast<double>(prompt.size()) / seconds_since(t0));
     if (gen.empty()) continue;
+    if (!context.empty()) SCN_RETURN_IF_ERROR(eval(context.data(), o.depth, 0));
+    model.backend().synchronize();
     t0 = Clock::now();
     for (size_t i = 0; i < gen.size(); ++i)
-      SCN_RETURN_IF_ERROR(eval(&gen[i], 1, o.prompt_tokens + static_cast<int32_t>(i)));
+      SCN_RETURN_IF_ERROR(eval(&gen[i], 1, o.depth + static_cast<int32_t>(i)));
     tg.push_back(static_cast<double>(gen.size()) / seconds_since(t0));
   }
   mean_sd(pp, &r->pp_tok_s, &r->pp_tok_s_sd);
@@ -138,6 +140,7 @@ Status run_device_passes(const InferBenchOptions& o, inf::Model& model,
 Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
   if (o.prompt_tokens < 1) return Status::invalid_argument("--prompt-tokens must be >= 1");
   if (o.gen_tokens < 0) return Status::invalid_argument("--gen-tokens must be >= 0");
+  if (o.depth < 0) return Status::invalid_argument("--depth must be >= 0");
   if (o.reps < 1) return Status::invalid_argument("--reps must be >= 1");
   if (o.threads < 0) return Status::invalid_argument("--threads must be >= 0");
   if (o.batch < 1) return Status::invalid_argument("--batch must be >= 1");
@@ -148,6 +151,7 @@ Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
   r.model_path = o.model_path;
   r.prompt_tokens = o.prompt_tokens;
   r.gen_tokens = o.gen_tokens;
+  r.depth = o.depth;
   r.reps = o.reps;
 
   const auto t_load = Clock::now();
@@ -164,7 +168,7 @@ Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
   r.device = on_cpu ? "cpu" : o.device;
   r.device_description = backend->describe();
   SCN_ASSIGN_OR_RETURN(std::unique_ptr<inf::Model> model, inf::Model::load(file, backend));
-  const int32_t n_ctx = o.prompt_tokens + o.gen_tokens + 1;
+  const int32_t n_ctx = std::max(o.prompt_tokens, o.depth + o.gen_tokens) + 1;
   std::unique_ptr<inf::Context> ctx;
   if (on_cpu) {
     SCN_ASSIGN_OR_RETURN(ctx, inf::Context::create(*model, n_ctx));
@@ -195,11 +199,13 @@ Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
   for (auto& t : prompt) t = pick(rng);
   std::vector<int32_t> gen(static_cast<size_t>(o.gen_tokens));
   for (auto& t : gen) t = pick(rng);
+  std::vector<int32_t> context(static_cast<size_t>(o.depth));  // before the decode test
+  for (auto& t : context) t = pick(rng);
   std::vector<float> logits(static_cast<size_t>(hp.n_vocab));
 
   if (!on_cpu) {
     r.batch = std::min(o.batch, o.prompt_tokens);
-    SCN_RETURN_IF_ERROR(run_device_passes(o, *model, prompt, gen, &r));
+    SCN_RETURN_IF_ERROR(run_device_passes(o, *model, prompt, context, gen, &r));
     r.membw_gbs = o.peak_gbs;
     if (r.membw_gbs == 0 && r.device_description.find("H200") != std::string::npos)
       r.membw_gbs = 4800;
@@ -224,6 +230,8 @@ Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
     SCN_RETURN_IF_ERROR(ctx->eval(prompt, 0, logits.data(), false));
     pp.push_back(static_cast<double>(prompt.size()) / seconds_since(t0));
     if (gen.empty()) continue;
+    ctx->truncate(0);
+    if (!context.empty()) SCN_RETURN_IF_ERROR(ctx->eval(context, 0, logits.data(), false));
     t0 = Clock::now();
     for (const int32_t& t : gen)
       SCN_RETURN_IF_ERROR(ctx->eval(std::span(&t, 1), ctx->n_past(), logits.data(), false));
@@ -292,8 +300,9 @@ std::string format_infer_report(const InferBenchReport& r) {
   if (r.gen_tokens > 0) {
     char frac[32] = "";
     if (r.membw_gbs > 0) std::snprintf(frac, sizeof frac, "%.1f%%", 100.0 * r.decode_bw_fraction);
-    add("%-10s %12.2f %10.2f %12s\n", ("tg" + std::to_string(r.gen_tokens)).c_str(), r.tg_tok_s,
-        r.tg_tok_s_sd, frac);
+    std::string name = "tg" + std::to_string(r.gen_tokens);
+    if (r.depth > 0) name += " @ d" + std::to_string(r.depth);
+    add("%-10s %12.2f %10.2f %12s\n", name.c_str(), r.tg_tok_s, r.tg_tok_s_sd, frac);
   }
   add("(mean over %d repetitions)\n", r.reps);
   return out;
@@ -324,6 +333,7 @@ std::string infer_report_json(const InferBenchReport& r) {
       {"load_seconds", r.load_seconds},
       {"reps", r.reps},
       {"prompt_tokens", r.prompt_tokens},
+      {"depth", r.depth},
       {"pp_tok_s", r.pp_tok_s},
       {"pp_tok_s_sd", r.pp_tok_s_sd},
       {"gen_tokens", r.gen_tokens},

@@ -7,8 +7,12 @@
 //  - run_infer_bench() loads the model on the CPU backend with `threads`
 //    threads, warms up, then per repetition: evaluates a prompt of
 //    prompt_tokens random ids in one eval() on an emptied context (prompt
-//    processing), then gen_tokens more tokens one eval() each (decode).
-//    Figures are means (and standard deviations) over the repetitions.
+//    processing); then, on an emptied context again, `depth` random ids
+//    (not timed) and gen_tokens more tokens one eval() each (decode). As in
+//    llama-bench, tg128 (depth 0) decodes from an empty context and
+//    "tg128 @ d512" (depth 512) after 512 tokens of context, whose KV cache
+//    each step also reads. Figures are means (and standard deviations) over
+//    the repetitions.
 //  - Weight bytes per token are the bytes of every matmul weight read by one
 //    decode step (Model::weight_bytes(), which includes the output
 //    projection, i.e. the whole embedding matrix when tied) plus one
@@ -40,6 +44,7 @@ struct InferBenchOptions {
   int threads = 0;           // 0: all cores
   int prompt_tokens = 512;   // >= 1
   int gen_tokens = 128;      // >= 0
+  int depth = 0;             // >= 0: tokens of context before the decode test
   int reps = 3;              // >= 1
   size_t membw_bytes = size_t{512} << 20;  // buffer of the bandwidth probe; 0: skip it
   uint64_t seed = 1;         // of the random token ids
@@ -70,7 +75,7 @@ struct InferBenchReport {
   std::string isa;             // kernels in use: scalar / avx2 / avx512
   double load_seconds = 0;
 
-  int prompt_tokens = 0, gen_tokens = 0, reps = 0;
+  int prompt_tokens = 0, gen_tokens = 0, depth = 0, reps = 0;
   double pp_tok_s = 0, pp_tok_s_sd = 0;   // prompt processing
   double tg_tok_s = 0, tg_tok_s_sd = 0;   // decode
   double membw_gbs = 0;                   // 0 when not measured
