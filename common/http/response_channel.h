@@ -27,4 +27,14 @@ class ResponseChannel {
   std::shared_ptr<std::atomic<bool>> gone = std::make_shared<std::atomic<bool>>(false);
 };
 
+// The channel of an inline route's Response (Server::route_inline): it
+// cannot stream, since its writes would wait for the IO thread the handler
+// runs on.
+class NoStreamChannel final : public ResponseChannel {
+ public:
+  bool start_stream(int, const Headers&) override { return false; }
+  bool write(std::string_view) override { return false; }
+  void end() override {}
+};
+
 }  // namespace scn::http::detail

@@ -149,6 +149,10 @@ void Server::route_prefix(std::string method, std::string prefix, Handler handle
   impl_->routes.push_back(detail::Route{std::move(method), std::move(prefix), true, std::move(handler)});
 }
 
+void Server::route_inline(std::string method, std::string path, Handler handler) {
+  impl_->routes.push_back(detail::Route{std::move(method), std::move(path), false, std::move(handler), true});
+}
+
 Status Server::start() {
   Impl& s = *impl_;
   if (s.started || s.stopping.load()) return Status::conflict("the server was started or stopped before");

@@ -10,7 +10,10 @@
 //  - Handlers run on a pool of `worker_threads` threads, never on the IO
 //    threads, so they may block for seconds (token generation). A handler
 //    that throws is answered 500 (or, when already streaming, its connection
-//    is closed).
+//    is closed). Routes added with route_inline() are the exception: their
+//    handlers run on the IO thread that read the request, without the hand-
+//    off to the pool, so they must answer at once and completely (no
+//    blocking; start_stream() refuses and the request is answered 500).
 //  - A handler answers either completely (set_status/set_header/set_body; the
 //    answer is sent when the handler returns) or by streaming: start_stream()
 //    sends the status and headers with chunked transfer encoding, each write()
@@ -232,6 +235,9 @@ class Server {
   void route(std::string method, std::string path, Handler handler);
   // Every path that starts with `prefix`.
   void route_prefix(std::string method, std::string prefix, Handler handler);
+  // Exact path, handler run on the IO thread (see the contract above): for
+  // answers made from memory in microseconds (health checks, fixed bodies).
+  void route_inline(std::string method, std::string path, Handler handler);
 
   // Binds, listens and starts the IO threads and the worker pool. Errors:
   // the address cannot be resolved or bound, or the server was started before.

@@ -159,6 +159,8 @@ class ServerConnection final : public Connection {
   net::awaitable<void> close_connection();
   net::awaitable<bool> serve_with_handler(const Handler& handler, Request request, int version,
                                           bool keep_alive);
+  net::awaitable<bool> serve_inline(const Handler& handler, const Request& request, int version,
+                                    bool keep_alive);
   net::awaitable<error_code> do_op(Op& op, int version, bool keep_alive);
   void finish_op(bool ok) {
     {
@@ -546,6 +548,33 @@ net::awaitable<bool> ServerConnection<Stream>::serve_with_handler(const Handler&
   co_return keep_alive && !broken && !gone->load() && chunked_ && !server_->stopping.load();
 }
 
+// Runs an inline route's handler here, on the IO thread, and sends its
+// complete answer. True when the connection may serve another request.
+template <class Stream>
+net::awaitable<bool> ServerConnection<Stream>::serve_inline(const Handler& handler,
+                                                            const Request& request, int version,
+                                                            bool keep_alive) {
+  Response response(std::make_shared<NoStreamChannel>());
+  std::string failure;
+  try {
+    handler(request, response);
+    if (response.streaming()) failure = "tried to stream";
+  } catch (const std::exception& e) {
+    failure = std::string("threw: ") + e.what();
+  } catch (...) {
+    failure = "threw";
+  }
+  if (!failure.empty()) {
+    common::log_error("http: inline handler for ", request.method, " ", request.path, " ", failure);
+    error_response(response, Status::internal("the handler failed"));
+  }
+  Op op{Op::kComplete, response.status(), std::move(response.headers()), response.take_body()};
+  auto conn = op.headers.get("Connection");
+  keep_alive = keep_alive && !(conn && iequals(*conn, "close")) && !server_->stopping.load();
+  const error_code ec = co_await do_op(op, version, keep_alive);
+  co_return keep_alive && !ec;
+}
+
 template <class Stream>
 net::awaitable<void> ServerConnection<Stream>::run() {
   if constexpr (kTls) {
@@ -583,6 +612,8 @@ net::awaitable<void> ServerConnection<Stream>::run() {
                                 " (allowed: " + allow + ")",
                             keep_alive, allow);
       again = keep_alive;
+    } else if (match->on_io_thread) {
+      again = co_await serve_inline(match->handler, request, version, keep_alive);
     } else {
       again = co_await serve_with_handler(match->handler, std::move(request), version, keep_alive);
     }

@@ -55,6 +55,7 @@ struct Route {
   std::string path;
   bool prefix = false;
   Handler handler;
+  bool on_io_thread = false;  // route_inline: run where the request was read
 };
 
 // What a handler asks its connection to do, in order.

@@ -140,8 +140,10 @@ void InferenceService::add_routes(http::Server& server) {
       (this->*fn)(req, resp);
     };
   };
-  // GET /health stays open: the agent's readiness probe and the brokers' load probe.
-  server.route("GET", "/health", [this](const http::Request& req, http::Response& resp) {
+  // GET /health stays open: the agent's readiness probe and the brokers' load
+  // probe. It reads a snapshot under a lock the engine holds only between
+  // steps, so it answers on the IO thread, also when every worker streams.
+  server.route_inline("GET", "/health", [this](const http::Request& req, http::Response& resp) {
     health(req, resp);
   });
   server.route("GET", "/metrics", bind(&InferenceService::metrics));
