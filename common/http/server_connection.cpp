@@ -15,13 +15,10 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <openssl/ssl.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -416,21 +413,10 @@ net::awaitable<error_code> ServerConnection<Stream>::do_op(Op& op, int version, 
       if (!answer_has_body(op.status)) parts[1] = net::const_buffer();
       std::size_t sent = 0;
       if constexpr (!kTls) {
-        // Plain TCP: try to send it all at once (an answer almost always
-        // fits the socket's buffer), without the async operation's timer
-        // and handler; what is left goes the usual way.
-        iovec iov[2] = {{const_cast<void*>(parts[0].data()), parts[0].size()},
-                        {const_cast<void*>(parts[1].data()), parts[1].size()}};
-        msghdr msg{};
-        msg.msg_iov = iov;
-        msg.msg_iovlen = parts[1].size() > 0 ? 2 : 1;
-        const ssize_t r = ::sendmsg(lowest().socket().native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (r >= 0) {
-          sent = static_cast<std::size_t>(r);
-        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-          ec = error_code(errno, boost::system::system_category());
-          break;
-        }
+        // Plain TCP: try to send it all at once, without the async
+        // operation's timer and handler; what is left goes the usual way.
+        sent = send_now(lowest().socket().native_handle(), parts, ec);
+        if (ec) break;
       }
       if (sent < parts[0].size() + parts[1].size()) {
         beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(parts);
@@ -554,21 +540,7 @@ template <class Stream>
 net::awaitable<bool> ServerConnection<Stream>::serve_inline(const Handler& handler,
                                                             const Request& request, int version,
                                                             bool keep_alive) {
-  Response response(std::make_shared<NoStreamChannel>());
-  std::string failure;
-  try {
-    handler(request, response);
-    if (response.streaming()) failure = "tried to stream";
-  } catch (const std::exception& e) {
-    failure = std::string("threw: ") + e.what();
-  } catch (...) {
-    failure = "threw";
-  }
-  if (!failure.empty()) {
-    common::log_error("http: inline handler for ", request.method, " ", request.path, " ", failure);
-    error_response(response, Status::internal("the handler failed"));
-  }
-  Op op{Op::kComplete, response.status(), std::move(response.headers()), response.take_body()};
+  Op op = run_inline_handler(handler, request);
   auto conn = op.headers.get("Connection");
   keep_alive = keep_alive && !(conn && iequals(*conn, "close")) && !server_->stopping.load();
   const error_code ec = co_await do_op(op, version, keep_alive);

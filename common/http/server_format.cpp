@@ -1,6 +1,13 @@
-// The head of a complete answer, formatted by hand (server_internal.h):
-// cheaper than Beast's serializer for the common case of a whole body.
+// A complete answer (server_internal.h): its head formatted by hand
+// (cheaper than Beast's serializer for the common case of a whole body),
+// its first send, and the answer of an inline route's handler.
 #include <boost/beast/http/status.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <exception>
 
 #include <charconv>
 #include <cstring>
@@ -8,6 +15,7 @@
 #include <string_view>
 
 #include "common/http/server_internal.h"
+#include "common/log.h"
 
 namespace scn::http::detail {
 
@@ -61,6 +69,37 @@ void format_answer_head(std::string& out, int status, int version, bool keep_ali
     out += "\r\n";
   }
   out += "\r\n";
+}
+
+std::size_t send_now(int fd, const std::array<net::const_buffer, 2>& parts, boost::system::error_code& ec) {
+  iovec iov[2] = {{const_cast<void*>(parts[0].data()), parts[0].size()},
+                  {const_cast<void*>(parts[1].data()), parts[1].size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = parts[1].size() > 0 ? 2 : 1;
+  const ssize_t r = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (r >= 0) return static_cast<std::size_t>(r);
+  if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    ec = boost::system::error_code(errno, boost::system::system_category());
+  return 0;
+}
+
+Op run_inline_handler(const Handler& handler, const Request& request) {
+  Response response(std::make_shared<NoStreamChannel>());
+  std::string failure;
+  try {
+    handler(request, response);
+    if (response.streaming()) failure = "tried to stream";
+  } catch (const std::exception& e) {
+    failure = std::string("threw: ") + e.what();
+  } catch (...) {
+    failure = "threw";
+  }
+  if (!failure.empty()) {
+    common::log_error("http: inline handler for ", request.method, " ", request.path, " ", failure);
+    error_response(response, Status::internal("the handler failed"));
+  }
+  return Op{Op::kComplete, response.status(), std::move(response.headers()), response.take_body()};
 }
 
 }  // namespace scn::http::detail

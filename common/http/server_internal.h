@@ -27,6 +27,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -133,6 +134,16 @@ bool build_request(boost::beast::http::request<boost::beast::http::string_body>&
                    Request& request);
 const Route* match_route(const std::vector<Route>& routes, const Request& request,
                          std::string& allow);
+
+// Runs an inline route's handler (Server::route_inline) on this thread and
+// returns its answer as a kComplete op: a 500 error body when it threw or
+// tried to stream.
+Op run_inline_handler(const Handler& handler, const Request& request);
+
+// Plain TCP: sends what it can of `parts` at once without blocking (an
+// answer almost always fits the socket's buffer); the bytes sent, with `ec`
+// set on a socket error (not on a full buffer).
+std::size_t send_now(int fd, const std::array<net::const_buffer, 2>& parts, boost::system::error_code& ec);
 
 // Whether an answer with `status` carries a body (and Content-Length): not
 // 1xx, 204 or 304.
