@@ -68,15 +68,21 @@ TEST_CASE("bench infer on stories260K reports every figure") {
   CHECK(r->tg_tok_s > 0);
   CHECK(r->membw_gbs > 0);
   CHECK(r->decode_bw_fraction > 0);
+  // One probe after each decode test; the fraction is the mean of each
+  // repetition's decode against its own probe.
+  REQUIRE(r->membw_gbs_per_rep.size() == 2);
+  CHECK(r->membw_gbs == doctest::Approx((r->membw_gbs_per_rep[0] + r->membw_gbs_per_rep[1]) / 2));
+  CHECK(r->decode_bw_fraction > 0);
 
   const std::string table = format_infer_report(*r);
+  CHECK_MESSAGE(table.find("mean of the probes after each decode test") != std::string::npos, table);
   for (const char* field : {"arch", "llama", "f32", "bytes/token", "threads", "membw", "pp32",
                             "tg8", "% of membw"})
     CHECK_MESSAGE(table.find(field) != std::string::npos, field);
 
   const auto j = boost::json::parse(infer_report_json(*r)).as_object();
   for (const char* key : {"arch", "params", "types", "weight_bytes_per_token", "threads",
-                          "pp_tok_s", "tg_tok_s", "membw_gbs", "decode_bw_fraction"})
+                          "pp_tok_s", "tg_tok_s", "membw_gbs", "membw_gbs_per_rep", "decode_bw_fraction"})
     CHECK_MESSAGE(j.contains(key), key);
   CHECK(j.at("tg_tok_s").to_number<double>() == doctest::Approx(r->tg_tok_s));
 }
@@ -94,6 +100,17 @@ TEST_CASE("bench infer rejects bad sizes and files") {
   o = tiny();
   o.model_path = "/nonexistent.gguf";
   CHECK_FALSE(run_infer_bench(o).is_ok());
+}
+
+// Without a decode test the bandwidth is probed once, after the prompts.
+TEST_CASE("bench infer without a decode test probes the bandwidth once") {
+  auto o = tiny();
+  o.gen_tokens = 0;
+  auto r = run_infer_bench(o);
+  REQUIRE_MESSAGE(r.is_ok(), r.status().to_string());
+  CHECK(r->membw_gbs_per_rep.size() == 1);
+  CHECK(r->membw_gbs > 0);
+  CHECK(r->decode_bw_fraction == 0);
 }
 
 // --depth: the decode test runs after that many tokens of context (as

@@ -236,18 +236,31 @@ Result<InferBenchReport> run_infer_bench(const InferBenchOptions& o) {
     for (const int32_t& t : gen)
       SCN_RETURN_IF_ERROR(ctx->eval(std::span(&t, 1), ctx->n_past(), logits.data(), false));
     tg.push_back(static_cast<double>(gen.size()) / seconds_since(t0));
+    // The bandwidth probe right after each decode test, with the same
+    // thread count: this machine's bandwidth moves from minute to minute,
+    // so each decode test is compared with the probe of its own moment.
+    if (o.membw_bytes > 0) r.membw_gbs_per_rep.push_back(measure_membw_gbs(r.threads, o.membw_bytes));
   }
   mean_sd(pp, &r.pp_tok_s, &r.pp_tok_s_sd);
   mean_sd(tg, &r.tg_tok_s, &r.tg_tok_s_sd);
 
-  // The bandwidth probe runs after the model work, with the same thread count.
   ctx.reset();
   if (o.membw_bytes > 0) {
     r.membw_bytes = o.membw_bytes;
-    r.membw_gbs = measure_membw_gbs(r.threads, o.membw_bytes);
-    if (r.membw_gbs > 0)
-      r.decode_bw_fraction =
-          static_cast<double>(r.weight_bytes_per_token) * r.tg_tok_s / (r.membw_gbs * 1e9);
+    if (r.membw_gbs_per_rep.empty())  // no decode test: one probe after the prompts
+      r.membw_gbs_per_rep.push_back(measure_membw_gbs(r.threads, o.membw_bytes));
+    double sum = 0, frac = 0;
+    int fracs = 0;
+    for (size_t i = 0; i < r.membw_gbs_per_rep.size(); ++i) {
+      const double gbs = r.membw_gbs_per_rep[i];
+      sum += gbs;
+      if (i < tg.size() && gbs > 0) {
+        frac += static_cast<double>(r.weight_bytes_per_token) * tg[i] / (gbs * 1e9);
+        ++fracs;
+      }
+    }
+    r.membw_gbs = sum / static_cast<double>(r.membw_gbs_per_rep.size());
+    if (fracs > 0) r.decode_bw_fraction = frac / fracs;
   }
   return r;
 }
@@ -291,9 +304,15 @@ std::string format_infer_report(const InferBenchReport& r) {
     add("threads      %d (%s kernels%s)\n", r.threads, r.isa.c_str(),
         amx ? "; prompts on AMX bf16 tiles" : "");
   }
-  if (r.membw_gbs > 0 && !r.membw_is_peak)
-    add("membw        %.2f GB/s read (STREAM-like probe, %s buffer, %d threads)\n", r.membw_gbs,
+  if (r.membw_gbs > 0 && !r.membw_is_peak) {
+    add("membw        %.2f GB/s read (STREAM-like probe, %s buffer, %d threads", r.membw_gbs,
         mib(static_cast<double>(r.membw_bytes)).c_str(), r.threads);
+    if (r.membw_gbs_per_rep.size() > 1) {
+      add("%s", "; mean of the probes after each decode test:");
+      for (double g : r.membw_gbs_per_rep) add(" %.2f", g);
+    }
+    add("%s", ")\n");
+  }
   add("\n%-10s %12s %10s %12s\n", "test", "tok/s", "+/-", "% of membw");
   add("%-10s %12.2f %10.2f %12s\n", ("pp" + std::to_string(r.prompt_tokens)).c_str(), r.pp_tok_s,
       r.pp_tok_s_sd, "");
@@ -341,6 +360,7 @@ std::string infer_report_json(const InferBenchReport& r) {
       {"tg_tok_s_sd", r.tg_tok_s_sd},
       {"membw_bytes", r.membw_bytes},
       {"membw_gbs", r.membw_gbs},
+      {"membw_gbs_per_rep", boost::json::value_from(r.membw_gbs_per_rep)},
       {"decode_bw_fraction", r.decode_bw_fraction},
       {"device", r.device},
       {"device_description", r.device_description},

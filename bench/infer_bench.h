@@ -16,8 +16,11 @@
 //  - Weight bytes per token are the bytes of every matmul weight read by one
 //    decode step (Model::weight_bytes(), which includes the output
 //    projection, i.e. the whole embedding matrix when tied) plus one
-//    embedding row. decode_bw_fraction = weight bytes per token × decode
-//    tok/s ÷ the read bandwidth measured with the same thread count.
+//    embedding row. The read bandwidth is probed with the same thread count
+//    right after each decode test (once after the prompts when there is no
+//    decode test); membw_gbs is the mean of those probes, and
+//    decode_bw_fraction the mean over the repetitions of weight bytes per
+//    token × that repetition's decode tok/s ÷ its own probe.
 //  - device other than "cpu" (make_backend: "cuda", "cuda:N", "auto"): the
 //    model runs through the engine's batched forward pass (BatchContext over
 //    a KvPool in device memory, one sequence): the prompt is evaluated in
@@ -79,6 +82,7 @@ struct InferBenchReport {
   double pp_tok_s = 0, pp_tok_s_sd = 0;   // prompt processing
   double tg_tok_s = 0, tg_tok_s_sd = 0;   // decode
   double membw_gbs = 0;                   // 0 when not measured
+  std::vector<double> membw_gbs_per_rep;  // each probe (CPU path)
   size_t membw_bytes = 0;
   double decode_bw_fraction = 0;          // 0 when membw_gbs is 0
   std::string device = "cpu";
