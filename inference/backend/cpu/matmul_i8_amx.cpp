@@ -17,6 +17,7 @@
 #include <cstring>
 #include <utility>
 
+#include "inference/backend/cpu/amx_act_quant.h"
 #include "inference/backend/cpu/amx_tile_config.h"
 
 namespace scn::inference::cpu {
@@ -299,27 +300,18 @@ void amx_i8_prepare_act(const PackedWeight& w, int64_t n, AmxI8Act* a) {
 
 void amx_i8_quantize_act(const float* x, int64_t t0, int64_t t1, AmxI8Act* a) {
   const int64_t cols = a->cols, blocks = a->blocks, wd = a->width;
-  const __m512 sign = _mm512_set1_ps(-0.f);
   for (int64_t t = t0; t < t1; ++t) {
     const float* xt = x + t * cols;
     const int64_t tt = t / 16, r = t % 16;
     for (int64_t j = 0; j < blocks; ++j) {
-      const __m512 x0 = _mm512_loadu_ps(xt + 32 * j);
-      const __m512 x1 = _mm512_loadu_ps(xt + 32 * j + 16);
-      const float amax = _mm512_reduce_max_ps(
-          _mm512_max_ps(_mm512_andnot_ps(sign, x0), _mm512_andnot_ps(sign, x1)));
-      const float id = amax > 0.f ? 127.f / amax : 0.f;
-      const __m512 vid = _mm512_set1_ps(id);
-      const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, vid));
-      const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, vid));
+      const Q8Block b = quantize_q8_block(xt + 32 * j);
       int8_t* qt = a->q.data() + ((tt * blocks + j) * wd + r) * 32;
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(qt), _mm512_cvtepi32_epi8(q0));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(qt + 16), _mm512_cvtepi32_epi8(q1));
-      const float d = amax / 127.f;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qt), _mm512_cvtepi32_epi8(b.q0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qt + 16), _mm512_cvtepi32_epi8(b.q1));
       const int64_t di = (tt * blocks + j) * 16 + r;
-      a->d[di] = d;
+      a->d[di] = b.d;
       if (a->mins)
-        a->s[di] = d * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
+        a->s[di] = b.d * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(b.q0, b.q1)));
     }
   }
 }

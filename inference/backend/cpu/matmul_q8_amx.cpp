@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "inference/backend/cpu/amx_act_quant.h"
 #include "inference/backend/cpu/amx_tile_config.h"
 
 namespace scn::inference::cpu {
@@ -54,25 +55,17 @@ void amx_q8_prepare_act(int64_t n, int64_t cols, AmxQ8Act* a) {
 
 void amx_q8_quantize_act(const float* x, int64_t t0, int64_t t1, AmxQ8Act* a) {
   const int64_t cols = a->cols, n = a->n;
-  const __m512 sign = _mm512_set1_ps(-0.f);
   for (int64_t t = t0; t < t1; ++t) {
     const float* xt = x + t * cols;
     for (int64_t j = 0; j < a->blocks; ++j) {
-      const __m512 x0 = _mm512_loadu_ps(xt + 32 * j);
-      const __m512 x1 = _mm512_loadu_ps(xt + 32 * j + 16);
-      const float amax = _mm512_reduce_max_ps(
-          _mm512_max_ps(_mm512_andnot_ps(sign, x0), _mm512_andnot_ps(sign, x1)));
-      const float id = amax > 0.f ? 127.f / amax : 0.f;
-      const __m512 vid = _mm512_set1_ps(id);
+      const Q8Block blk = quantize_q8_block(xt + 32 * j);
       alignas(16) int32_t q[8];
-      _mm_store_si128(reinterpret_cast<__m128i*>(q),
-                      _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x0, vid))));
-      _mm_store_si128(reinterpret_cast<__m128i*>(q + 4),
-                      _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x1, vid))));
+      _mm_store_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(blk.q0));
+      _mm_store_si128(reinterpret_cast<__m128i*>(q + 4), _mm512_cvtepi32_epi8(blk.q1));
       // B tile of block j: row kk holds elements 4kk..4kk+3 of every token.
       int8_t* bj = a->b.data() + j * 32 * n;
       for (int kk = 0; kk < 8; ++kk) std::memcpy(bj + kk * 4 * n + 4 * t, q + kk, 4);
-      a->d[j * 16 + t] = amax / 127.f;
+      a->d[j * 16 + t] = blk.d;
     }
   }
 }
