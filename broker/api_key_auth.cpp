@@ -100,6 +100,15 @@ ApiKeyCache::ApiKeyCache(db::PgPool& pg, std::chrono::milliseconds ttl)
 
 ApiKeyCache::~ApiKeyCache() = default;
 
+std::optional<Principal> ApiKeyCache::cached(std::string_view key) {
+  if (key.empty()) return std::nullopt;
+  const std::string id = crypto::sha256(key);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->entries.find(id);
+  if (it == impl_->entries.end() || it->second.expires <= std::chrono::steady_clock::now()) return std::nullopt;
+  return it->second.principal;
+}
+
 Result<Principal> ApiKeyCache::authenticate(std::string_view key) {
   if (key.empty()) return Status::unauthenticated("invalid API key");
   const std::string id = crypto::sha256(key);

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,9 @@ class ApiKeyCache {
   explicit ApiKeyCache(db::PgPool& pg, std::chrono::milliseconds ttl = std::chrono::milliseconds(1000));
   ~ApiKeyCache();
   Result<Principal> authenticate(std::string_view key);
+  // The key's principal when a fresh look-up is cached (no database call);
+  // nullopt otherwise (call authenticate()).
+  std::optional<Principal> cached(std::string_view key);
 
  private:
   struct Impl;

@@ -13,6 +13,7 @@
 #include "broker/gateway/route_table.h"
 #include "broker/gateway/service_load.h"
 #include "broker/gateway/usage_meter.h"
+#include "common/http/async_client.h"
 #include "common/db/pg.h"
 #include "common/json.h"
 #include "common/crypto/crypto.h"
@@ -66,7 +67,10 @@ struct Gateway::Impl {
             {0.5, 1, 2, 5, 10, 20, 30, 60, 120})),
         cold_start_timeouts(metrics::default_registry().counter(
             "scn_broker_cold_start_timeouts_total",
-            "Requests to a service at zero answered 503 after the hold")) {}
+            "Requests to a service at zero answered 503 after the hold")),
+        fast_forwards(metrics::default_registry().counter(
+            "scn_broker_fast_path_requests_total",
+            "Completions forwarded from an IO thread with the asynchronous client (no worker thread)")) {}
 
   static std::string default_broker_id() {
     auto r = crypto::new_secret("");
@@ -86,6 +90,8 @@ struct Gateway::Impl {
   ServiceLoad load;
   metrics::Histogram& cold_starts;
   metrics::Counter& cold_start_timeouts;
+  metrics::Counter& fast_forwards;
+  http::AsyncClient upstream{http::AsyncClientOptions{.max_idle_per_endpoint = 256}};
   bool started = false;
   bool stopped = false;
 
@@ -171,6 +177,152 @@ struct Gateway::Impl {
     if (!list.is_ok()) return openai_error(response, list.status());
     response.set_json(200, boost::json::serialize(
                                boost::json::object{{"object", "list"}, {"data", std::move(*list)}}));
+  }
+
+  // One request on the IO thread's fast path (completions_async).
+  struct FastCall {
+    Principal who;
+    ServiceRef service;
+    Endpoint endpoint;
+    std::uint64_t prefix = 0;
+    std::optional<limits::Admission> admission;  // (optional: Admission() is not inline)
+    RequestLogEntry log;
+    std::chrono::steady_clock::time_point since;
+  };
+
+  // POST /v1/completions and /v1/chat/completions, first on the IO thread:
+  // when all the request needs is cached and fresh (the key, the service,
+  // a key policy without limits, the routes, the worker secret) and it does
+  // not stream, it goes to the replica through the asynchronous client and
+  // no thread waits for the answer. Everything else - a cache miss, limits
+  // (Redis), streams, errors to answer, https workers - runs completions()
+  // on a worker, and so does a request whose replica failed before
+  // answering (after that replica was set aside).
+  void completions_async(const http::Request& request, http::AsyncReply reply) {
+    auto on_worker = [this, &reply] {
+      reply.run_on_worker([this](const http::Request& rq, http::Response& rs) { completions(rq, rs); });
+    };
+    if (worker_tls()) return on_worker();
+    auto who = keys.cached(bearer_token(request));
+    if (!who) return on_worker();
+    auto parsed = common::parse_json_object(request.body);
+    if (!parsed.is_ok()) return on_worker();
+    const common::JsonObject& body = *parsed;
+    auto model = common::require_string(body, "model");
+    auto stream = common::get_bool(body, "stream", false);
+    if (!model.is_ok() || !stream.is_ok() || *stream) return on_worker();
+    auto service = routes.cached_service(who->tenant_id, *model);
+    if (!service) return on_worker();
+    auto admission = limiter.admit_cached(*who, service->id);
+    if (!admission) return on_worker();
+    auto eps = routes.cached_endpoints(service->id);
+    if (!eps || eps->empty()) return on_worker();
+    const std::uint64_t prefix = prefix_hash(service->id, prompt_prefix(body));
+    auto ep = balancer.pick(service->id, *eps, {}, prefix);
+    if (!ep) return on_worker();
+    auto secret = worker_secrets.loaded_for_replica(ep->replica_id);
+    if (!secret) return on_worker();
+
+    auto call = std::make_shared<FastCall>();
+    call->since = std::chrono::steady_clock::now();
+    RequestLogEntry& log = call->log;
+    log.started_at = std::chrono::system_clock::now();
+    log.request_id = std::string(request.header("x-request-id"));
+    if (!sane_request_id(log.request_id)) log.request_id = new_request_id();
+    log.path = request.path;
+    log.tenant_id = who->tenant_id;
+    log.api_key_id = who->api_key_id;
+    log.model = service->model.empty() ? *model : service->model;
+    log.service_id = service->id;
+    log.service_name = service->name;
+    log.attempts = 1;
+    log.replica_id = ep->replica_id;
+    log.node_id = ep->node_id;
+    log.center_id = ep->center_id;
+    log.replica_url = ep->url;
+    call->who = std::move(*who);
+    call->service = std::move(*service);
+    call->endpoint = std::move(*ep);
+    call->prefix = prefix;
+    call->admission.emplace(std::move(*admission));
+
+    http::Headers headers;
+    headers.add("Content-Type", "application/json");
+    headers.add("Accept", "application/json");
+    headers.add("x-request-id", log.request_id);
+    if (!secret->empty()) headers.add("Authorization", "Bearer " + *secret);
+    load.begin(call->service.id);
+    balancer.begin(call->endpoint.url);
+    auto sent = upstream.request("POST", call->endpoint.url + request.path, request.body, std::move(headers),
+                                 options.upstream_timeout, [this, call, reply](http::AsyncResult r) mutable {
+                                   finish_fast(*call, std::move(r), reply);
+                                 });
+    if (!sent.is_ok()) {
+      balancer.end(call->endpoint.url);
+      load.end(call->service.id);
+      return on_worker();
+    }
+    fast_forwards.inc();
+    reply.on_client_gone([c = *sent] { c.cancel(); });
+  }
+
+  // The replica's answer (or failure) of a fast-path request, on an IO thread.
+  void finish_fast(FastCall& call, http::AsyncResult r, http::AsyncReply& reply) {
+    balancer.end(call.endpoint.url);
+    load.end(call.service.id);
+    RequestLogEntry& log = call.log;
+    http::Response response;
+    response.set_header("x-request-id", log.request_id);
+    if (!r.response.is_ok()) {
+      const Status& st = r.response.status();
+      if (st.code() == Code::kCancelled) {
+        log.status = 499;  // the client left; nothing more is sent
+        log.error = "the client left before the answer";
+      } else if (!r.answer_started) {
+        common::log_warn("gateway: replica ", call.endpoint.replica_id, " at ", call.endpoint.url, " of service ",
+                         call.service.name, " failed: ", st.message());
+        balancer.mark_bad(call.endpoint.url);
+        routes.invalidate(call.service.id);
+        reply.run_on_worker([this](const http::Request& rq, http::Response& rs) { completions(rq, rs); });
+        return;
+      } else {
+        common::log_warn("gateway: answer from ", call.endpoint.url, " broke: ", st.message());
+        log.status = 502;
+        log.error = st.message();
+        http::error_response(response, 502, "server_error", "the model replica failed while answering");
+      }
+    } else {
+      http::ClientResponse& answer = *r.response;
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - call.since).count();
+      UsageCounts counts;
+      counts.requests = 1;
+      if (answer.status == 200) {
+        if (auto u = usage_of_answer(answer.body)) {
+          counts.prompt_tokens = u->prompt_tokens;
+          counts.cached_prompt_tokens = u->cached_prompt_tokens;
+          counts.completion_tokens = u->completion_tokens;
+        }
+        balancer.remember(call.prefix, call.endpoint.url);
+        load.observe_ttft(call.service.id, ms);
+        load.observe_tokens(call.service.id, counts.completion_tokens);
+      }
+      usage.record(UsageKey{call.who.tenant_id, call.service.id, call.who.api_key_id, call.service.model,
+                            call.endpoint.center_id},
+                   counts);
+      call.admission->settle(counts.prompt_tokens + counts.completion_tokens);
+      log.status = answer.status;
+      log.prompt_tokens = counts.prompt_tokens;
+      log.cached_prompt_tokens = counts.cached_prompt_tokens;
+      log.completion_tokens = counts.completion_tokens;
+      log.ttfb_ms = ms;
+      response.set_content(answer.status, std::move(answer.body),
+                           answer.headers.get_or("Content-Type", "application/json"));
+    }
+    // Logged before the client has the answer, as on a worker.
+    log.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - call.since).count();
+    requests.record(std::move(log));
+    reply.complete(response);
   }
 
   void completions(const http::Request& request, http::Response& response) {
@@ -379,8 +531,8 @@ void Gateway::add_routes(http::Server& server) {
   server.route("GET", "/v1/models",
                [impl](const http::Request& rq, http::Response& rs) { impl->models(rq, rs); });
   for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
-    server.route("POST", path,
-                 [impl](const http::Request& rq, http::Response& rs) { impl->completions(rq, rs); });
+    server.route_async("POST", path,
+                       [impl](const http::Request& rq, http::AsyncReply reply) { impl->completions_async(rq, reply); });
   }
   server.route_prefix("GET", "/store/", [impl](const http::Request& rq, http::Response& rs) {
     serve_model_file(impl->options.model_store_dir, rq, rs);

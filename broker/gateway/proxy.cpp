@@ -57,10 +57,11 @@ UsageCounts counts_of(const common::JsonObject& usage) {
   return c;
 }
 
-// usage_of() for a complete answer, cheaper: OpenAI's answers end with the
-// top-level "usage" object, so the last `"usage":` key (a quote before it
-// that no backslash escapes: not inside a string) is parsed alone, on the
-// stack; anything unexpected falls back to parsing the whole answer.
+}  // namespace
+
+// The last `"usage":` key (a quote before it that no backslash escapes: not
+// inside a string) is parsed alone, on the stack; anything unexpected falls
+// back to parsing the whole answer.
 std::optional<UsageCounts> usage_of_answer(std::string_view text) {
   constexpr std::string_view kKey = "\"usage\":";
   const std::size_t at = text.rfind(kKey);
@@ -82,8 +83,6 @@ std::optional<UsageCounts> usage_of_answer(std::string_view text) {
   }
   return usage_of(text);
 }
-
-}  // namespace
 
 std::optional<UsageCounts> usage_of(std::string_view json_text, bool* is_final_usage_chunk) {
   if (is_final_usage_chunk) *is_final_usage_chunk = false;

@@ -80,5 +80,8 @@ ForwardOutcome forward_once(const Endpoint& endpoint, const ProxyRequest& reques
 // completion_tokens of a JSON object's "usage" member; nullopt when absent.
 // (Exposed for tests.)
 std::optional<UsageCounts> usage_of(std::string_view json_text, bool* is_final_usage_chunk = nullptr);
+// usage_of() for a complete answer, cheaper: OpenAI's answers end with the
+// top-level "usage" object, which is parsed alone when it can be found.
+std::optional<UsageCounts> usage_of_answer(std::string_view text);
 
 }  // namespace scn::broker

@@ -157,6 +157,23 @@ Result<ServiceRef> RouteTable::find_service(const std::string& tenant_id, const 
   return found;
 }
 
+std::optional<ServiceRef> RouteTable::cached_service(const std::string& tenant_id, const std::string& name) {
+  std::string key;
+  key.reserve(tenant_id.size() + 1 + name.size());
+  key.append(tenant_id).append(1, '\n').append(name);
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->services.find(key);
+  if (it == impl_->services.end() || it->second.expires <= Clock::now()) return std::nullopt;
+  return it->second.service;
+}
+
+std::optional<std::vector<Endpoint>> RouteTable::cached_endpoints(const std::string& service_id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->routes.find(service_id);
+  if (it == impl_->routes.end() || it->second.expires <= Clock::now()) return std::nullopt;
+  return it->second.endpoints;
+}
+
 Result<std::vector<Endpoint>> RouteTable::endpoints(const std::string& service_id) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,10 @@ class RouteTable {
 
   Result<ServiceRef> find_service(const std::string& tenant_id, const std::string& name);
   Result<std::vector<Endpoint>> endpoints(const std::string& service_id);
+  // The same answers when cached and fresh (no PostgreSQL or Redis call);
+  // nullopt otherwise.
+  std::optional<ServiceRef> cached_service(const std::string& tenant_id, const std::string& name);
+  std::optional<std::vector<Endpoint>> cached_endpoints(const std::string& service_id);
 
   void invalidate(const std::string& service_id);
   void clear();

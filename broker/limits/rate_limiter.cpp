@@ -325,6 +325,20 @@ Result<std::int64_t> monthly_tokens_used(redis::RedisClient& redis, std::string_
   }
 }
 
+std::optional<Admission> RateLimiter::admit_cached(const Principal& who, std::string_view service_id) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->policy_mu);
+    auto it = impl_->policies.find(who.api_key_id);
+    if (it == impl_->policies.end() || it->second.expires <= Clock::now()) return std::nullopt;
+    const KeyPolicy& p = it->second.policy;
+    if (!p.may_use(service_id) || p.tenant.any() || p.key.any()) return std::nullopt;
+  }
+  Admission out;
+  out.owner_ = this;
+  out.admitted_ = true;
+  return out;
+}
+
 Admission RateLimiter::admit(const Principal& who, std::string_view service_id, const common::JsonObject& body,
                              http::Response& response) {
   Admission out;

@@ -119,6 +119,11 @@ class RateLimiter {
 
   Admission admit(const Principal& who, std::string_view service_id, const common::JsonObject& body,
                   http::Response& response);
+  // admit() when it needs neither PostgreSQL nor Redis (for callers that
+  // must not block): the key's policy is cached and fresh, lets the key use
+  // the service and sets no limit - then the Admission (admitted, nothing
+  // held). Otherwise nullopt (call admit()).
+  std::optional<Admission> admit_cached(const Principal& who, std::string_view service_id);
 
   // The key's service scope alone (GET /v1/models lists only what the key
   // may use); true when the policy cannot be read (admit() decides then).

@@ -66,6 +66,17 @@ Status WorkerSecrets::load() {
   return Status::ok();
 }
 
+std::optional<std::string> WorkerSecrets::loaded_for_replica(const std::string& replica_id) {
+  std::lock_guard lock(mu_);
+  if (key_.empty()) return std::nullopt;
+  auto it = cache_.find(replica_id);
+  if (it != cache_.end()) return it->second;
+  if (cache_.size() > 100000) cache_.clear();
+  std::string s = worker_secret(key_, replica_id);
+  cache_.emplace(replica_id, s);
+  return s;
+}
+
 Result<std::string> WorkerSecrets::for_replica(const std::string& replica_id) {
   SCN_RETURN_IF_ERROR(load());
   std::lock_guard lock(mu_);

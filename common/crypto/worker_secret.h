@@ -21,6 +21,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +52,9 @@ class WorkerSecrets {
   Status load();
   // The replica's secret; the database's Status when the key cannot be loaded.
   Result<std::string> for_replica(const std::string& replica_id);
+  // The same without a database call: nullopt until the cluster key was
+  // loaded (for callers that must not block).
+  std::optional<std::string> loaded_for_replica(const std::string& replica_id);
 
  private:
   db::PgPool& pool_;

@@ -30,6 +30,13 @@ struct Server::Impl : ServerState {
 
 namespace detail {
 
+namespace {
+thread_local net::io_context* t_io_context = nullptr;
+}  // namespace
+
+net::io_context* current_io_context() { return t_io_context; }
+void set_current_io_context(net::io_context* ioc) { t_io_context = ioc; }
+
 // ---- Server::Impl ------------------------------------------------------------
 
 net::awaitable<void> ServerState::accept_loop() {
@@ -142,15 +149,19 @@ Server::~Server() {
 }
 
 void Server::route(std::string method, std::string path, Handler handler) {
-  impl_->routes.push_back(detail::Route{std::move(method), std::move(path), false, std::move(handler)});
+  impl_->routes.push_back(detail::Route{std::move(method), std::move(path), false, std::move(handler), false, {}});
 }
 
 void Server::route_prefix(std::string method, std::string prefix, Handler handler) {
-  impl_->routes.push_back(detail::Route{std::move(method), std::move(prefix), true, std::move(handler)});
+  impl_->routes.push_back(detail::Route{std::move(method), std::move(prefix), true, std::move(handler), false, {}});
 }
 
 void Server::route_inline(std::string method, std::string path, Handler handler) {
-  impl_->routes.push_back(detail::Route{std::move(method), std::move(path), false, std::move(handler), true});
+  impl_->routes.push_back(detail::Route{std::move(method), std::move(path), false, std::move(handler), true, {}});
+}
+
+void Server::route_async(std::string method, std::string path, AsyncHandler handler) {
+  impl_->routes.push_back(detail::Route{std::move(method), std::move(path), false, {}, false, std::move(handler)});
 }
 
 Status Server::start() {
@@ -193,6 +204,7 @@ Status Server::start() {
   if (io_threads <= 0) io_threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   for (int i = 0; i < io_threads; ++i) {
     s.io_threads.emplace_back([&s] {
+      detail::set_current_io_context(&s.ioc);
       for (;;) {
         try {
           s.ioc.run();

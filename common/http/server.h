@@ -14,6 +14,8 @@
 //    handlers run on the IO thread that read the request, without the hand-
 //    off to the pool, so they must answer at once and completely (no
 //    blocking; start_stream() refuses and the request is answered 500).
+//    Routes added with route_async() run on the IO thread too and answer
+//    later through an AsyncReply (see there).
 //  - A handler answers either completely (set_status/set_header/set_body; the
 //    answer is sent when the handler returns) or by streaming: start_stream()
 //    sends the status and headers with chunked transfer encoding, each write()
@@ -202,6 +204,41 @@ void error_response(Response& response, int http_status, std::string_view type,
 
 using Handler = std::function<void(const Request&, Response&)>;
 
+namespace detail {
+class AsyncAnswer;  // connection side of an AsyncReply (server_async.cpp)
+}
+
+// The answer to one request of an asynchronous route (Server::route_async).
+// Copies share the one answer; every member may be called from any thread.
+//  - complete() answers with a Response's status, headers and body (a
+//    Response that streams is answered 500).
+//  - run_on_worker() hands the request to the worker pool instead: `handler`
+//    runs there as a route's handler does (it may block and stream) and
+//    answers it (503 when the pool's queue is full).
+//  - Only the first complete() or run_on_worker() counts. When every copy is
+//    gone without either, the request is answered 500.
+//  - on_client_gone(): `cancel` runs once, on an IO thread, when the client
+//    goes away before the answer was given (noticed as for other routes:
+//    once the request has waited 2 ms). Set it before starting the work it
+//    cancels; when the client is already gone it runs at once.
+class AsyncReply {
+ public:
+  explicit AsyncReply(std::shared_ptr<detail::AsyncAnswer> answer);
+  const Request& request() const;  // valid while a copy of this reply exists
+  void complete(Response& response);
+  void run_on_worker(Handler handler);
+  void on_client_gone(std::function<void()> cancel);
+  bool client_gone() const;
+
+ private:
+  std::shared_ptr<detail::AsyncAnswer> answer_;
+};
+
+// A handler of Server::route_async: runs on the IO thread that read the
+// request and must return at once (no blocking); it answers through the
+// AsyncReply, now or later.
+using AsyncHandler = std::function<void(const Request&, AsyncReply)>;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";  // address to bind ("0.0.0.0", "::", a name)
   int port = 0;                    // 0: an ephemeral port, see Server::port()
@@ -238,6 +275,10 @@ class Server {
   // Exact path, handler run on the IO thread (see the contract above): for
   // answers made from memory in microseconds (health checks, fixed bodies).
   void route_inline(std::string method, std::string path, Handler handler);
+  // Exact path, asynchronous handler (AsyncReply): it runs on the IO thread
+  // and answers when its work is done (e.g. a proxy waiting for an upstream
+  // without a thread blocked on it), or hands the request to the pool.
+  void route_async(std::string method, std::string path, AsyncHandler handler);
 
   // Binds, listens and starts the IO threads and the worker pool. Errors:
   // the address cannot be resolved or bound, or the server was started before.

@@ -97,9 +97,18 @@ class ServerConnection final : public Connection {
     return submit_and_wait(Op{Op::kChunk, 0, {}, std::string(chunk)});
   }
   void end() override { submit(Op{Op::kEnd, 0, {}, {}}); }
+
+  // ---- async routes (any thread) ----
+  bool answer_on_worker(Handler handler, std::shared_ptr<AsyncAnswer> answer) override {
+    return server_->pool.submit(
+        [self = shared_from_this(), handler = std::move(handler), answer = std::move(answer)] {
+          run_handler(self, handler, answer->request);
+        },
+        server_->options.max_pending_requests);
+  }
   // Queues `op` (and, when `then_finish`, the kFinish op after it) and wakes
   // the session once.
-  void submit(Op op, bool then_finish = false) {
+  void submit(Op op, bool then_finish = false) override {
     {
       std::lock_guard lock(mu_);
       ops_.push_back(std::move(op));
@@ -154,8 +163,12 @@ class ServerConnection final : public Connection {
                                     bool keep_alive, std::string_view allow = {});
   net::awaitable<void> drain_and_close();
   net::awaitable<void> close_connection();
+  void reset_ops();
   net::awaitable<bool> serve_with_handler(const Handler& handler, Request request, int version,
                                           bool keep_alive);
+  net::awaitable<bool> serve_async(const AsyncHandler& handler, Request request, int version,
+                                   bool keep_alive);
+  net::awaitable<bool> await_answer(int version, bool keep_alive, std::weak_ptr<AsyncAnswer> async);
   net::awaitable<bool> serve_inline(const Handler& handler, const Request& request, int version,
                                     bool keep_alive);
   net::awaitable<error_code> do_op(Op& op, int version, bool keep_alive);
@@ -433,12 +446,8 @@ net::awaitable<error_code> ServerConnection<Stream>::do_op(Op& op, int version, 
   co_return ec;
 }
 
-// Runs `handler` on the worker pool and carries out what it asks until it
-// has returned. True when the connection may serve another request.
 template <class Stream>
-net::awaitable<bool> ServerConnection<Stream>::serve_with_handler(const Handler& handler,
-                                                                  Request request, int version,
-                                                                  bool keep_alive) {
+void ServerConnection<Stream>::reset_ops() {
   {
     std::lock_guard lock(mu_);
     ops_.clear();
@@ -446,34 +455,49 @@ net::awaitable<bool> ServerConnection<Stream>::serve_with_handler(const Handler&
     failed_ = false;
   }
   gone->store(false);
-  auto self = self_ptr();
-  auto task = [self, &handler, request = std::move(request)]() mutable {
-    Response response(std::static_pointer_cast<ResponseChannel>(self));
-    bool threw = false;
-    try {
-      handler(request, response);
-    } catch (const std::exception& e) {
-      common::log_error("http: handler for ", request.method, " ", request.path, " threw: ", e.what());
-      threw = true;
-    } catch (...) {
-      common::log_error("http: handler for ", request.method, " ", request.path, " threw");
-      threw = true;
-    }
-    if (response.streaming()) {
-      if (threw) self->submit(Op{Op::kAbort, 0, {}, {}}, true);
-      else if (!response.ended()) self->submit(Op{Op::kEnd, 0, {}, {}}, true);
-      else self->submit(Op{Op::kFinish, 0, {}, {}});
-    } else {
-      if (threw) error_response(response, Status::internal("the handler failed"));
-      self->submit(Op{Op::kComplete, response.status(), std::move(response.headers()), response.take_body()},
-                   true);
-    }
-  };
+}
+
+// Runs `handler` on the worker pool and carries out what it asks until it
+// has returned. True when the connection may serve another request.
+template <class Stream>
+net::awaitable<bool> ServerConnection<Stream>::serve_with_handler(const Handler& handler,
+                                                                  Request request, int version,
+                                                                  bool keep_alive) {
+  reset_ops();
+  auto task = [self = shared_from_this(), &handler, request = std::move(request)] { run_handler(self, handler, request); };
   if (!server_->pool.submit(std::move(task), server_->options.max_pending_requests)) {
     co_await answer_error(503, "unavailable_error", "the server is busy", keep_alive);
     co_return keep_alive;
   }
+  co_return co_await await_answer(version, keep_alive, {});
+}
 
+// Runs an async route's handler here and carries out its answer, given now
+// or later (or by the worker it handed the request to).
+template <class Stream>
+net::awaitable<bool> ServerConnection<Stream>::serve_async(const AsyncHandler& handler, Request request,
+                                                           int version, bool keep_alive) {
+  reset_ops();
+  std::weak_ptr<AsyncAnswer> watch;
+  {
+    auto answer = std::make_shared<AsyncAnswer>(self_ptr(), std::move(request));
+    watch = answer;
+    try {
+      handler(answer->request, AsyncReply(answer));
+    } catch (const std::exception& e) {
+      common::log_error("http: async handler for ", answer->request.path, " threw: ", e.what());
+    } catch (...) {
+      common::log_error("http: async handler for ", answer->request.path, " threw");
+    }
+  }  // a handler that kept no reply and did not answer: 500 (~AsyncAnswer)
+  co_return co_await await_answer(version, keep_alive, std::move(watch));
+}
+
+// Carries out what the handler (on a worker, or async) asks until it has
+// finished. True when the connection may serve another request.
+template <class Stream>
+net::awaitable<bool> ServerConnection<Stream>::await_answer(int version, bool keep_alive,
+                                                            std::weak_ptr<AsyncAnswer> async) {
   // The client is watched (a read that notices it leaving) only once the
   // handler has run for kWatchDelay or started streaming: most answers come
   // sooner, and arming and cancelling that read for each of them cost a
@@ -496,6 +520,10 @@ net::awaitable<bool> ServerConnection<Stream>::serve_with_handler(const Handler&
       }
     }
     if (!op) {
+      if (gone->load() && !async.expired()) {
+        if (auto a = async.lock()) a->client_went();
+        async.reset();
+      }
       if (watch_started) co_await sleep_until_woken();
       else if (co_await sleep_until_woken_for(kWatchDelay)) start_watch();
       continue;
@@ -584,6 +612,8 @@ net::awaitable<void> ServerConnection<Stream>::run() {
                                 " (allowed: " + allow + ")",
                             keep_alive, allow);
       again = keep_alive;
+    } else if (match->async_handler) {
+      again = co_await serve_async(match->async_handler, std::move(request), version, keep_alive);
     } else if (match->on_io_thread) {
       again = co_await serve_inline(match->handler, request, version, keep_alive);
     } else {

@@ -57,6 +57,7 @@ struct Route {
   bool prefix = false;
   Handler handler;
   bool on_io_thread = false;  // route_inline: run where the request was read
+  AsyncHandler async_handler;  // route_async (then `handler` is empty)
 };
 
 // What a handler asks its connection to do, in order.
@@ -67,10 +68,46 @@ struct Op {
   std::string data;
 };
 
+class Connection;
+
+// The state behind an AsyncReply: the request, whether it was answered, and
+// what to run when the client goes away (server_async.cpp).
+class AsyncAnswer {
+ public:
+  AsyncAnswer(std::shared_ptr<Connection> conn, Request request)
+      : request(std::move(request)), conn_(std::move(conn)) {}
+  ~AsyncAnswer();  // never answered: 500
+  AsyncAnswer(const AsyncAnswer&) = delete;
+  AsyncAnswer& operator=(const AsyncAnswer&) = delete;
+
+  // True for the one caller that may answer.
+  bool claim() { return !answered_.exchange(true); }
+  Connection& connection() { return *conn_; }
+  void set_cancel(std::function<void()> cancel);
+  // The connection saw the client go (IO thread): runs the cancel once.
+  void client_went();
+
+  const Request request;
+
+ private:
+  std::shared_ptr<Connection> conn_;
+  std::atomic<bool> answered_{false};
+  std::mutex mu_;
+  std::function<void()> cancel_;
+  bool went_ = false;
+};
+
 // One client connection, plain or TLS (server_connection.cpp).
 class Connection : public ResponseChannel, public std::enable_shared_from_this<Connection> {
  public:
   explicit Connection(std::string address) : address_(std::move(address)) {}
+  // Queues `op` for the IO side (and, when `then_finish`, the end of the
+  // answer after it). Any thread.
+  virtual void submit(Op op, bool then_finish = false) = 0;
+  // Async routes (any thread): the complete answer, or the request handed
+  // to the worker pool (false: the pool's queue is full).
+  void answer_complete(Op op) { submit(std::move(op), true); }
+  virtual bool answer_on_worker(Handler handler, std::shared_ptr<AsyncAnswer> answer) = 0;
   // Serves requests until the connection closes.
   virtual net::awaitable<void> run() = 0;
   virtual net::any_io_executor executor() = 0;
@@ -119,6 +156,15 @@ struct ServerState {
   std::mutex wait_mu;
   bool joined = false;
 };
+
+// The io_context of the server whose IO thread this is (null elsewhere):
+// asynchronous clients started by async handlers run on it.
+net::io_context* current_io_context();
+void set_current_io_context(net::io_context* ioc);
+
+// Runs `handler` for `request` on this (worker) thread with a Response on
+// `conn`, and queues what the Response leaves to send (server_async.cpp).
+void run_handler(const std::shared_ptr<Connection>& conn, const Handler& handler, const Request& request);
 
 // `address`: the client's IP address (Connection::address()).
 std::shared_ptr<Connection> make_connection(tcp::socket socket, ServerState* server,
