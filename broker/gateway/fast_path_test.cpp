@@ -9,14 +9,9 @@
 #include <atomic>
 #include <thread>
 
-#include "broker/gateway/gateway_test_fixture.h"
-#include "broker/gateway/route_table.h"
-#include "common/db/test_db.h"
+#include "broker/gateway/gateway_platform_test_util.h"
 #include "common/http/client.h"
-#include "common/json.h"
 #include "common/metrics.h"
-#include "common/redis/redis.h"
-#include "common/redis/test_redis.h"
 #include "tests/testing.h"
 
 namespace scn::broker {
@@ -25,7 +20,6 @@ namespace {
 using namespace scn::broker::testing;
 using namespace std::chrono_literals;
 
-constexpr const char* kKey = "scn-key-fast-path-secret";
 constexpr const char* kAnswer =
     R"({"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":"ok","finish_reason":"length"}],)"
     R"("usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7,"prompt_tokens_details":{"cached_tokens":3}}})";
@@ -68,61 +62,32 @@ struct Upstream {
 };
 
 struct Platform {
-  std::optional<db::testing::TestDatabase> db;
-  std::unique_ptr<redis::RedisClient> redis;
-  std::unique_ptr<BrokerContext> ctx;
-  std::unique_ptr<Gateway> gateway;
-  std::unique_ptr<http::Server> server;
-  std::string tenant, key, node, service;
-
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(server->port()) + path;
-  }
-  ~Platform() {
-    if (server) {
-      server->stop();
-      server->wait();
-    }
-    if (gateway) gateway->stop();
-    if (redis && !service.empty()) (void)redis->del({routes_key(service)});
-  }
+  std::unique_ptr<GatewayPlatform> gp;
+  std::string service;
+  std::string url(const std::string& path) const { return gp->url(path); }
 };
 
-std::unique_ptr<Platform> make_platform(const std::vector<int>& replica_ports,
-                                        std::chrono::milliseconds bad_for = 3000ms) {
-  auto db = db::testing::make_test_database();
-  if (!db) return nullptr;
-  auto redis_url = redis::testing::redis_url_for_tests();
-  if (!redis_url) return nullptr;
-  auto p = std::make_unique<Platform>();
-  p->db.emplace(std::move(*db));
-  auto redis = redis::RedisClient::connect(*redis_url);
-  REQUIRE(redis.is_ok());
-  p->redis = std::move(*redis);
-  p->ctx = std::make_unique<BrokerContext>(BrokerContext{*p->db->pool, *p->redis, *redis_url, {}});
-  db::PgPool& pg = *p->db->pool;
-  p->tenant = add_tenant(pg, "tenant-fast");
-  p->key = add_api_key(pg, p->tenant, kKey);
-  p->node = add_node(pg, "n1");
-  p->service = add_service(pg, p->tenant, "chat");
-  for (int port : replica_ports) add_replica(pg, p->service, p->node, port);
+// The gateway (caches that outlive the test, no load probe) with one
+// service "chat" whose replicas listen on `replica_ports`.
+std::unique_ptr<Platform> make_platform(const std::vector<int>& replica_ports) {
   GatewayOptions o;
   o.usage_flush = 60s;  // the tests flush themselves
   o.route_ttl = 60s;
   o.api_key_ttl = 60s;
   o.probe_period = 0ms;
-  o.bad_endpoint_for = bad_for;
-  p->gateway = std::make_unique<Gateway>(*p->ctx, o);
-  REQUIRE(p->gateway->start().is_ok());
-  p->server = std::make_unique<http::Server>();
-  p->gateway->add_routes(*p->server);
-  REQUIRE(p->server->start().is_ok());
+  auto p = std::make_unique<Platform>();
+  p->gp = make_gateway_platform(o, [&](GatewayPlatform& g) {
+    p->service = add_service(g.pg(), g.tenant, "chat");
+    g.services.push_back(p->service);
+    for (int port : replica_ports) add_replica(g.pg(), p->service, g.node, port);
+  });
+  if (!p->gp) return nullptr;
   return p;
 }
 
 Result<http::ClientResponse> post(const Platform& p, const std::string& body, http::Headers extra = {},
                                   std::chrono::milliseconds timeout = 30s) {
-  http::Headers h{{"Content-Type", "application/json"}, {"Authorization", std::string("Bearer ") + kKey}};
+  http::Headers h{{"Content-Type", "application/json"}, {"Authorization", std::string("Bearer ") + kTestKey}};
   for (const auto& [k, v] : extra.fields()) h.set(k, v);
   return http::request("POST", p.url("/v1/completions"), body, h, timeout);
 }
@@ -159,7 +124,7 @@ TEST_CASE("fast path: cached requests are forwarded from the IO thread; answers,
     CHECK(r->headers.get_or("x-request-id", "") == id);
     CHECK(up.request_id == id);
     CHECK(up.auth.rfind("Bearer ", 0) == 0);  // the replica's worker secret
-    CHECK(up.auth.find(kKey) == std::string::npos);
+    CHECK(up.auth.find(kTestKey) == std::string::npos);
   }
   // The key policy's cache lives 1 s: a request may renew it on a worker.
   CHECK(fast_count() - before >= 18);
@@ -180,9 +145,9 @@ TEST_CASE("fast path: cached requests are forwarded from the IO thread; answers,
   CHECK(streamed->body.find("data: [DONE]") != std::string::npos);
   CHECK(fast_count() == before_stream);
 
-  REQUIRE(p->gateway->flush_usage().is_ok());
-  REQUIRE(p->gateway->flush_request_log().is_ok());
-  db::PgPool& pg = *p->db->pool;
+  REQUIRE(p->gp->gateway->flush_usage().is_ok());
+  REQUIRE(p->gp->gateway->flush_request_log().is_ok());
+  db::PgPool& pg = p->gp->pg();
   const std::string where = " WHERE service_id = " + quote(p->service);
   const int n = warm_hits + 21;  // every answered request, the stream included
   CHECK(sql_one(pg, "SELECT sum(requests) FROM usage_records" + where) == std::to_string(n));
@@ -212,9 +177,9 @@ TEST_CASE("fast path: a replica that fails before answering is set aside and the
   }
   CHECK(fast_count() > before);
   CHECK(up.hits.load() == up_hits + 6);
-  REQUIRE(p->gateway->flush_request_log().is_ok());
-  CHECK(sql_one(*p->db->pool, "SELECT count(*) FROM request_log WHERE status <> 200") == "0");
-  CHECK(sql_one(*p->db->pool, "SELECT count(*) FROM request_log") ==
+  REQUIRE(p->gp->gateway->flush_request_log().is_ok());
+  CHECK(sql_one(p->gp->pg(), "SELECT count(*) FROM request_log WHERE status <> 200") == "0");
+  CHECK(sql_one(p->gp->pg(), "SELECT count(*) FROM request_log") ==
         std::to_string(up.hits.load() + doomed.hits.load()));
 }
 
@@ -235,8 +200,8 @@ TEST_CASE("fast path: a client that leaves cancels the upstream request; logged 
   std::string status;
   const auto logged_by = std::chrono::steady_clock::now() + 3s;
   while (status.empty() && std::chrono::steady_clock::now() < logged_by) {
-    REQUIRE(p->gateway->flush_request_log().is_ok());
-    status = sql_one(*p->db->pool, "SELECT status FROM request_log WHERE service_id = " + quote(p->service) +
+    REQUIRE(p->gp->gateway->flush_request_log().is_ok());
+    status = sql_one(p->gp->pg(), "SELECT status FROM request_log WHERE service_id = " + quote(p->service) +
                                        " ORDER BY id DESC LIMIT 1");
     if (status == "200") status.clear();
     if (status.empty()) std::this_thread::sleep_for(20ms);

@@ -14,19 +14,18 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/url/parse.hpp>
 
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <cstring>
 #include <exception>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
+#include "common/http/client_request.h"
 #include "common/http/server_internal.h"
 #include "common/log.h"
 
@@ -41,40 +40,16 @@ using detail::kAwait;
 
 namespace {
 
-struct Target {
-  std::string host;        // for connecting
-  std::string host_field;  // for the Host header
-  std::string port;
-  std::string path;        // request target
-  std::string key;         // host:port
+struct Target : detail::UrlTarget {
+  std::string key;  // host:port
 };
 
 Result<Target> parse_target(std::string_view url) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) return Status::invalid_argument("malformed URL '" + std::string(url) + "'");
-  if (parsed->scheme() != "http")
-    return Status::invalid_argument("the asynchronous client speaks http:// only, not '" +
-                                    std::string(parsed->scheme()) + "'");
+  SCN_ASSIGN_OR_RETURN(detail::UrlTarget u, detail::parse_http_url(url));
   Target t;
-  t.host = std::string(parsed->host_address());
-  if (t.host.empty()) return Status::invalid_argument("URL without host: '" + std::string(url) + "'");
-  t.port = parsed->has_port() ? std::string(parsed->port()) : "80";
-  if (t.port.empty() || t.port.size() > 5 || std::stoul(t.port) > 65535)
-    return Status::invalid_argument("bad port in URL '" + std::string(url) + "'");
-  t.host_field = std::string(parsed->encoded_host_and_port());
-  t.path = std::string(parsed->encoded_target());
-  if (t.path.empty() || t.path[0] != '/') t.path = "/" + t.path;
+  static_cast<detail::UrlTarget&>(t) = std::move(u);
   t.key = t.host + ":" + t.port;
   return t;
-}
-
-// A header field's text without CR or LF.
-void append_field(std::string& out, std::string_view text) {
-  if (std::memchr(text.data(), '\r', text.size()) == nullptr && std::memchr(text.data(), '\n', text.size()) == nullptr) {
-    out.append(text);
-    return;
-  }
-  for (char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
 }
 
 // What a client counts of its connections.
@@ -101,10 +76,7 @@ struct Conn {
   // Closed by the peer (or unasked bytes came) since it was last used.
   bool peer_closed() {
     if (!open() || buffer.size() > 0) return true;
-    char byte;
-    const ssize_t n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n >= 0) return true;
-    return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+    return detail::idle_socket_unusable(stream.socket().native_handle());
   }
 };
 
@@ -376,8 +348,6 @@ Result<AsyncCall> AsyncClient::request(std::string_view method, std::string_view
   net::io_context* ioc = detail::current_io_context();
   if (ioc == nullptr)
     return Status::internal("asynchronous requests are made from a server's IO thread");
-  if (method.empty() || method.find_first_of(" \t\r\n") != std::string_view::npos)
-    return Status::invalid_argument("malformed HTTP method '" + std::string(method) + "'");
   // The last URL of this thread, parsed (a proxy sends to few URLs).
   thread_local std::string last_url;
   thread_local Target last_target;
@@ -393,31 +363,7 @@ Result<AsyncCall> AsyncClient::request(std::string_view method, std::string_view
   s->timeout = timeout;
   s->done = std::move(done);
   s->body = std::move(body);
-  std::string& head = s->head;
-  head.reserve(256);
-  head.append(method);
-  head += ' ';
-  append_field(head, s->target.path);
-  head += " HTTP/1.1\r\n";
-  if (!headers.has("Host")) {
-    head += "Host: ";
-    head += s->target.host_field;
-    head += "\r\n";
-  }
-  if (!headers.has("User-Agent")) head += "User-Agent: scn\r\n";
-  for (const auto& [k, v] : headers.fields()) {
-    if (iequals(k, "Content-Length") || iequals(k, "Transfer-Encoding")) continue;
-    append_field(head, k);
-    head += ": ";
-    append_field(head, v);
-    head += "\r\n";
-  }
-  if (!s->body.empty() || iequals(method, "POST") || iequals(method, "PUT")) {
-    head += "Content-Length: ";
-    head += std::to_string(s->body.size());
-    head += "\r\n";
-  }
-  head += "\r\n";
+  SCN_RETURN_IF_ERROR(detail::format_request_head(s->head, method, s->target, headers, s->body.size()));
   s->idle = &IdleConnections::of(*ioc);
   s->conn = s->idle->take(s->key, *ioc, s->stats, &s->reused);
   s->executor = ioc->get_executor();

@@ -3,6 +3,8 @@
 // on the socket with per-step deadlines (TimedSocket).
 #include "common/http/client.h"
 
+#include "common/http/client_request.h"
+
 #include "common/http/timed_socket.h"
 #include "common/tls/https_client.h"  // https:// URLs (issue 9)
 
@@ -13,7 +15,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -38,30 +39,9 @@ using beast::error_code;
 
 namespace {
 
-struct Target {
-  std::string host;       // for connecting ("::1", "example.org")
-  std::string host_field; // for the Host header ("[::1]:8080")
-  std::string port;
-  std::string path;       // base path or request target, "/" at least
-};
+using Target = detail::UrlTarget;
 
-Result<Target> parse_url(std::string_view url) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) return Status::invalid_argument("malformed URL '" + std::string(url) + "'");
-  const auto& u = *parsed;
-  if (u.scheme() != "http") {
-    return Status::invalid_argument("unsupported URL scheme '" + std::string(u.scheme()) +
-                                    "' (only http)");
-  }
-  Target t;
-  t.host = std::string(u.host_address());
-  if (t.host.empty()) return Status::invalid_argument("URL without host: '" + std::string(url) + "'");
-  t.port = u.has_port() ? std::string(u.port()) : "80";
-  t.host_field = std::string(u.encoded_host_and_port());
-  t.path = std::string(u.encoded_target());
-  if (t.path.empty() || t.path[0] != '/') t.path = "/" + t.path;
-  return t;
-}
+Result<Target> parse_url(std::string_view url) { return detail::parse_http_url(url); }
 
 // Starts `initiate(handler)` and runs the context until it completes.
 template <typename Initiate>
@@ -110,10 +90,7 @@ struct ClientConnection {
   bool peer_closed() {
     if (!stream || !stream->socket().is_open()) return true;
     if (buffer.size() > 0) return true;
-    char byte;
-    const ssize_t n = ::recv(stream->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n >= 0) return true;  // EOF or unexpected data
-    return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+    return detail::idle_socket_unusable(stream->socket().native_handle());
   }
 
   std::string base_url;
@@ -168,42 +145,8 @@ Result<ClientResponse> ClientConnection::attempt(std::string_view method, const 
   // The head is formatted here and sent with the body in one gathered
   // write (Beast's request serializer, and the body's copy into the
   // message, cost a tenth of a proxied request).
-  const bool known_verb = bhttp::string_to_verb(method) != bhttp::verb::unknown;
-  if (!known_verb && (method.empty() || method.find_first_of(" \t\r\n") != std::string_view::npos))
-    return Status::invalid_argument("malformed HTTP method '" + std::string(method) + "'");
-  auto field_text = [](std::string& out, std::string_view text) {  // no CR or LF: no field ends early
-    if (std::memchr(text.data(), '\r', text.size()) == nullptr &&
-        std::memchr(text.data(), '\n', text.size()) == nullptr) {
-      out.append(text);
-      return;
-    }
-    for (char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
-  };
   std::string head;
-  head.reserve(256);
-  head.append(method);
-  head += ' ';
-  field_text(head, t.path);
-  head += " HTTP/1.1\r\n";
-  if (!headers.has("Host")) {
-    head += "Host: ";
-    head += t.host_field;
-    head += "\r\n";
-  }
-  if (!headers.has("User-Agent")) head += "User-Agent: scn\r\n";
-  for (const auto& [k, v] : headers.fields()) {
-    if (iequals(k, "Content-Length") || iequals(k, "Transfer-Encoding")) continue;
-    field_text(head, k);
-    head += ": ";
-    field_text(head, v);
-    head += "\r\n";
-  }
-  if (!body.empty() || iequals(method, "POST") || iequals(method, "PUT")) {
-    head += "Content-Length: ";
-    head += std::to_string(body.size());
-    head += "\r\n";
-  }
-  head += "\r\n";
+  SCN_RETURN_IF_ERROR(detail::format_request_head(head, method, t, headers, body.size()));
 
   error_code ec;
   if (!stream->socket().non_blocking()) stream->socket().non_blocking(true, ec);  // once per connection

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/http/client_request.h"
 #include "common/http/server_internal.h"
 #include "common/log.h"
 
@@ -24,19 +25,6 @@ namespace bhttp = boost::beast::http;
 // Whether an answer with `status` carries a body (and Content-Length).
 bool answer_has_body(int status) { return !(status / 100 == 1 || status == 204 || status == 304); }
 
-namespace {
-
-// A header field's text without CR or LF (no field can end early).
-void append_field_text(std::string& out, std::string_view text) {
-  if (std::memchr(text.data(), '\r', text.size()) == nullptr &&
-      std::memchr(text.data(), '\n', text.size()) == nullptr) {
-    out.append(text);
-    return;
-  }
-  for (char c : text) out += (c == '\r' || c == '\n') ? ' ' : c;
-}
-
-}  // namespace
 
 // The head of a complete answer: status line, Server, the handler's fields
 // (not Content-Length, Transfer-Encoding or Connection, which are the
