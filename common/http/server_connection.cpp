@@ -14,8 +14,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
-#include <openssl/ssl.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -28,8 +26,8 @@
 #include <type_traits>
 
 #include "common/http/server_internal.h"
+#include "common/http/server_tls_handshake.h"
 #include "common/log.h"
-#include "common/tls/context.h"
 
 namespace scn::http::detail {
 
@@ -157,7 +155,6 @@ class ServerConnection final : public Connection {
   }
   void on_watch_read(error_code ec, std::size_t n);
   void watch_client();
-  net::awaitable<bool> handshake();
   net::awaitable<bool> read_request(bhttp::request_parser<bhttp::string_body>& parser, bool first);
   net::awaitable<void> answer_error(int status, std::string_view type, std::string_view message,
                                     bool keep_alive, std::string_view allow = {});
@@ -226,47 +223,6 @@ void ServerConnection<Stream>::watch_client() {
   auto on_read = [self = self_ptr()](error_code ec, std::size_t n) { self->on_watch_read(ec, n); };
   if constexpr (kTls) stream_.async_read_some(net::buffer(watch_buf_), std::move(on_read));
   else lowest().socket().async_read_some(net::buffer(watch_buf_), std::move(on_read));
-}
-
-// TLS only: the first bytes decide. A TLS handshake record (0x16) starts the
-// handshake with them; anything else (plain HTTP) is answered 400 in plain
-// text and the connection closed.
-template <class Stream>
-net::awaitable<bool> ServerConnection<Stream>::handshake() {
-  const ServerOptions& o = server_->options;
-  lowest().expires_after(o.handshake_timeout);
-  auto [ec, n] = co_await lowest().async_read_some(buffer_.prepare(4096), kAwait);
-  if (ec) co_return false;
-  buffer_.commit(n);
-  const auto first = static_cast<const unsigned char*>(buffer_.data().data())[0];
-  if (first != 0x16) {
-    std::string body = error_body("invalid_request_error",
-                                  "this port speaks TLS: use https://");
-    std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                         "Connection: close\r\nContent-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body;
-    lowest().expires_after(o.write_timeout);
-    co_await net::async_write(lowest(), net::buffer(answer), kAwait);
-    error_code ignored;
-    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
-    co_return false;
-  }
-  if constexpr (kTls) {
-    lowest().expires_after(o.handshake_timeout);
-    auto [hec, used] = co_await stream_.async_handshake(net::ssl::stream_base::server,
-                                                        buffer_.data(), kAwait);
-    buffer_.consume(buffer_.size());
-    lowest().expires_never();
-    if (hec) {
-      common::log_debug("http: TLS handshake with ", remote_, " failed: ", hec.message());
-      co_return false;
-    }
-    SSL* ssl = stream_.native_handle();
-    peer_.client_cert = SSL_get0_peer_certificate(ssl) != nullptr &&
-                        SSL_get_verify_result(ssl) == X509_V_OK;
-    if (peer_.client_cert) peer_.node_id = tls::peer_node_id(ssl);
-  }
-  co_return true;
 }
 
 template <class Stream>
@@ -578,7 +534,7 @@ net::awaitable<bool> ServerConnection<Stream>::serve_inline(const Handler& handl
 template <class Stream>
 net::awaitable<void> ServerConnection<Stream>::run() {
   if constexpr (kTls) {
-    if (!co_await handshake()) {
+    if (!co_await tls_handshake(stream_, buffer_, server_->options, remote_, peer_)) {
       error_code ec;
       lowest().socket().close(ec);
       co_return;
