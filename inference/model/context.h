@@ -25,11 +25,14 @@
 //  - A Context is used by one thread at a time; the Model must outlive it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <vector>
 
+#include "common/aligned_allocator.h"
 #include "common/status.h"
 #include "inference/model/kv_cache.h"
 #include "inference/model/model.h"
@@ -68,13 +71,15 @@ class Context {
   int32_t n_ctx_, n_batch_;
   int32_t n_past_ = 0;
   KvCache kv_;
-  // Scratch, sized for n_batch tokens.
-  std::vector<float> x_;       // [n_batch][n_embd]  residual stream
-  std::vector<float> xb_;      // [n_batch][n_embd]  normed input, then a projection's output
-  std::vector<float> q_;       // [n_batch][q_dim]
-  std::vector<float> att_;     // [n_batch][q_dim]   attention output
-  std::vector<float> hb_;      // [n_batch][n_ff]    gate, then swiglu
-  std::vector<float> hb2_;     // [n_batch][n_ff]    up
+  // Scratch, sized for n_batch tokens, on 64-byte boundaries (whole cache
+  // lines per row for the matmul kernels' tile and streaming stores).
+  using Floats = std::vector<float, common::AlignedAllocator<float, 64>>;
+  Floats x_;       // [n_batch][n_embd]  residual stream
+  Floats xb_;      // [n_batch][n_embd]  normed input, then a projection's output
+  Floats q_;       // [n_batch][q_dim]
+  Floats att_;     // [n_batch][q_dim]   attention output
+  Floats hb_;      // [n_batch][n_ff]    gate, then swiglu
+  Floats hb2_;     // [n_batch][n_ff]    up
   std::vector<int32_t> pos_;   // [n_batch]
 };
 

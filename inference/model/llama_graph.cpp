@@ -12,7 +12,7 @@ void Context::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* log
                       bool all_logits) {
   const ModelHparams& hp = model_.hparams();
   Backend& be = model_.backend();
-  const int64_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim(), F = hp.n_ff;
+  const int64_t E = hp.n_embd, Q = hp.q_dim(), KV = hp.kv_dim();
   const RopeParams rope = model_.rope();
 
   float* x = x_.data();      // [n][E]  the residual stream
@@ -81,15 +81,9 @@ void Context::forward(const int32_t* tokens, int32_t n, int32_t pos0, float* log
     be.add(xm, xb, m * E);
 
     // ---- feed-forward block (SwiGLU) ----
-    // xb[m][E] = rmsnorm(xm) * ffn_norm
-    be.rms_norm(xm, L.ffn_norm, xb, m, E, hp.rms_eps);
-    // hb[m][F] = xb · Wgateᵀ;  hb2[m][F] = xb · Wupᵀ;  hb = silu(hb) * hb2
-    {
-      const Weight* w[] = {L.w_gate.get(), L.w_up.get()};
-      float* y[] = {hb, hb2};
-      be.matmul_multi(w, xb, m, y);
-    }
-    be.swiglu(hb, hb2, hb, m * F);
+    // xb[m][E] = rmsnorm(xm) * ffn_norm; hb[m][F] = xb · Wgateᵀ; hb2[m][F] = xb · Wupᵀ;
+    // hb = silu(hb) * hb2 (one fused op: a backend may skip writing hb2)
+    be.rms_norm_matmul_swiglu(*L.w_gate, *L.w_up, xm, L.ffn_norm, hp.rms_eps, m, xb, hb, hb2, hb);
     // xb[m][E] = hb · Wdownᵀ;  xm += xb
     be.matmul(*L.w_down, hb, m, xb);
     be.add(xm, xb, m * E);

@@ -4,7 +4,12 @@
 // matmul_i8_amx.cpp), each of which fills it for its own tile layout.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
+#include <vector>
+
+#include "common/aligned_allocator.h"
 
 namespace scn::inference::cpu {
 
@@ -16,5 +21,11 @@ struct alignas(64) AmxTileConfig {
   uint8_t rows[16] = {};
 };
 static_assert(sizeof(AmxTileConfig) == 64);
+
+template <class T>
+using Align64Allocator = common::AlignedAllocator<T, 64>;
+
+template <class T>
+using AmxVector = std::vector<T, Align64Allocator<T>>;
 
 }  // namespace scn::inference::cpu

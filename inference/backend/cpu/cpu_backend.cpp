@@ -58,6 +58,20 @@ class CpuBackend final : public Backend {
     for (size_t i = 0; i < ws.size(); ++i) pw[i] = static_cast<const cpu::PackedWeight*>(ws[i]);
     mm_.matmul_multi(std::span<const cpu::PackedWeight* const>(pw, ws.size()), x, n, ys);
   }
+  // Prompts on the AMX tiles: the SwiGLU applied to the gate and up C tiles
+  // in the matmul (gate and up never written); else the plain ops.
+  void rms_norm_matmul_swiglu(const Weight& w_gate, const Weight& w_up, const float* x,
+                              const float* norm, float eps, int64_t n, float* tmp, float* gate,
+                              float* up, float* out) override {
+    cpu::rms_norm(pool_, x, norm, tmp, n, w_gate.cols(), eps);
+    if (mm_.matmul_swiglu(static_cast<const cpu::PackedWeight&>(w_gate),
+                          static_cast<const cpu::PackedWeight&>(w_up), tmp, n, out))
+      return;
+    const Weight* ws[] = {&w_gate, &w_up};
+    float* ys[] = {gate, up};
+    matmul_multi(ws, tmp, n, ys);
+    cpu::swiglu(pool_, gate, up, out, n * w_gate.rows());
+  }
   void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) override {
     mm_.get_rows(static_cast<const cpu::PackedWeight&>(w), ids, n, out);
   }

@@ -59,8 +59,8 @@ bool detect_amx() {
   if (env != nullptr && env[0] == '0') return false;
   unsigned a, b, c, d;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24);
-  if (!amx_bf16 || !amx_tile) return false;
+  const bool amx_bf16 = d & (1u << 22), amx_tile = d & (1u << 24), vbmi = c & (1u << 1);
+  if (!amx_bf16 || !amx_tile || !vbmi) return false;
   if ((xgetbv0() & (3ull << 17)) != (3ull << 17)) return false;  // XTILECFG, XTILEDATA
 #if defined(__linux__) && defined(SYS_arch_prctl)
   constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;

@@ -6,7 +6,8 @@
 // path named by the environment variable SCN_CPU_ISA=scalar|avx2|avx512 when
 // that is supported here (an unsupported or unknown value is ignored with a
 // note on stderr). Both are computed once and cached; thread-safe.
-// amx_usable(): the CPU has AMX-TILE and AMX-BF16 beside the AVX-512 path,
+// amx_usable(): the CPU has AMX-TILE, AMX-BF16 and AVX512-VBMI (every AMX
+// CPU has it; the bf16 tile path uses it) beside the AVX-512 path,
 // the OS enables tile state and granted this process the tile data
 // permission (Linux arch_prctl ARCH_REQ_XCOMP_PERM), and the environment
 // does not say SCN_CPU_AMX=0 or pick a narrower SCN_CPU_ISA. Cached.

@@ -120,10 +120,76 @@ bool ChunkQueue::next(int ith, int64_t* begin, int64_t* end) {
   return false;
 }
 
+bool MatmulRunner::amx_applies(std::span<const PackedWeight* const> ws, int64_t n) const {
+  if (!amx_ || n < kAmxMinTokens || ws.empty()) return false;
+  for (const PackedWeight* w : ws)
+    if (w->kind() != PackKind::kQuant || amx_col_order(*w) != amx_col_order(*ws[0]) ||
+        (amx_col_order(*w) == AmxColOrder::kPacked && !same_act_layout(*w, *ws[0])) ||
+        w->cols() != ws[0]->cols())
+      return false;
+  return true;
+}
+
+void MatmulRunner::amx_pack(const PackedWeight& w, const float* x, int64_t n) {
+  amx_prepare_act(w, n, &amx_act_);
+  pool_.run([&](int ith, int nth) {
+    int64_t b, e;
+    ThreadPool::split(amx_act_.tiles, ith, nth, &b, &e);
+    if (b < e) amx_pack_act(x, b, e, &amx_act_);
+  });
+}
+
+bool MatmulRunner::matmul_swiglu(const PackedWeight& gate, const PackedWeight& up, const float* x,
+                                 int64_t n, float* out) {
+  const PackedWeight* ws[] = {&gate, &up};
+  if (gate.rows() != up.rows() || !amx_applies(ws, n)) return false;
+  amx_pack(gate, x, n);
+  // Chunks of 16-row tiles of both weights (about 4 per thread), handed out
+  // as threads come free; amx_rows_swiglu walks a chunk in panels of 64.
+  const int64_t rows = gate.rows();
+  const int64_t chunk = 16 * std::max<int64_t>(1, (rows + 15) / 16 / (4 * pool_.size()));
+  std::atomic<int64_t> next{0};
+  pool_.run([&](int, int) {
+    for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)
+      amx_rows_swiglu(gate, up, amx_act_, r0, std::min(rows, r0 + chunk), out, rows);
+  });
+  return true;
+}
+
+bool MatmulRunner::amx_multi(std::span<const PackedWeight* const> ws, const float* x, int64_t n,
+                             std::span<float* const> ys) {
+  constexpr size_t kMaxWeights = 8;
+  if (ws.size() > kMaxWeights || !amx_applies(ws, n)) return false;
+  // The activations packed once for all the weights.
+  amx_pack(*ws[0], x, n);
+  // Chunks of rows of each weight in turn (whole pairs of 16-row tiles,
+  // about 4 per thread and weight) handed out in order as threads come
+  // free, so a thread slowed by other work on its core does not hold up
+  // the rest; amx_rows walks a chunk in panels of up to 128 rows.
+  int64_t chunk[kMaxWeights], first[kMaxWeights + 1];
+  first[0] = 0;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    const int64_t pairs = (ws[i]->rows() + 31) / 32;
+    chunk[i] = 32 * std::max<int64_t>(1, pairs / (4 * pool_.size()));
+    first[i + 1] = first[i] + (ws[i]->rows() + chunk[i] - 1) / chunk[i];
+  }
+  std::atomic<int64_t> next{0};
+  pool_.run([&](int, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < first[ws.size()];) {
+      size_t i = 0;
+      while (c >= first[i + 1]) ++i;
+      const int64_t rows = ws[i]->rows(), r0 = (c - first[i]) * chunk[i];
+      amx_rows(*ws[i], amx_act_, r0, std::min(rows, r0 + chunk[i]), ys[i], rows);
+    }
+  });
+  return true;
+}
+
 void MatmulRunner::matmul_multi(std::span<const PackedWeight* const> ws, const float* x,
                                 int64_t n, std::span<float* const> ys) {
   constexpr size_t kMaxWeights = 8;
   if (n != 1 || ws.size() > kMaxWeights) {
+    if (amx_multi(ws, x, n, ys)) return;
     for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, n, ys[i]);
     return;
   }
@@ -195,26 +261,10 @@ void MatmulRunner::matmul(const PackedWeight& w, const float* x, int64_t n, floa
     });
     return;
   }
-  if (amx_ && w.kind() == PackKind::kQuant && n >= kAmxMinTokens) {
-    amx_prepare_act(w, n, &amx_act_);
-    pool_.run([&](int ith, int nth) {
-      int64_t b, e;
-      ThreadPool::split(amx_act_.tiles, ith, nth, &b, &e);
-      if (b < e) amx_pack_act(x, b, e, &amx_act_);
-    });
-    // Chunks of rows (whole pairs of 16-row A tiles, about 4 per thread)
-    // handed out in order as threads come free, so a thread slowed by other
-    // work on its core does not hold up the rest; amx_rows walks a chunk in
-    // panels of up to 128 rows.
-    const int64_t pairs = (rows + 31) / 32;
-    const int64_t chunk = 32 * std::max<int64_t>(1, pairs / (4 * pool_.size()));
-    std::atomic<int64_t> next{0};
-    pool_.run([&](int, int) {
-      for (int64_t r0; (r0 = next.fetch_add(chunk, std::memory_order_relaxed)) < rows;)
-        amx_rows(w, amx_act_, r0, std::min(rows, r0 + chunk), y, rows);
-    });
+  const PackedWeight* one = &w;
+  if (amx_multi(std::span<const PackedWeight* const>(&one, 1), x, n,
+                std::span<float* const>(&y, 1)))
     return;
-  }
   if (amx_ && amx_q8_applicable(w, n)) {
     amx_q8_prepare_act(n, w.cols(), &amx_q8_act_);
     amx_q8_quantize_act(x, 0, n, &amx_q8_act_);

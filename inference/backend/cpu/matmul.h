@@ -70,13 +70,28 @@ class MatmulRunner {
   void matmul(const PackedWeight& w, const float* x, int64_t n, float* y);
   // ys[i] = x · ws[i]ᵀ for weights of the same cols: as matmul per weight.
   // For n == 1 the activations are quantized once per distinct block layout
-  // and the rows of all weights run as one parallel region.
+  // and the rows of all weights run as one parallel region; so do prompts
+  // on the AMX tiles when the weights share a column order.
   void matmul_multi(std::span<const PackedWeight* const> ws, const float* x, int64_t n,
                     std::span<float* const> ys);
+  // out[n][rows] = silu(x · gateᵀ) * (x · upᵀ) in one pass on the AMX tiles
+  // (no gate and up outputs) when they apply to both weights (same rows and
+  // column order; see amx_multi); false, nothing done, otherwise.
+  bool matmul_swiglu(const PackedWeight& gate, const PackedWeight& up, const float* x, int64_t n,
+                     float* out);
   // out[i][w.cols] = row ids[i] of W as float (ids must be in [0, rows)).
   void get_rows(const PackedWeight& w, const int32_t* ids, int64_t n, float* out);
 
  private:
+  // The AMX bf16 path (n ≥ kAmxMinTokens, quantized weights of one column
+  // order and activation layout): the activations packed once, then the
+  // rows of all the weights in one parallel region. False (nothing done)
+  // when it does not apply.
+  bool amx_multi(std::span<const PackedWeight* const> ws, const float* x, int64_t n,
+                 std::span<float* const> ys);
+  bool amx_applies(std::span<const PackedWeight* const> ws, int64_t n) const;
+  void amx_pack(const PackedWeight& w, const float* x, int64_t n);  // into amx_act_
+
   ThreadPool& pool_;
   Isa isa_;
   const Kernels* k_;

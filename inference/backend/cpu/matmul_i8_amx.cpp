@@ -44,7 +44,7 @@ void configure_tiles(int64_t w) {
 }
 
 struct Scratch {
-  std::vector<int8_t> b;     // kChunk blocks x 512 bytes of B tiles
+  AmxVector<int8_t> b;       // kChunk blocks x 512 bytes of B tiles (64-byte aligned)
   std::vector<float> dw, dm;  // kChunk blocks x 16: weight scales, mins
   std::vector<float> acc;     // token tiles x 16 x 16 (more than one tile)
 };

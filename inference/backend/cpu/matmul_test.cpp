@@ -72,8 +72,9 @@ std::vector<uint8_t> make_weight(GgmlType type, int64_t rows, int64_t cols, uint
   return out;
 }
 
+// y_off: the output starts that many floats past a 64-byte boundary.
 void check(GgmlType type, int64_t rows, int64_t cols, int64_t n, Isa isa, int threads,
-           bool allow_amx = true) {
+           bool allow_amx = true, int64_t y_off = 0) {
   INFO(type_name(type) << " rows " << rows << " cols " << cols << " n " << n << " isa "
                        << isa_name(isa) << " threads " << threads << " amx " << allow_amx);
   const std::vector<uint8_t> raw = make_weight(type, rows, cols, 1234 + cols + rows);
@@ -87,8 +88,9 @@ void check(GgmlType type, int64_t rows, int64_t cols, int64_t n, Isa isa, int th
   REQUIRE(packed.is_ok());
   ThreadPool pool(threads);
   MatmulRunner runner(pool, isa, allow_amx);
-  std::vector<float> y(n * rows, -1.f);
-  runner.matmul(**packed, x.data(), n, y.data());
+  AmxVector<float> ybuf(n * rows + y_off, -1.f);
+  float* y = ybuf.data() + y_off;
+  runner.matmul(**packed, x.data(), n, y);
 
   const bool quant = block_size(type) > 1;
   const int bs = type == GgmlType::Q6_K ? 16 : 32;
@@ -193,6 +195,20 @@ TEST_CASE("matmul: prompt-sized products on the AMX tiles and, with AMX off, on 
   check(GgmlType::Q5_0, 650, 1056, 33, Isa::kAvx512, 1, true);
   check(GgmlType::Q8_0, 300, 1088, 20, Isa::kAvx512, 2, true);
   check(GgmlType::Q4_K, 290, 1280, 31, Isa::kAvx512, 2, true);
+  // C tiles (16 tokens x 16 rows) stored whole straight to y and partial
+  // through scratch: whole token tiles with whole and odd row-tile counts
+  // (48 rows: a zero B tile beside the third), Q4_0 decoded by the byte
+  // transpose, Q8_0 and Q4_K row by row.
+  // Outputs of 4 MiB and more: streaming stores when the rows are whole
+  // cache lines (y aligned), tile stores when not.
+  check(GgmlType::Q4_0, 2048, 64, 512, Isa::kAvx512, 2, true);
+  check(GgmlType::Q4_0, 2048, 64, 520, Isa::kAvx512, 2, true, 4);
+  for (int64_t n : {32, 48, 40}) {
+    check(GgmlType::Q4_0, 48, 896, n, Isa::kAvx512, 1, true);
+    check(GgmlType::Q4_0, 96, 4864, n, Isa::kAvx512, 2, true);
+    check(GgmlType::Q8_0, 48, 1088, n, Isa::kAvx512, 1, true);
+    check(GgmlType::Q4_K, 80, 512, n, Isa::kAvx512, 2, true);
+  }
 }
 
 TEST_CASE("matmul: decode steps of 1..17 tokens (Q8_0 on the in-place AMX int8 path when usable)") {
@@ -367,6 +383,97 @@ TEST_CASE("matmul_multi equals one matmul per weight") {
           CHECK(got[i] == want[i]);
         }
       }
+}
+
+TEST_CASE("matmul_multi of prompts on the AMX tiles (one packed input) equals matmul per weight") {
+  // Weights of one column order share the packed activations and one
+  // parallel region: Q4_0 (halves), Q8_0 (natural), Q4_K (packed order),
+  // partial row chunks and single rows; a mixed list falls back to matmul.
+  const int64_t cols = 512;
+  const std::vector<std::vector<std::pair<GgmlType, int64_t>>> groups{
+      {{GgmlType::Q4_0, 300}, {GgmlType::Q4_0, 40}, {GgmlType::Q4_0, 1}},
+      {{GgmlType::Q8_0, 130}, {GgmlType::Q8_0, 64}},
+      {{GgmlType::Q4_K, 75}, {GgmlType::Q4_K, 33}},
+      {{GgmlType::Q4_0, 48}, {GgmlType::Q8_0, 48}, {GgmlType::Q4_K, 17}}};
+  for (const auto& specs : groups)
+    for (int threads : {1, 2})
+      for (int64_t n : {16, 40}) {
+        std::vector<std::vector<uint8_t>> raw;
+        std::vector<std::unique_ptr<PackedWeight>> packed;
+        std::vector<const PackedWeight*> ws;
+        for (const auto& [type, rows] : specs) {
+          raw.push_back(make_weight(type, rows, cols, 91 + rows));
+          auto p = pack_weight(type, rows, cols, raw.back().data());
+          REQUIRE(p.is_ok());
+          packed.push_back(std::move(*p));
+          ws.push_back(packed.back().get());
+        }
+        INFO("first " << type_name(ws[0]->type()) << " threads " << threads << " n " << n);
+        const std::vector<float> x = random_floats(n * cols, 3 + n);
+        ThreadPool pool(threads);
+        MatmulRunner runner(pool, active_isa());
+        std::vector<std::vector<float>> got(ws.size()), want(ws.size());
+        std::vector<float*> ys;
+        for (size_t i = 0; i < ws.size(); ++i) {
+          want[i].assign(n * ws[i]->rows(), -1.f);
+          runner.matmul(*ws[i], x.data(), n, want[i].data());
+          got[i].assign(n * ws[i]->rows(), -2.f);
+          ys.push_back(got[i].data());
+        }
+        runner.matmul_multi(ws, x.data(), n, ys);
+        for (size_t i = 0; i < ws.size(); ++i) CHECK(got[i] == want[i]);
+      }
+  // The same shape against the reference.
+  if (detected_isa() == Isa::kAvx512)
+    check(GgmlType::Q4_0, 300, cols, 40, Isa::kAvx512, 2, true);
+}
+
+TEST_CASE("matmul_swiglu on the AMX tiles equals silu(x·gateᵀ) * (x·upᵀ) of two matmuls") {
+  if (!amx_usable()) return;
+  struct Shape {
+    GgmlType type;
+    int64_t rows, cols, n;
+    int threads;
+  };
+  // Partial 16-row tiles and 64-row panels, odd token tiles, several column
+  // chunks, outputs of 4 MiB (streaming stores), the packed column order.
+  const std::vector<Shape> shapes{
+      {GgmlType::Q4_0, 100, 896, 16, 1}, {GgmlType::Q4_0, 100, 896, 70, 2},
+      {GgmlType::Q4_0, 64, 4864, 40, 2}, {GgmlType::Q8_0, 64, 1088, 33, 1},
+      {GgmlType::Q4_K, 48, 512, 20, 2},  {GgmlType::Q4_0, 2048, 64, 520, 2}};
+  for (const Shape& c : shapes) {
+    INFO(type_name(c.type) << " rows " << c.rows << " cols " << c.cols << " n " << c.n);
+    const std::vector<uint8_t> rg = make_weight(c.type, c.rows, c.cols, 5);
+    const std::vector<uint8_t> ru = make_weight(c.type, c.rows, c.cols, 6);
+    auto g = pack_weight(c.type, c.rows, c.cols, rg.data());
+    auto u = pack_weight(c.type, c.rows, c.cols, ru.data());
+    REQUIRE((g.is_ok() && u.is_ok()));
+    const std::vector<float> x = random_floats(c.n * c.cols, 17);
+    ThreadPool pool(c.threads);
+    MatmulRunner runner(pool, Isa::kAvx512);
+    AmxVector<float> yg(c.n * c.rows), yu(c.n * c.rows), out(c.n * c.rows, -1.f);
+    runner.matmul(**g, x.data(), c.n, yg.data());
+    runner.matmul(**u, x.data(), c.n, yu.data());
+    REQUIRE(runner.matmul_swiglu(**g, **u, x.data(), c.n, out.data()));
+    for (int64_t i = 0; i < c.n * c.rows; ++i) {
+      const double want = yg[i] / (1.0 + std::exp(-static_cast<double>(yg[i]))) * yu[i];
+      if (std::fabs(out[i] - want) > 1e-5 * (1.0 + std::fabs(want))) {
+        INFO("index " << i << " got " << out[i] << " want " << want);
+        CHECK(std::fabs(out[i] - want) <= 1e-5 * (1.0 + std::fabs(want)));
+        break;
+      }
+    }
+  }
+  // Not applicable: one token tile short, weights of different shapes.
+  const std::vector<uint8_t> raw = make_weight(GgmlType::Q4_0, 32, 64, 5);
+  auto a = pack_weight(GgmlType::Q4_0, 32, 64, raw.data());
+  auto b = pack_weight(GgmlType::Q4_0, 16, 64, raw.data());
+  REQUIRE((a.is_ok() && b.is_ok()));
+  ThreadPool pool(1);
+  MatmulRunner runner(pool, Isa::kAvx512);
+  std::vector<float> x(16 * 64, 1.f), out(16 * 32);
+  CHECK_FALSE(runner.matmul_swiglu(**a, **a, x.data(), kAmxMinTokens - 1, out.data()));
+  CHECK_FALSE(runner.matmul_swiglu(**a, **b, x.data(), 16, out.data()));
 }
 
 TEST_CASE("get_rows equals dequantize_row for every type") {

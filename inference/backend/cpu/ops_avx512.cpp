@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "inference/backend/cpu/avx512_math.h"
 #include "inference/backend/cpu/ops_kernels.h"
 
 namespace scn::inference::cpu {
@@ -19,25 +20,6 @@ namespace {
 inline __mmask16 tail_mask(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xFFFF)
                     : static_cast<__mmask16>((1u << left) - 1);
-}
-
-// exp(x) for 16 floats: Cephes polynomial on [-ln2/2, ln2/2] and 2^n by
-// exponent arithmetic; relative error ~2 ulp, inputs clamped to [-87, 88].
-inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 r2 = _mm512_mul_ps(r, r);
-  p = _mm512_fmadd_ps(p, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
 }
 
 inline float dot(const float* a, const float* b, int64_t n) {
@@ -65,12 +47,10 @@ void rms_norm_row(const float* x, const float* w, float* y, int64_t dim, float e
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t count) {
-  const __m512 one = _mm512_set1_ps(1.0f);
   for (int64_t i = 0; i < count; i += 16) {
     const __mmask16 m = tail_mask(count - i);
-    const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
-    const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
-    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
+    _mm512_mask_storeu_ps(out + i, m, silu_mul16(_mm512_maskz_loadu_ps(m, gate + i),
+                                                 _mm512_maskz_loadu_ps(m, up + i)));
   }
 }
 
