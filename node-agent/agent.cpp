@@ -200,10 +200,16 @@ void Agent::heartbeat(bool* removed) {
   }
   const std::string body = heartbeat_body(creds.node_id, free_cores, available_ram_bytes(),
                                           cache_->report(), replicas);
+  // A heartbeat unanswered for 4 intervals (1-5 s) is a failure: a frozen
+  // scheduler instance is left early enough to reach another one before the
+  // node's TTL runs out there.
+  const auto heartbeat_timeout = std::clamp<std::chrono::milliseconds>(
+      std::chrono::milliseconds(4 * static_cast<long long>(heartbeat_ms_)), std::chrono::milliseconds(1000),
+      kRequestTimeout);
   auto res = scheduler_.post("/agent/v1/heartbeat", body,
                              {{"Content-Type", "application/json"},
                               {"Authorization", "Bearer " + creds.node_secret}},
-                             kRequestTimeout);
+                             heartbeat_timeout);
   if (!res.is_ok()) {
     note_outage("heartbeat: " + res.status().to_string());
     return;

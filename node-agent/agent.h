@@ -17,7 +17,9 @@
 //  - Then every heartbeat_ms (the scheduler's answer wins over the option)
 //    it POSTs /agent/v1/heartbeat with free resources, models and replicas;
 //    a replica or model changing state sends one at once (bursts coalesced:
-//    at most one per 200 ms). The answer's `replicas` is the desired set and
+//    at most one per 200 ms); one not answered within 4 intervals (1-5 s)
+//    counts as failed, so a frozen scheduler instance is left in time. The
+//    answer's `replicas` is the desired set and
 //    the supervisor converges to it (level-triggered). A replica's "stopped"
 //    is repeated until a heartbeat carrying it was answered 200.
 //  - Scheduler unreachable, 5xx or 401: everything keeps running, retried
