@@ -38,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/aligned_allocator.h"
 #include "common/status.h"
 
 namespace scn::scheduler {
@@ -116,23 +117,10 @@ struct Node {
   uint32_t replicas_of(uint32_t service_id) const;
 };
 
-// An allocator of `Align`-byte aligned storage: packed per-node arrays start
-// on a cache line, so one node's fields never straddle two.
+// Packed per-node arrays start on a cache line (common/aligned_allocator.h),
+// so one node's fields never straddle two.
 template <class T, size_t Align>
-struct AlignedAllocator {
-  using value_type = T;
-  template <class U>
-  struct rebind {
-    using other = AlignedAllocator<U, Align>;
-  };
-  AlignedAllocator() = default;
-  template <class U>
-  AlignedAllocator(const AlignedAllocator<U, Align>&) {}
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{Align})); }
-  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{Align}); }
-  template <class U>
-  bool operator==(const AlignedAllocator<U, Align>&) const { return true; }
-};
+using AlignedAllocator = common::AlignedAllocator<T, Align>;
 template <class T>
 using CacheAlignedVector = std::vector<T, AlignedAllocator<T, 64>>;
 
