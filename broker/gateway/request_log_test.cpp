@@ -74,6 +74,16 @@ TEST_CASE("request log: one flush writes every field, NULLs and quotes included"
                 " FROM request_log WHERE request_id = 'full-1'") ==
         "it's \"quoted\" \\ model|svc|true|r1|n1|c1|http://127.0.0.1:1|2|502|7|3|5|0.5|" + std::string(kKey));
   CHECK(one(pg, "SELECT char_length(error) FROM request_log WHERE request_id = 'full-1'") == "1000");
+
+  // An error is cut at 1000 characters, not bytes, and never inside one.
+  RequestLogEntry wide = entry("wide-1");
+  std::string chars;
+  for (int i = 0; i < 1200; ++i) chars += "\xe6\x97\xa5";  // U+65E5, 3 bytes
+  wide.error = chars;
+  log.record(wide);
+  REQUIRE(log.flush().is_ok());
+  CHECK(one(pg, "SELECT char_length(error) || '|' || octet_length(error) FROM request_log"
+                " WHERE request_id = 'wide-1'") == "1000|3000");
   CHECK(one(pg, "SELECT (api_key_id IS NULL) || '|' || (service_id IS NULL) || '|' || (error IS NULL) || '|' ||"
                 " (ttfb_ms IS NULL) || '|' || (replica_url IS NULL) || '|' || latency_ms || '|' || path"
                 " FROM request_log WHERE request_id = 'bare-1'") == "true|true|true|true|true|1.25|/v1/completions");
@@ -81,7 +91,7 @@ TEST_CASE("request log: one flush writes every field, NULLs and quotes included"
                 " WHERE request_id = 'bare-1'") == "t");
 }
 
-TEST_CASE("request log: a batch larger than one statement arrives whole") {
+TEST_CASE("request log: a large batch arrives whole") {
   auto db = db::testing::make_test_database();
   if (!db) return;
   db::PgPool& pg = **db;
@@ -107,6 +117,8 @@ TEST_CASE("request log: control characters, NULs and ill-formed UTF-8 are stored
       {"caf\xc3\xa9 \xe6\x97\xa5", "caf\xc3\xa9 \xe6\x97\xa5"},  // valid UTF-8 unchanged
       {"bad\xff\xfe" "end", "bad\xef\xbf\xbd\xef\xbf\xbd" "end"},  // each ill-formed byte: U+FFFD
       {"\"\\/", "\"\\/"},
+      {"\\N", "\\N"},    // COPY's NULL marker, as text
+      {"\\.\n\\.", "\\.\n\\."},  // COPY's end-of-data marker, as text
   };
   for (std::size_t i = 0; i < cases.size(); ++i) {
     RequestLogEntry e = entry("odd-" + std::to_string(i));
