@@ -1,5 +1,5 @@
 // The asynchronous client (async_client.h): each request is a coroutine on
-// the IO threads' io_context (no strand: only the request's own coroutine
+// the calling IO thread's io_context (no strand: only the request's own coroutine
 // touches its connection; cancel() shuts the socket down under the request's
 // mutex); connections are Beast tcp_streams pooled per endpoint.
 #include "common/http/async_client.h"

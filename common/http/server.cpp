@@ -42,7 +42,10 @@ void set_current_io_context(net::io_context* ioc) { t_io_context = ioc; }
 net::awaitable<void> ServerState::accept_loop() {
   const std::size_t cap = options.max_connections_per_address;
   for (;;) {
-    tcp::socket socket(net::make_strand(ioc));
+    // Connections go to the IO threads in turn. A thread has its own
+    // io_context, so a connection needs no strand.
+    const std::size_t at = next_ioc++ % (more_iocs.size() + 1);
+    tcp::socket socket(at == 0 ? ioc.get_executor() : more_iocs[at - 1]->get_executor());
     auto [ec] = co_await acceptor.async_accept(socket, kAwait);
     if (stopping.load() || !acceptor.is_open()) break;
     if (ec) {
@@ -202,19 +205,26 @@ Status Server::start() {
   s.pool.start(options_.worker_threads);
   int io_threads = options_.io_threads;
   if (io_threads <= 0) io_threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
-  for (int i = 0; i < io_threads; ++i) {
-    s.io_threads.emplace_back([&s] {
-      detail::set_current_io_context(&s.ioc);
-      for (;;) {
-        try {
-          s.ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          common::log_error("http: IO thread: ", e.what());
-        }
-      }
-    });
+  for (int i = 1; i < io_threads; ++i) {
+    s.more_iocs.push_back(std::make_unique<net::io_context>(1));
+    s.more_work.push_back(net::make_work_guard(*s.more_iocs.back()));
   }
+  auto run = [](net::io_context& ioc) {
+    detail::set_current_io_context(&ioc);
+    for (;;) {
+      try {
+        ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        common::log_error("http: IO thread: ", e.what());
+      }
+    }
+  };
+  s.io_threads.emplace_back([&s, run] {
+    run(s.ioc);  // returns once stopped: the acceptor closed, every connection gone
+    for (auto& w : s.more_work) w.reset();
+  });
+  for (auto& ioc : s.more_iocs) s.io_threads.emplace_back([run, &ioc = *ioc] { run(ioc); });
   return Status::ok();
 }
 

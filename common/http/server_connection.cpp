@@ -1,4 +1,4 @@
-// One client connection of the HTTP server: a coroutine on a strand that
+// One client connection of the HTTP server: a coroutine on one IO thread that
 // reads requests, runs their handlers on the worker pool and writes what the
 // handlers ask through a small op queue. The same code serves plain TCP
 // (beast::tcp_stream) and TLS (beast::ssl_stream over it); every socket
@@ -45,7 +45,7 @@ constexpr std::chrono::milliseconds kTlsShutdownTimeout{500};
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-// One connection. Strand-only state is touched by the session coroutine and
+// One connection. State of the IO thread is touched by the session coroutine and
 // the socket callbacks; the op queue (under mu_) is shared with the worker
 // running a handler, which blocks on cv_ until its op is done.
 template <class Stream>
@@ -142,7 +142,7 @@ class ServerConnection final : public Connection {
     return !failed_;
   }
 
-  // ---- strand only ----
+  // ---- the IO thread only ----
   net::awaitable<void> sleep_until_woken() {
     wake_.expires_at(net::steady_timer::time_point::max());
     co_await wake_.async_wait(kAwait);

@@ -17,6 +17,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -127,7 +128,7 @@ class Connection : public ResponseChannel, public std::enable_shared_from_this<C
 // Everything the server shares with its connections.
 struct ServerState {
   explicit ServerState(const ServerOptions& o)
-      : options(o), strand(net::make_strand(ioc)), acceptor(strand), deadline(strand), signals(strand) {}
+      : options(o), ioc(1), strand(net::make_strand(ioc)), acceptor(strand), deadline(strand), signals(strand) {}
 
   void request_stop();
   void begin_stop();
@@ -137,7 +138,15 @@ struct ServerState {
   ServerOptions options;
   std::vector<Route> routes;
   std::shared_ptr<net::ssl::context> tls;  // null: plain TCP
+  // Each IO thread runs its own io_context, so that a connection, its
+  // handlers' answers and the upstream requests an async handler makes on
+  // it stay on one thread: no strand, no wake-up of another thread. `ioc`
+  // is the first IO thread's and also holds the acceptor; `more_iocs` the
+  // others', kept running by `more_work` until `ioc` runs out of work.
   net::io_context ioc;
+  std::vector<std::unique_ptr<net::io_context>> more_iocs;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> more_work;
+  std::size_t next_ioc = 0;  // accept_loop only: round-robin
   net::strand<net::io_context::executor_type> strand;  // acceptor, deadline, signals
   tcp::acceptor acceptor;
   net::steady_timer deadline;
