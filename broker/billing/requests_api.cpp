@@ -86,7 +86,8 @@ Status list_requests(BrokerContext& ctx, ApiCall& call) {
         json::array out;
         for (const auto& r : tx.exec_params(
                  "SELECT " + columns() + " FROM request_log"
-                 " WHERE ($1 = '' OR tenant_id::text = $1) AND ($2 = '' OR service_id::text = $2)"
+                 " WHERE ($1 = '' OR tenant_id = NULLIF($1, '')::uuid)"
+                 "   AND ($2 = '' OR service_id = NULLIF($2, '')::uuid)"
                  "   AND ($3 = 0 OR id < $3) ORDER BY id DESC LIMIT $4",
                  tenant, service, before, limit)) {
           out.push_back(row_json(r));
@@ -113,7 +114,7 @@ Status get_request(BrokerContext& ctx, ApiCall& call) {
   auto row = ctx.pg.with_tx(
       [&](pqxx::work& tx) -> Result<json::object> {
         pqxx::result r = tx.exec_params("SELECT " + columns() + " FROM request_log"
-                                        " WHERE request_id = $1 AND ($2 = '' OR tenant_id::text = $2)"
+                                        " WHERE request_id = $1 AND ($2 = '' OR tenant_id = NULLIF($2, '')::uuid)"
                                         " ORDER BY id DESC LIMIT 1",
                                         id, tenant);
         if (r.empty()) return Status::not_found("request not found");

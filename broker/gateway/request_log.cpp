@@ -172,10 +172,13 @@ void copy_rows(pqxx::work& tx, const std::deque<RequestLogEntry>& batch) {
 }  // namespace
 
 std::string new_request_id() {
-  // 96 random bits from a per-thread generator seeded once from the CSPRNG:
-  // ids need to be unique, not secret (they are looked up within the
-  // caller's tenant), and the CSPRNG per request cost ~4% of a proxied
-  // request's CPU.
+  // 12 hex digits of the milliseconds since the epoch, then 64 random bits
+  // from a per-thread generator seeded once from the CSPRNG. Ids need to be
+  // unique, not secret (they are looked up within the caller's tenant); the
+  // CSPRNG per request cost ~4% of a proxied request's CPU. Time first, so
+  // that the request log's request_id index grows at its end: a random id
+  // lands on a random leaf of the whole index, which costs PostgreSQL more
+  // per row as the log grows.
   thread_local std::mt19937_64 gen = [] {
     auto bytes = crypto::random_bytes(32);
     std::string seed = bytes.is_ok() ? *bytes
@@ -183,11 +186,16 @@ std::string new_request_id() {
     std::seed_seq seq(seed.begin(), seed.end());
     return std::mt19937_64(seq);
   }();
-  const std::uint64_t a = gen(), b = gen();
-  char bytes[12];
-  std::memcpy(bytes, &a, 8);
-  std::memcpy(bytes + 8, &b, 4);
-  return "req_" + crypto::to_hex(std::string_view(bytes, sizeof bytes));
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch())
+                                                 .count());
+  const std::uint64_t random = gen();
+  std::string id = "req_";
+  id.resize(4 + 12 + 16);
+  for (int i = 0; i < 12; ++i) id[4 + i] = kHex[(ms >> (4 * (11 - i))) & 15];
+  for (int i = 0; i < 16; ++i) id[16 + i] = kHex[(random >> (4 * (15 - i))) & 15];
+  return id;
 }
 
 bool sane_request_id(std::string_view id) {

@@ -11,7 +11,8 @@
 //    rows that started more than `retention` ago.
 //  - start(period) flushes every period on its own thread; stop() ends it
 //    and flushes once more (idempotent).
-//  - new_request_id() is "req_" + 24 random hex digits; sane_request_id()
+//  - new_request_id() is "req_" + 28 hex digits: the milliseconds since the
+//    epoch (12 digits, so ids sort by time) and 64 random bits; sane_request_id()
 //    tells whether a client's x-request-id may be kept: 1..128 characters
 //    of [A-Za-z0-9._:-].
 #pragma once

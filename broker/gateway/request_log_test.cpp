@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <set>
 #include <string>
 #include <thread>
@@ -154,7 +155,13 @@ TEST_CASE("request log: a failed flush keeps the entries for the next one") {
 namespace scn::broker {
 namespace {
 
-TEST_CASE("request ids: sane, 24 hex digits, distinct across threads") {
+TEST_CASE("request ids: sane, 28 hex digits, time first, distinct across threads") {
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const long long before = now_ms();
   std::vector<std::vector<std::string>> per_thread(4);
   std::vector<std::thread> threads;
   for (auto& ids : per_thread) {
@@ -163,10 +170,16 @@ TEST_CASE("request ids: sane, 24 hex digits, distinct across threads") {
     });
   }
   for (auto& t : threads) t.join();
+  const long long after = now_ms();
   std::set<std::string> all;
   for (const auto& ids : per_thread) {
-    for (const auto& id : ids) {
-      REQUIRE(id.size() == 4 + 24);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const std::string& id = ids[i];
+      REQUIRE(id.size() == 4 + 28);
+      const long long ms = std::stoll(id.substr(4, 12), nullptr, 16);
+      CHECK(ms >= before);
+      CHECK(ms <= after);
+      if (i > 0) CHECK(id.substr(4, 12) >= ids[i - 1].substr(4, 12));  // time-ordered
       CHECK(id.rfind("req_", 0) == 0);
       CHECK(id.find_first_not_of("0123456789abcdef", 4) == std::string::npos);
       CHECK(sane_request_id(id));

@@ -53,7 +53,7 @@ TEST_CASE("routing: request ids on every answer; the request log holds route, st
   const std::string body = R"({"model":"chat","prompt":"Once","max_tokens":3,"temperature":0})";
   Called generated = call_gateway(p->url("/v1/completions"), body);
   CHECK(generated.status == 200);
-  CHECK(std::regex_match(generated.headers.get_or("x-request-id", ""), std::regex("req_[0-9a-f]{24}")));
+  CHECK(std::regex_match(generated.headers.get_or("x-request-id", ""), std::regex("req_[0-9a-f]{28}")));
   Called own = call_gateway(p->url("/v1/completions"), body, {{"X-Request-Id", "client-id.1:2_x"}});
   CHECK(own.headers.get_or("x-request-id", "") == "client-id.1:2_x");
   Called insane = call_gateway(p->url("/v1/completions"), body, {{"X-Request-Id", "bad id\"<>"}});
