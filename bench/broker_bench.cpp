@@ -17,13 +17,13 @@
 #include <memory>
 #include <thread>
 
+#include "bench/canned_upstream.h"
 #include "bench/http_load.h"
 #include "common/crypto/crypto.h"
 #include "common/db/migrate.h"
 #include "common/db/pg.h"
 #include "common/db/scratch_db.h"
 #include "common/http/client.h"
-#include "common/http/server.h"
 #include "common/process/subprocess.h"
 #include "common/redis/redis.h"
 
@@ -187,16 +187,9 @@ Result<BrokerBenchReport> run_broker_bench(const BrokerBenchOptions& o) {
   const auto& [key, model_service, canned_service] = seeded;
   SCN_ASSIGN_OR_RETURN(auto redis, redis::RedisClient::connect(o.redis_url));
 
-  // The canned upstream, in this process.
-  http::ServerOptions so;
-  so.worker_threads = 2;
-  so.max_pending_requests = 100000;
-  http::Server canned(so);
-  // Fixed answers from memory: on the IO threads (route_inline), so that the
-  // upstream takes as little of the 2 cores the broker is measured on.
-  canned.route_inline("POST", "/v1/completions",
-                      [](const http::Request&, http::Response& r) { r.set_json(200, kCanned); });
-  canned.route_inline("GET", "/health", [](const http::Request&, http::Response& r) { r.set_json(200, "{}"); });
+  // The canned upstream, in this process: answers from memory on one epoll
+  // thread (bench/canned_upstream.h).
+  CannedUpstream canned(kCanned);
   SCN_RETURN_IF_ERROR(canned.start());
 
   const std::string logs = std::filesystem::temp_directory_path().string() + "/scn-bench-broker-" +
@@ -291,7 +284,6 @@ Result<BrokerBenchReport> run_broker_bench(const BrokerBenchOptions& o) {
   broker->terminate();
   infer->terminate();
   canned.stop();
-  canned.wait();
   (void)redis->del({"scn:routes:" + model_service, "scn:routes:" + canned_service});
   pg.reset();  // before the scratch database is dropped
   return report;

@@ -152,9 +152,12 @@ Result<HttpLoadResult> run_http_load(int port, const std::string& request, int c
       if (!(events[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
       bool closed = false;
       for (;;) {
+        // Until a short read: epoll is level-triggered, so reading again
+        // until EAGAIN would almost always cost a system call for nothing.
         const ssize_t r = ::recv(c.fd, buf, sizeof buf, 0);
         if (r > 0) {
           c.in.append(buf, static_cast<std::size_t>(r));
+          if (static_cast<std::size_t>(r) < sizeof buf) break;
           continue;
         }
         if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
