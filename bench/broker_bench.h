@@ -5,8 +5,9 @@
 //    (dropped at the end), a tenant, an API key without limits, and two
 //    services whose routes it writes to Redis (scn:routes:{id}): "model",
 //    served by a `scn infer --model F` it starts, and "canned", served by an
-//    in-process HTTP server that answers a fixed completion at once. It
-//    then starts `scn broker` (this executable) on that database and Redis.
+//    in-process one-thread HTTP server that answers a fixed completion at
+//    once (bench/canned_upstream.h). It then starts `scn broker` (this
+//    executable, or --broker-binary) on that database and Redis.
 //  - Each phase sends POST /v1/completions {"model", "prompt", "max_tokens":
 //    1, "temperature": 0} (non-streaming) over `clients` keep-alive
 //    connections driven by one epoll loop, for `seconds` (after a short
