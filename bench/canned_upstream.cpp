@@ -14,6 +14,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "bench/http_text.h"
+
 namespace scn::bench {
 namespace {
 
@@ -26,14 +28,6 @@ std::string answer(int status, std::string_view reason, std::string_view body, b
                     (close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
   out += body;
   return out;
-}
-
-bool iprefix(std::string_view s, std::string_view p) {
-  if (s.size() < p.size()) return false;
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != p[i]) return false;
-  }
-  return true;
 }
 
 // The length of the complete request at `in[at..]`: 0 when not yet complete,

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "bench/http_text.h"
+
 namespace scn::bench {
 namespace {
 
@@ -40,14 +42,6 @@ int connect_to(int port) {
   }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   return fd;
-}
-
-bool iprefix(std::string_view s, std::string_view p) {
-  if (s.size() < p.size()) return false;
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != p[i]) return false;
-  }
-  return true;
 }
 
 // The length of the complete answer at the start of `in`, 0 when not yet

@@ -66,11 +66,6 @@ void append_text(std::string& out, std::string_view s, std::size_t max_chars = s
   }
 }
 
-void append_text_or_null(std::string& out, std::string_view s) {  // NULL for ""
-  if (s.empty()) out += "\\N";
-  else append_text(out, s);
-}
-
 template <typename Number>
 void append_number(std::string& out, Number value) {
   char buf[64];
@@ -101,50 +96,65 @@ const std::vector<std::string> kColumns = {
     "error", "prompt_tokens", "cached_prompt_tokens", "completion_tokens", "latency_ms", "ttfb_ms",
     "started_at"};
 
+// The fields of one COPY line, tab-separated; end() adds the newline.
+class CopyLine {
+ public:
+  explicit CopyLine(std::string& out) : out_(out) {}
+  CopyLine& text(std::string_view s, std::size_t max_chars = std::string::npos) {
+    next();
+    append_text(out_, s, max_chars);
+    return *this;
+  }
+  CopyLine& text_or_null(std::string_view s, std::size_t max_chars = std::string::npos) {  // NULL for ""
+    if (s.empty()) return null();
+    return text(s, max_chars);
+  }
+  template <typename Number>
+  CopyLine& number(Number value) {
+    next();
+    append_number(out_, value);
+    return *this;
+  }
+  CopyLine& boolean(bool value) {
+    next();
+    out_ += value ? 't' : 'f';
+    return *this;
+  }
+  CopyLine& timestamp(std::chrono::system_clock::time_point t) {
+    next();
+    append_timestamp(out_, t);
+    return *this;
+  }
+  CopyLine& null() {
+    next();
+    out_ += "\\N";
+    return *this;
+  }
+  void end() { out_ += '\n'; }
+
+ private:
+  void next() {
+    if (!first_) out_ += '\t';
+    first_ = false;
+  }
+  std::string& out_;
+  bool first_ = true;
+};
+
 // One row of the COPY, in kColumns' order, with its newline.
 void append_row(std::string& out, const RequestLogEntry& e) {
-  append_text(out, e.request_id);
-  out += '\t';
-  append_text(out, e.tenant_id);
-  out += '\t';
-  append_text_or_null(out, e.api_key_id);
-  out += '\t';
-  append_text_or_null(out, e.service_id);
-  out += '\t';
-  append_text(out, e.service_name);
-  out += '\t';
-  append_text(out, e.model);
-  out += '\t';
-  append_text(out, e.path);
-  out += e.stream ? "\tt\t" : "\tf\t";
-  append_text_or_null(out, e.replica_id);
-  out += '\t';
-  append_text_or_null(out, e.node_id);
-  out += '\t';
-  append_text_or_null(out, e.center_id);
-  out += '\t';
-  append_text_or_null(out, e.replica_url);
-  out += '\t';
-  append_number(out, e.attempts);
-  out += '\t';
-  append_number(out, e.status);
-  out += '\t';
-  if (e.error.empty()) out += "\\N";
-  else append_text(out, e.error, 1000);
-  out += '\t';
-  append_number(out, std::max<std::int64_t>(0, e.prompt_tokens));
-  out += '\t';
-  append_number(out, std::max<std::int64_t>(0, e.cached_prompt_tokens));
-  out += '\t';
-  append_number(out, std::max<std::int64_t>(0, e.completion_tokens));
-  out += '\t';
-  append_number(out, finite(e.latency_ms));
-  out += '\t';
-  if (e.ttfb_ms < 0) out += "\\N";
-  else append_number(out, finite(e.ttfb_ms));
-  out += '\t';
-  append_timestamp(out, e.started_at);
-  out += '\n';
+  CopyLine line(out);
+  line.text(e.request_id).text(e.tenant_id).text_or_null(e.api_key_id).text_or_null(e.service_id);
+  line.text(e.service_name).text(e.model).text(e.path).boolean(e.stream);
+  line.text_or_null(e.replica_id).text_or_null(e.node_id).text_or_null(e.center_id).text_or_null(e.replica_url);
+  line.number(e.attempts).number(e.status).text_or_null(e.error, 1000);
+  line.number(std::max<std::int64_t>(0, e.prompt_tokens))
+      .number(std::max<std::int64_t>(0, e.cached_prompt_tokens))
+      .number(std::max<std::int64_t>(0, e.completion_tokens));
+  line.number(finite(e.latency_ms));
+  if (e.ttfb_ms < 0) line.null();
+  else line.number(finite(e.ttfb_ms));
+  line.timestamp(e.started_at).end();
 }
 
 // COPY request_log FROM STDIN with `batch`, in chunks of about 64 KiB (the
