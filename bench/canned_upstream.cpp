@@ -62,7 +62,6 @@ long long request_length(std::string_view in) {
 struct Conn {
   std::string in;
   std::string out;
-  std::size_t in_at = 0;  // start of the first request not yet answered
   bool closing = false;   // close once `out` is sent
   bool want_out = false;  // EPOLLOUT registered
 };
@@ -103,10 +102,10 @@ struct CannedUpstream::Impl {
     return !(c.out.empty() && c.closing);
   }
 
-  void serve(int fd, Conn& c) {
-    for (;;) {
-      const std::string_view pending = std::string_view(c.in).substr(c.in_at);
-      if (pending.empty() || c.closing) break;
+  // Answers every complete request in `c.in` and drops it from there.
+  void serve(Conn& c) {
+    std::string_view pending = c.in;
+    while (!pending.empty() && !c.closing) {
       const long long len = request_length(pending);
       if (len == 0) break;
       if (len < 0) {
@@ -117,12 +116,9 @@ struct CannedUpstream::Impl {
       if (pending.starts_with("POST /v1/completions ")) c.out += ok;
       else if (pending.starts_with("GET /health ")) c.out += health;
       else c.out += not_found;
-      c.in_at += static_cast<std::size_t>(len);
+      pending.remove_prefix(static_cast<std::size_t>(len));
     }
-    if (c.in_at == c.in.size()) {
-      c.in.clear();
-      c.in_at = 0;
-    }
+    c.in.erase(0, c.in.size() - pending.size());
   }
 
   void loop() {
@@ -162,7 +158,7 @@ struct CannedUpstream::Impl {
           }
           if (r > 0) {
             c.in.append(buf, static_cast<std::size_t>(r));
-            serve(fd, c);
+            serve(c);
           }
         }
         if (!flush(fd, c)) close_conn(fd);

@@ -196,16 +196,14 @@ std::string new_request_id() {
     std::seed_seq seq(seed.begin(), seed.end());
     return std::mt19937_64(seq);
   }();
-  static constexpr char kHex[] = "0123456789abcdef";
   const auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  std::chrono::system_clock::now().time_since_epoch())
                                                  .count());
   const std::uint64_t random = gen();
-  std::string id = "req_";
-  id.resize(4 + 12 + 16);
-  for (int i = 0; i < 12; ++i) id[4 + i] = kHex[(ms >> (4 * (11 - i))) & 15];
-  for (int i = 0; i < 16; ++i) id[16 + i] = kHex[(random >> (4 * (15 - i))) & 15];
-  return id;
+  char bytes[14];  // big-endian: the low 48 bits of ms, then the random ones
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<char>(ms >> (8 * (5 - i)));
+  for (int i = 0; i < 8; ++i) bytes[6 + i] = static_cast<char>(random >> (8 * (7 - i)));
+  return "req_" + crypto::to_hex(std::string_view(bytes, sizeof bytes));
 }
 
 bool sane_request_id(std::string_view id) {

@@ -50,7 +50,7 @@ net::awaitable<void> ServerState::accept_loop() {
     if (stopping.load() || !acceptor.is_open()) break;
     if (ec) {
       common::log_warn("http: accept failed: ", ec.message());
-      net::steady_timer backoff(strand, std::chrono::milliseconds(50));  // e.g. out of fds
+      net::steady_timer backoff(ioc, std::chrono::milliseconds(50));  // e.g. out of fds
       co_await backoff.async_wait(kAwait);
       continue;
     }
@@ -104,10 +104,10 @@ void ServerState::connection_closed(const std::shared_ptr<Connection>& c) {
     last = conns.empty();
   }
   if (last && stopping.load())
-    net::post(strand, [this] { deadline.cancel(); });
+    net::post(ioc, [this] { deadline.cancel(); });
 }
 
-void ServerState::begin_stop() {  // on `strand`
+void ServerState::begin_stop() {  // on `ioc`'s thread
   error_code ec;
   acceptor.close(ec);
   signals.cancel(ec);
@@ -136,7 +136,7 @@ void ServerState::begin_stop() {  // on `strand`
 
 void ServerState::request_stop() {
   if (stopping.exchange(true)) return;
-  if (started) net::post(strand, [this] { begin_stop(); });
+  if (started) net::post(ioc, [this] { begin_stop(); });
 }
 
 }  // namespace detail
@@ -199,7 +199,7 @@ Status Server::start() {
   }
   s.port = s.acceptor.local_endpoint(ec).port();
   s.started = true;
-  net::co_spawn(s.strand, s.accept_loop(), [](std::exception_ptr e) {
+  net::co_spawn(s.ioc, s.accept_loop(), [](std::exception_ptr e) {
     if (e) common::log_error("http: the accept loop failed");
   });
   s.pool.start(options_.worker_threads);
@@ -245,11 +245,11 @@ void Server::wait() {
 void Server::stop_on_signals(std::function<void(int)> on_signal) {
   Impl* s = impl_.get();
   if (!s->started) return;
-  // Registered on the strand; wait for it so that a signal right after this
+  // Registered on `ioc`'s thread; wait for it so that a signal right after this
   // call is already handled.
   auto done = std::make_shared<std::promise<void>>();
   auto registered = done->get_future();
-  net::post(s->strand, [s, done, on_signal = std::move(on_signal)]() mutable {
+  net::post(s->ioc, [s, done, on_signal = std::move(on_signal)]() mutable {
     if (!s->stopping.load()) {
       error_code ec;
       s->signals.add(SIGINT, ec);

@@ -23,7 +23,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -128,7 +127,7 @@ class Connection : public ResponseChannel, public std::enable_shared_from_this<C
 // Everything the server shares with its connections.
 struct ServerState {
   explicit ServerState(const ServerOptions& o)
-      : options(o), ioc(1), strand(net::make_strand(ioc)), acceptor(strand), deadline(strand), signals(strand) {}
+      : options(o), ioc(1), acceptor(ioc), deadline(ioc), signals(ioc) {}
 
   void request_stop();
   void begin_stop();
@@ -143,11 +142,11 @@ struct ServerState {
   // it stay on one thread: no strand, no wake-up of another thread. `ioc`
   // is the first IO thread's and also holds the acceptor; `more_iocs` the
   // others', kept running by `more_work` until `ioc` runs out of work.
+  // The acceptor, deadline and signals are `ioc`'s: one thread runs them.
   net::io_context ioc;
   std::vector<std::unique_ptr<net::io_context>> more_iocs;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> more_work;
   std::size_t next_ioc = 0;  // accept_loop only: round-robin
-  net::strand<net::io_context::executor_type> strand;  // acceptor, deadline, signals
   tcp::acceptor acceptor;
   net::steady_timer deadline;
   net::signal_set signals;
@@ -158,7 +157,7 @@ struct ServerState {
   bool started = false;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> rejected{0};
-  bool deadline_armed = false;  // strand only
+  bool deadline_armed = false;  // `ioc`'s thread only
   std::mutex conns_mu;
   std::set<std::shared_ptr<Connection>> conns;
   std::unordered_map<std::string, std::size_t> per_address;  // under conns_mu
